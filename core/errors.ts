@@ -1,0 +1,126 @@
+/**
+ * Error types shared by every llama program, one per kind of failure. Programs catch them only
+ * at their edges (`main.ts`), where each kind maps to a log line and an exit code.
+ *
+ * @module
+ */
+
+/** Options accepted by every llama error. */
+export interface LlamaErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/**
+ * Bad command-line flags: the program prints the message and its usage and exits with code 2.
+ *
+ * @example Reject an unknown flag
+ * ```ts
+ * import { UsageError } from "@llama/core";
+ * const error = new UsageError("Unknown flag -colour");
+ * console.assert(error.name === "UsageError");
+ * ```
+ */
+export class UsageError extends Error {
+  /** Creates a usage error. */
+  constructor(message: string, options?: LlamaErrorOptions) {
+    super(message, options);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * A configuration that cannot be used. `where` names the file, line and column, and `path`
+ * the place inside it, such as `tests[0].rate_limit`.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError } from "@llama/core";
+ * const error = new ConfigError('"timeout" must be a positive number, got -5', {
+ *   file: "collector.yaml",
+ *   path: "ports.default.timeout",
+ *   line: 4,
+ *   column: 14,
+ * });
+ * console.assert(error.message.startsWith("collector.yaml:4:14: ports.default.timeout:"));
+ * ```
+ */
+export class ConfigError extends Error {
+  /** The file the config came from, if any. */
+  readonly file: string | undefined;
+  /** Where inside the config, as a dotted path (`targets.default[2].ip`). */
+  readonly path: string | undefined;
+  /** 1-based line in the file, when known. */
+  readonly line: number | undefined;
+  /** 1-based column in the file, when known. */
+  readonly column: number | undefined;
+  /** The message without the location prefix. */
+  readonly detail: string;
+
+  /** Creates a config error; the message is prefixed with the location. */
+  constructor(
+    detail: string,
+    options: LlamaErrorOptions & {
+      file?: string;
+      path?: string;
+      line?: number;
+      column?: number;
+    } = {},
+  ) {
+    const location = [
+      options.file === undefined
+        ? undefined
+        : options.line === undefined
+        ? options.file
+        : `${options.file}:${options.line}:${options.column ?? 1}`,
+      options.path,
+    ].filter((part) => part !== undefined && part !== "").join(": ");
+    super(location === "" ? detail : `${location}: ${detail}`, { cause: options.cause });
+    this.name = "ConfigError";
+    this.file = options.file;
+    this.path = options.path;
+    this.line = options.line;
+    this.column = options.column;
+    this.detail = detail;
+  }
+}
+
+/**
+ * A datagram or response that does not follow the protocol. Returned, not thrown, by decoders
+ * that see untrusted input.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from "@llama/core";
+ * const error = new ProtocolError("truncated varint at byte 3");
+ * console.assert(error instanceof Error);
+ * ```
+ */
+export class ProtocolError extends Error {
+  /** Creates a protocol error. */
+  constructor(message: string, options?: LlamaErrorOptions) {
+    super(message, options);
+    this.name = "ProtocolError";
+  }
+}
+
+/**
+ * A socket call that failed: binding, sending or an unavailable socket API.
+ *
+ * @example
+ * ```ts
+ * import { SocketError } from "@llama/core";
+ * const error = new SocketError("bind 0.0.0.0:8100: address in use", { operation: "bind" });
+ * console.assert(error.operation === "bind");
+ * ```
+ */
+export class SocketError extends Error {
+  /** The operation that failed, such as `bind`, `send` or `receive`. */
+  readonly operation: string;
+  /** Creates a socket error. */
+  constructor(message: string, options: LlamaErrorOptions & { operation: string }) {
+    super(message, { cause: options.cause });
+    this.name = "SocketError";
+    this.operation = options.operation;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The UDP socket interface the reflector and collector use, so that they never call a platform
+ * API directly. It moves datagrams in batches, so an implementation built on `recvmmsg` /
+ * `sendmmsg` moves many per call; the `Deno.listenDatagram` one moves one per receive.
+ *
+ * @module
+ */
+
+/** A UDP endpoint. IPv4 peers of a dual-stack socket appear as `::ffff:a.b.c.d`. */
+export interface SocketAddress {
+  /** IP address. */
+  hostname: string;
+  /** UDP port. */
+  port: number;
+}
+
+/** Where the receive times in a batch come from. */
+export type TimestampSource = "kernel" | "userspace";
+
+/**
+ * Reusable storage for datagrams: `capacity` slots of `slotSize` bytes in one buffer, allocated
+ * once, with each slot's length, peer address, receive time and TOS.
+ *
+ * @example
+ * ```ts
+ * import { DatagramBatch } from "@llama/core";
+ * const batch = new DatagramBatch(4, 2048);
+ * batch.slots[0].set([1, 2, 3]);
+ * batch.lengths[0] = 3;
+ * console.assert(batch.slots.length === 4 && batch.slots[0].length === 2048);
+ * ```
+ */
+export class DatagramBatch {
+  /** Number of slots. */
+  readonly capacity: number;
+  /** Bytes per slot: the longest datagram a slot holds. */
+  readonly slotSize: number;
+  /** One full-size view per slot. The datagram in slot i is its first `lengths[i]` bytes. */
+  readonly slots: readonly Uint8Array[];
+  /** Length of the datagram in each slot. On send, a slot of length 0 is skipped. */
+  readonly lengths: Uint32Array;
+  /** Peer of each slot: where it came from, or where to send it. */
+  readonly addresses: SocketAddress[];
+  /** Monotonic receive time of each slot, in milliseconds (`performance.now()` scale). */
+  readonly receivedAt: Float64Array;
+  /** The TOS byte each datagram arrived with, or -1 when the socket cannot tell. */
+  readonly tos: Int16Array;
+  /** A view over every slot; slot i starts at byte `slots[i].byteOffset`. */
+  readonly view: DataView;
+  /** Where `receivedAt` came from for the last receive. */
+  timestampSource: TimestampSource = "userspace";
+
+  /** Allocates `capacity` slots of `slotSize` bytes. */
+  constructor(capacity: number, slotSize: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(
+        `Cannot create batch: capacity must be a positive integer, got ${capacity}`,
+      );
+    }
+    if (!Number.isInteger(slotSize) || slotSize < 1) {
+      throw new RangeError(
+        `Cannot create batch: slot size must be a positive integer, got ${slotSize}`,
+      );
+    }
+    this.capacity = capacity;
+    this.slotSize = slotSize;
+    const buffer = new ArrayBuffer(capacity * slotSize);
+    this.slots = Array.from(
+      { length: capacity },
+      (_, index) => new Uint8Array(buffer, index * slotSize, slotSize),
+    );
+    this.view = new DataView(buffer);
+    this.lengths = new Uint32Array(capacity);
+    this.addresses = Array.from({ length: capacity }, () => ({ hostname: "", port: 0 }));
+    this.receivedAt = new Float64Array(capacity);
+    this.tos = new Int16Array(capacity).fill(-1);
+  }
+}
+
+/**
+ * A bound UDP socket. `receive` waits for at least one datagram and fills as many slots as are
+ * ready; `send` sends slots `0..count-1` (skipping empty ones) to their addresses. Both return
+ * a count. A batch must not be reused until the promise for it has settled.
+ */
+export interface DatagramSocket extends AsyncDisposable {
+  /** The address the socket is bound to (the real port when bound to port 0). */
+  readonly localAddress: SocketAddress;
+  /** Name of the implementation, for logs: `deno` or `native`. */
+  readonly engine: string;
+  /** Receives into `batch`; resolves to the number of slots filled (at least 1). */
+  receive(batch: DatagramBatch): Promise<number>;
+  /** Sends the first `count` slots of `batch`; resolves to the number sent. */
+  send(batch: DatagramBatch, count: number): Promise<number>;
+  /** Closes the socket; a pending `receive` rejects with a `SocketError` whose operation is `closed`. */
+  close(): void;
+}
+
+/** What to bind. */
+export interface BindOptions {
+  /** Local address; `::` is dual-stack where the host has IPv6. */
+  hostname: string;
+  /** Local port; 0 lets the kernel choose. */
+  port: number;
+}
+
+/** Opens a socket: the one thing the programs need from a socket implementation. */
+export type OpenSocket = (options: BindOptions) => Promise<DatagramSocket>;

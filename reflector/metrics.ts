@@ -1,0 +1,67 @@
+import { formatPrometheus } from "@llama/core";
+import type { ReflectorCounters } from "./reflector.ts";
+
+/**
+ * Formats a reflector's counters as Prometheus text.
+ *
+ * @example
+ * ```ts
+ * import { reflectorMetrics, startReflector } from "@llama/reflector";
+ * await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0 });
+ * console.assert(reflectorMetrics(reflector.counters()).includes("llama_reflector_received_total 0"));
+ * ```
+ */
+export function reflectorMetrics(counters: ReflectorCounters): string {
+  return formatPrometheus([
+    {
+      name: "llama_reflector_received_total",
+      help: "Datagrams received.",
+      type: "counter",
+      samples: [{ value: counters.received }],
+    },
+    {
+      name: "llama_reflector_answered_total",
+      help: "Probes answered.",
+      type: "counter",
+      samples: [{ value: counters.answered }],
+    },
+    {
+      name: "llama_reflector_invalid_total",
+      help: "Datagrams not answered because they are not probes, by reason.",
+      type: "counter",
+      samples: Object.entries(counters.invalid).map(([reason, value]) => ({
+        labels: { reason },
+        value,
+      })),
+    },
+    {
+      name: "llama_reflector_throttled_total",
+      help: "Answers delayed by the rate limit (--max-pps).",
+      type: "counter",
+      samples: [{ value: counters.throttled }],
+    },
+    {
+      name: "llama_reflector_dropped_total",
+      help: "Answers dropped because the rate-limit backlog was full.",
+      type: "counter",
+      samples: [{ value: counters.dropped }],
+    },
+    {
+      name: "llama_reflector_send_errors_total",
+      help: "Answers the socket failed to send.",
+      type: "counter",
+      samples: [{ value: counters.sendErrors }],
+    },
+    {
+      name: "llama_reflector_backlog",
+      help: "Answers waiting for the rate limit.",
+      type: "gauge",
+      samples: [{ value: counters.backlog }],
+    },
+  ]);
+}
+
+/** Adds up the invalid counters, for log lines. */
+export function totalInvalid(counters: ReflectorCounters): number {
+  return Object.values(counters.invalid).reduce((sum, value) => sum + value, 0);
+}

@@ -1,0 +1,130 @@
+// Starting llama programs as real subprocesses in tests.
+
+/** The repository root. */
+export const ROOT = new URL("../", import.meta.url);
+
+/** A program started by `startProgram`. */
+export interface RunningProgram extends AsyncDisposable {
+  /** The child process. */
+  child: Deno.ChildProcess;
+  /** The ready pattern's match. */
+  ready: RegExpExecArray;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Everything written to stdout so far. */
+  stdout(): string;
+  /** Resolves to stdout lines as they arrive (for streaming programs). */
+  waitForStdout(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** Sends a signal and waits for the exit status. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/** Runs `deno run -A <module> <args>` and waits until stderr matches `readyPattern`. */
+export async function startProgram(
+  module: string,
+  args: string[],
+  options: {
+    readyPattern: RegExp;
+    timeoutMs?: number;
+    denoArgs?: string[];
+    env?: Record<string, string>;
+  },
+): Promise<RunningProgram> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...(options.denoArgs ?? []), module, ...args],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...options.env },
+  }).spawn();
+  let stderr = "";
+  let stdout = "";
+  const waiters = new Set<() => void>();
+  const pump = async (stream: ReadableStream<Uint8Array>, append: (text: string) => void) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      append(chunk);
+      for (const waiter of waiters) waiter();
+    }
+  };
+  const pumps = Promise.all([
+    pump(child.stderr, (text) => (stderr += text)),
+    pump(child.stdout, (text) => (stdout += text)),
+  ]);
+  const waitFor = (read: () => string, pattern: RegExp, timeoutMs: number) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => {
+        const match = pattern.exec(read());
+        if (match === null) return;
+        cleanup();
+        resolve(match);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(
+          new Error(`Timed out waiting for ${pattern}; stderr:\n${stderr}\nstdout:\n${stdout}`),
+        );
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      child.status.then(() => setTimeout(check, 50));
+      check();
+    });
+  let ready: RegExpExecArray;
+  try {
+    ready = await waitFor(() => stderr, options.readyPattern, options.timeoutMs ?? 20_000);
+  } catch (error) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
+    await pumps;
+    throw error;
+  }
+  let stopped: Promise<Deno.CommandStatus> | undefined;
+  const stop = (signal: Deno.Signal = "SIGTERM") => {
+    stopped ??= (async () => {
+      try {
+        child.kill(signal);
+      } catch { /* already exited */ }
+      const status = await child.status;
+      await pumps;
+      return status;
+    })();
+    return stopped;
+  };
+  return {
+    child,
+    ready,
+    stderr: () => stderr,
+    stdout: () => stdout,
+    waitForStdout: (pattern, timeoutMs = 20_000) => waitFor(() => stdout, pattern, timeoutMs),
+    stop,
+    [Symbol.asyncDispose]: async () => {
+      await stop("SIGKILL");
+    },
+  };
+}
+
+/** Runs a program to completion and returns its exit code and output. */
+export async function runProgram(
+  module: string,
+  args: string[],
+  options: { denoArgs?: string[]; cwd?: string | URL } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...(options.denoArgs ?? ["-A"]), module, ...args],
+    cwd: options.cwd ?? ROOT,
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
