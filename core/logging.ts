@@ -10,8 +10,10 @@ import {
   getJsonLinesFormatter,
   getStreamSink,
   getTextFormatter,
-  type LogLevel,
 } from "@logtape/logtape";
+
+/** Log levels, as LogTape names them. */
+export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
 
 /** How log lines look: human text or one JSON object per line. */
 export type LogFormat = "text" | "json";

@@ -82,30 +82,30 @@ export type ProbeRejection =
  */
 export class ProbeReader {
   /** Offset of the first signature byte, or -1. */
-  signatureStart = -1;
+  signatureStart: number = -1;
   /** Offset after the last signature byte, or -1. */
-  signatureEnd = -1;
+  signatureEnd: number = -1;
   /** The first byte of the `tos` field, or -1 when the field is absent or empty. */
-  tos = -1;
+  tos: number = -1;
   /** Offset of the `sent` varint, or -1. */
-  sentOffset = -1;
+  sentOffset: number = -1;
   /** Length of the padding field's contents. */
-  paddingLength = 0;
+  paddingLength: number = 0;
   /** Offset of the 8 bytes of the sequence number, or -1. */
-  sequenceOffset = -1;
+  sequenceOffset: number = -1;
   /**
    * Offset of the reflection body (28 bytes in the standard layout, writable in place), or -1
    * when there is no reflection field.
    */
-  reflectionOffset = -1;
+  reflectionOffset: number = -1;
   /** Offset of the authentication tag's bytes, or -1. */
-  authStart = -1;
+  authStart: number = -1;
   /** Offset after the authentication tag, or -1. */
-  authEnd = -1;
+  authEnd: number = -1;
   /** Why the last `read()` returned false. */
   rejection: ProbeRejection | undefined = undefined;
   /** The byte offset at which the last rejected datagram went wrong. */
-  rejectionOffset = -1;
+  rejectionOffset: number = -1;
 
   #varint = 0;
 

@@ -12,13 +12,13 @@ import {
   hasDenoDatagramApi,
   LOG_LEVELS,
   type LogFormat,
+  type LogLevel,
   parseFlags,
   parseHostPort,
   serveMetrics,
   setupLogging,
   UsageError,
 } from "@llama/core";
-import type { LogLevel } from "@logtape/logtape";
 import { startReflector } from "./reflector.ts";
 import { reflectorMetrics, totalInvalid } from "./metrics.ts";
 
