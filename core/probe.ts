@@ -368,6 +368,8 @@ export class ProbeWriter {
   readonly reflectionOffset: number;
   /** Offset of the send time's nine varint bytes. */
   readonly sentOffset: number;
+  /** Offset of the signature's bytes. */
+  readonly signatureOffset: number;
   readonly #view: DataView;
 
   /** Lays out a probe; throws `RangeError` for a TOS or lengths out of range. */
@@ -425,6 +427,7 @@ export class ProbeWriter {
     }
     this.bytes = bytes;
     this.signature = bytes.subarray(signatureStart, signatureStart + SIGNATURE_BYTES);
+    this.signatureOffset = signatureStart;
     this.#view = new DataView(bytes.buffer);
     writeVarint9(bytes, this.sentOffset, 0, 0);
   }

@@ -19,7 +19,10 @@ export interface RunningProgram extends AsyncDisposable {
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
-/** Runs `deno run -A <module> <args>` and waits until stderr matches `readyPattern`. */
+/**
+ * Runs `deno run -A <module> <args>` and waits until stderr matches `readyPattern`. `wrap` is a
+ * command prefix, such as `["ip", "netns", "exec", NAME]` to run the program in a namespace.
+ */
 export async function startProgram(
   module: string,
   args: string[],
@@ -28,10 +31,12 @@ export async function startProgram(
     timeoutMs?: number;
     denoArgs?: string[];
     env?: Record<string, string>;
+    wrap?: string[];
   },
 ): Promise<RunningProgram> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...(options.denoArgs ?? []), module, ...args],
+  const [program, ...prefix] = [...(options.wrap ?? []), Deno.execPath()];
+  const child = new Deno.Command(program, {
+    args: [...prefix, "run", "-A", ...(options.denoArgs ?? []), module, ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
