@@ -83,28 +83,42 @@ class DenoSocket implements DatagramSocket {
     return 1;
   }
 
-  async send(batch: DatagramBatch, count: number): Promise<number> {
-    let sent = 0;
+  send(batch: DatagramBatch, count: number): Promise<number> {
+    // Every send is issued before any is awaited: the send times are stamped synchronously, and
+    // a batch costs one turn of the event loop rather than one per datagram.
+    const sends: Promise<number>[] = [];
     for (let index = 0; index < count; index++) {
       const length = batch.lengths[index];
       if (length === 0) continue;
       const address = batch.addresses[index];
-      try {
-        // Addresses filled by receive are Deno's own NetAddr objects: reuse them as they are.
-        const target = "transport" in address
-          ? address as Deno.NetAddr
-          : { transport: "udp" as const, hostname: address.hostname, port: address.port };
-        await this.#connection.send(batch.slots[index].subarray(0, length), target);
-        sent++;
-      } catch (error) {
-        if (this.#closed) {
-          throw new SocketError("socket closed", { operation: "closed", cause: error });
-        }
-        throw new SocketError(
-          `send to ${formatAddress(address)} failed: ${(error as Error).message}`,
-          { operation: "send", cause: error },
-        );
+      // Addresses filled by receive are Deno's own NetAddr objects: reuse them as they are.
+      const target = "transport" in address
+        ? address as Deno.NetAddr
+        : { transport: "udp" as const, hostname: address.hostname, port: address.port };
+      batch.sentAt[index] = performance.now();
+      sends.push(this.#connection.send(batch.slots[index].subarray(0, length), target));
+    }
+    return this.#settle(sends);
+  }
+
+  async #settle(sends: Promise<number>[]): Promise<number> {
+    const results = await Promise.allSettled(sends);
+    let sent = 0;
+    let failure: unknown;
+    for (const result of results) {
+      if (result.status === "fulfilled") sent++;
+      else failure ??= result.reason;
+    }
+    if (failure !== undefined) {
+      if (this.#closed) {
+        throw new SocketError("socket closed", { operation: "closed", cause: failure });
       }
+      throw new SocketError(
+        `send failed for ${results.length - sent} of ${results.length} datagrams: ${
+          (failure as Error).message
+        }`,
+        { operation: "send", cause: failure },
+      );
     }
     return sent;
   }

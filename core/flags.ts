@@ -13,17 +13,17 @@ export type FlagSpec =
     type: "string";
     default?: string;
     description: string;
-    aliases?: string[];
+    aliases?: readonly string[];
     placeholder?: string;
   }
   | {
     type: "number";
     default?: number;
     description: string;
-    aliases?: string[];
+    aliases?: readonly string[];
     placeholder?: string;
   }
-  | { type: "boolean"; default?: boolean; description: string; aliases?: string[] };
+  | { type: "boolean"; default?: boolean; description: string; aliases?: readonly string[] };
 
 /** The values a spec produces: a flag without a default and not given is `undefined`. */
 export type FlagValues<S extends Record<string, FlagSpec>> = {

@@ -26,3 +26,4 @@ export * from "./prometheus.ts";
 export * from "./logging.ts";
 export * from "./address.ts";
 export * from "./metrics_server.ts";
+export * from "./program.ts";

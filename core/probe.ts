@@ -439,13 +439,30 @@ export class ProbeWriter {
 
   /** Sets the sequence number (an integer below 2^53). */
   setSequence(sequence: number): void {
-    if (this.sequenceOffset < 0) return;
-    writeFixed64(
-      this.#view,
-      this.sequenceOffset,
-      Math.floor(sequence / 4294967296),
-      sequence >>> 0,
-    );
+    this.stamp(this.bytes, this.#view, -1, 0, sequence);
+  }
+
+  /**
+   * Writes a send time (unless `sentHigh` is negative) and a sequence number into `copy`, a copy
+   * of this probe such as a slot of a `DatagramBatch`. `view` must cover the copy's whole buffer
+   * from its first byte, as `DatagramBatch.view` does.
+   */
+  stamp(
+    copy: Uint8Array,
+    view: DataView,
+    sentHigh: number,
+    sentLow: number,
+    sequence: number,
+  ): void {
+    if (sentHigh >= 0) writeVarint9(copy, this.sentOffset, sentHigh, sentLow);
+    if (this.sequenceOffset >= 0) {
+      writeFixed64(
+        view,
+        copy.byteOffset + this.sequenceOffset,
+        Math.floor(sequence / 4294967296),
+        sequence >>> 0,
+      );
+    }
   }
 }
 

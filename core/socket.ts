@@ -43,6 +43,11 @@ export class DatagramBatch {
   readonly addresses: SocketAddress[];
   /** Monotonic receive time of each slot, in milliseconds (`performance.now()` scale). */
   readonly receivedAt: Float64Array;
+  /**
+   * Monotonic send time of each slot, in milliseconds: `send` fills it for every slot it sends
+   * before its promise is returned, so a reply can never be handled before its send time is known.
+   */
+  readonly sentAt: Float64Array;
   /** The TOS byte each datagram arrived with, or -1 when the socket cannot tell. */
   readonly tos: Int16Array;
   /** A view over every slot; slot i starts at byte `slots[i].byteOffset`. */
@@ -73,6 +78,7 @@ export class DatagramBatch {
     this.lengths = new Uint32Array(capacity);
     this.addresses = Array.from({ length: capacity }, () => ({ hostname: "", port: 0 }));
     this.receivedAt = new Float64Array(capacity);
+    this.sentAt = new Float64Array(capacity);
     this.tos = new Int16Array(capacity).fill(-1);
   }
 }

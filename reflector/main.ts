@@ -8,16 +8,13 @@
  */
 import { getLogger } from "@logtape/logtape";
 import {
-  formatUsage,
+  checkWholeNumber,
   hasDenoDatagramApi,
-  LOG_LEVELS,
-  type LogFormat,
-  type LogLevel,
-  parseFlags,
   parseHostPort,
+  readProgramFlags,
   serveMetrics,
   setupLogging,
-  UsageError,
+  waitForSignal,
 } from "@llama/core";
 import { startReflector } from "./reflector.ts";
 import { reflectorMetrics, totalInvalid } from "./metrics.ts";
@@ -44,53 +41,23 @@ const FLAGS = {
     placeholder: "HOST:PORT",
     description: "Serve Prometheus metrics at http://HOST:PORT/metrics",
   },
-  "log-level": { type: "string", default: "info", description: `One of ${LOG_LEVELS.join(", ")}` },
-  "log-format": {
-    type: "string",
-    default: "text",
-    description: "text or json (one object per line)",
-  },
 } as const;
 
 const COUNTER_LOG_INTERVAL_MS = 60_000;
 
 /** Runs the reflector until SIGINT or SIGTERM; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
-  let flags;
-  try {
-    flags = parseFlags(args, FLAGS);
-    if (flags.help) {
-      console.log(formatUsage("llama-reflector", FLAGS));
-      return 0;
-    }
-    if (flags.positionals.length > 0) {
-      throw new UsageError(`Unexpected argument "${flags.positionals[0]}"`);
-    }
-    if (!LOG_LEVELS.includes(flags.values["log-level"] as LogLevel)) {
-      throw new UsageError(
-        `--log-level takes one of ${LOG_LEVELS.join(", ")}, got "${flags.values["log-level"]}"`,
-      );
-    }
-    if (!["text", "json"].includes(flags.values["log-format"])) {
-      throw new UsageError(`--log-format takes text or json, got "${flags.values["log-format"]}"`);
-    }
-    for (
-      const [name, max] of [["port", 65535], ["max-pps", 100_000_000], [
-        "backlog",
-        10_000_000,
-      ]] as const
-    ) {
-      const value = flags.values[name];
-      if (!Number.isInteger(value) || value < 0 || value > max) {
-        throw new UsageError(`--${name} takes a whole number from 0 to ${max}, got ${value}`);
-      }
-    }
-    if (flags.values.metrics !== undefined) parseHostPort(flags.values.metrics, "--metrics");
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`llama-reflector: ${error.message}\n\n${formatUsage("llama-reflector", FLAGS)}`);
-    return 2;
-  }
+  const flags = readProgramFlags("llama-reflector", args, FLAGS, {
+    print: (text) => console.error(text),
+    validate: (values) => {
+      checkWholeNumber("port", values.port, 0, 65535);
+      checkWholeNumber("max-pps", values["max-pps"], 0, 100_000_000);
+      checkWholeNumber("backlog", values.backlog, 0, 10_000_000);
+      if (values.metrics !== undefined) parseHostPort(values.metrics, "--metrics");
+    },
+  });
+  if (flags.exitCode !== undefined) return flags.exitCode;
+  const { values } = flags;
   if (!hasDenoDatagramApi()) {
     console.error(
       "llama-reflector: Deno's UDP API is disabled. Add --unstable-net, for example:\n" +
@@ -99,35 +66,34 @@ export async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
 
-  await using _logging = await setupLogging({
-    level: flags.values["log-level"] as LogLevel,
-    format: flags.values["log-format"] as LogFormat,
-  });
+  await using _logging = await setupLogging(flags.logging);
   const log = getLogger(["llama", "reflector"]);
   let reflector;
   try {
     reflector = await startReflector({
-      hostname: flags.values.host,
-      port: flags.values.port,
-      maxPps: flags.values["max-pps"],
-      backlog: flags.values.backlog,
+      hostname: values.host,
+      port: values.port,
+      maxPps: values["max-pps"],
+      backlog: values.backlog,
     });
   } catch (error) {
     log.fatal("Cannot start: {message}", { message: (error as Error).message });
     return 1;
   }
   await using _reflector = reflector;
-  const metrics = flags.values.metrics === undefined ? undefined : await serveMetrics(
-    parseHostPort(flags.values.metrics, "--metrics"),
-    () => reflectorMetrics(reflector.counters()),
-  ).catch((error) => {
+  let metrics;
+  try {
+    metrics = values.metrics === undefined
+      ? undefined
+      : await serveMetrics(parseHostPort(values.metrics, "--metrics"), () =>
+        reflectorMetrics(reflector.counters()));
+  } catch (error) {
     log.fatal("Cannot serve metrics on {address}: {message}", {
-      address: flags.values.metrics,
+      address: values.metrics,
       message: (error as Error).message,
     });
-    return null;
-  });
-  if (metrics === null) return 1;
+    return 1;
+  }
   await using _metrics = metrics;
 
   const logCounters = () => {
@@ -139,22 +105,19 @@ export async function main(args: readonly string[]): Promise<number> {
     );
   };
   const timer = setInterval(logCounters, COUNTER_LOG_INTERVAL_MS);
-  const stop = Promise.withResolvers<string>();
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  const handlers = signals.map((signal) => {
-    const handler = () => stop.resolve(signal);
-    Deno.addSignalListener(signal, handler);
-    return handler;
-  });
+  const signals = waitForSignal(["SIGINT", "SIGTERM"]);
   try {
-    const outcome = await Promise.race([stop.promise, reflector.finished.then(() => "finished")]);
+    const outcome = await Promise.race([
+      signals.stopped,
+      reflector.finished.then(() => "finished"),
+    ]);
     log.info("Stopping ({reason})", { reason: outcome });
   } catch (error) {
     log.fatal("Reflector failed: {message}", { message: (error as Error).message });
     return 1;
   } finally {
     clearInterval(timer);
-    signals.forEach((signal, index) => Deno.removeSignalListener(signal, handlers[index]));
+    signals.dispose();
     await reflector.close();
     logCounters();
   }

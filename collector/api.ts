@@ -1,0 +1,100 @@
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { PROMETHEUS_CONTENT_TYPE } from "@llama/core";
+import { formatInfluxdata } from "./influxdata.ts";
+import type { IntervalSummary, PathSummary } from "./summarizer.ts";
+
+/** What the API reads from a running collector. */
+export interface CollectorView {
+  /** The last published interval, if any. */
+  latest(): IntervalSummary | undefined;
+  /** Prometheus text for `/metrics`. */
+  metrics(): string;
+}
+
+const ROUTES = ["/status", "/influxdata", "/api/v1/summaries", "/metrics"];
+const SUMMARY_PARAMETERS = ["src_ip", "dst_ip", "flows"];
+
+/**
+ * The collector's HTTP API: `/status` and `/influxdata` exactly like the original LLAMA's,
+ * `/api/v1/summaries` with every statistic and per-flow detail, and `/metrics` for Prometheus.
+ * Errors are JSON: `{"error": "..."}` with the right status.
+ *
+ * @example
+ * ```ts
+ * import { createCollectorApi } from "@llama/collector";
+ * const api = createCollectorApi({ latest: () => undefined, metrics: () => "" });
+ * const response = await api.request("/influxdata");
+ * console.assert((await response.text()) === "[]");
+ * ```
+ */
+export function createCollectorApi(view: CollectorView): Hono {
+  const app = new Hono();
+  app.get("/status", (context) => context.text("ok"));
+  app.get(
+    "/influxdata",
+    (context) =>
+      context.body(formatInfluxdata(view.latest()), 200, { "content-type": "application/json" }),
+  );
+  app.get(
+    "/metrics",
+    (context) => context.body(view.metrics(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),
+  );
+  app.get("/api/v1/summaries", (context) => {
+    const query = context.req.queries();
+    for (const [name, values] of Object.entries(query)) {
+      if (!SUMMARY_PARAMETERS.includes(name)) {
+        throw new HTTPException(400, {
+          message: `unknown query parameter "${name}"; known: ${SUMMARY_PARAMETERS.join(", ")}`,
+        });
+      }
+      if (values.length > 1) {
+        throw new HTTPException(400, {
+          message: `query parameter "${name}" given ${values.length} times`,
+        });
+      }
+    }
+    const flows = context.req.query("flows");
+    if (flows !== undefined && flows !== "true" && flows !== "false") {
+      throw new HTTPException(400, {
+        message: `query parameter "flows" takes true or false, got "${flows}"`,
+      });
+    }
+    const srcIp = context.req.query("src_ip");
+    const dstIp = context.req.query("dst_ip");
+    const summary = view.latest();
+    const paths = (summary?.paths ?? [])
+      .filter((path) =>
+        (srcIp === undefined || path.srcIp === srcIp) &&
+        (dstIp === undefined || path.dstIp === dstIp)
+      )
+      .map((path): PathSummary | Omit<PathSummary, "flows"> => {
+        if (flows !== "false") return path;
+        const { flows: _, ...rest } = path;
+        return rest;
+      });
+    return context.json({
+      start: summary?.start ?? null,
+      end: summary?.end ?? null,
+      intervalSeconds: summary?.intervalSeconds ?? null,
+      timestampSource: summary?.timestampSource ?? null,
+      paths,
+    });
+  });
+  app.notFound((context) => {
+    const path = context.req.path;
+    if (ROUTES.includes(path)) {
+      return context.json(
+        { error: `${context.req.method} is not allowed on ${path}; use GET` },
+        405,
+        { allow: "GET, HEAD" },
+      );
+    }
+    return context.json({ error: `no route ${path}; routes: ${ROUTES.join(", ")}` }, 404);
+  });
+  app.onError((error, context) => {
+    if (error instanceof HTTPException) return context.json({ error: error.message }, error.status);
+    return context.json({ error: "internal error" }, 500);
+  });
+  return app;
+}

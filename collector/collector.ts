@@ -1,0 +1,246 @@
+import { getLogger } from "@logtape/logtape";
+import type { Hono } from "hono";
+import {
+  type Clock,
+  formatAddress,
+  openDenoSocket,
+  type OpenSocket,
+  type SocketAddress,
+  systemClock,
+} from "@llama/core";
+import { createCollectorApi } from "./api.ts";
+import { type CollectorHealth, collectorMetrics } from "./metrics.ts";
+import { Prober } from "./prober.ts";
+import type { ResolvedConfig } from "./resolve.ts";
+import { routeSourceAddresses, type SourceAddressLookup } from "./source_address.ts";
+import { type IntervalSummary, Summarizer } from "./summarizer.ts";
+
+/** What a collector needs from the world, replaceable in tests. */
+export interface CollectorDependencies {
+  /** Opens UDP sockets. Default: `Deno.listenDatagram`. */
+  openSocket?: OpenSocket;
+  /** Clocks. Default: the system's. */
+  clock?: Clock;
+  /** Learns the real source address of each path. Default: the kernel's routing table. */
+  sourceAddresses?: SourceAddressLookup;
+}
+
+/** Options of `startCollector`. */
+export interface CollectorOptions {
+  /** Serve the HTTP API on the config's `api.bind`. Default true. */
+  serveApi?: boolean;
+  /** Called with every interval's summary as it is published. */
+  onSummary?: (summary: IntervalSummary) => void;
+}
+
+/** A running collector. */
+export interface Collector extends AsyncDisposable {
+  /** Where the HTTP API listens, with the real port, if it is served. */
+  readonly apiAddress: SocketAddress | undefined;
+  /** The HTTP API, also usable without a socket through `api.request()`. */
+  readonly api: Hono;
+  /** The last published interval. */
+  latest(): IntervalSummary | undefined;
+  /** The collector's own health. */
+  health(): CollectorHealth;
+  /**
+   * Switches to a new config without losing probes in flight or the current interval. The
+   * summarization interval and the API address cannot change this way (a warning says so).
+   */
+  reload(config: ResolvedConfig): Promise<void>;
+  /** Stops probing, closes sockets and the API. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a collector: probes every test's targets, publishes a summary per path and per flow
+ * every `summarization.interval` seconds (aligned to wall-clock multiples, once every probe of
+ * the interval has come back or timed out), and serves them over HTTP.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadCollectorConfig, startCollector } from "@llama/collector";
+ * const config = await loadCollectorConfig("collector.yaml");
+ * await using collector = await startCollector(config, {
+ *   onSummary: (summary) => console.log(summary.paths.length, "paths"),
+ * });
+ * ```
+ */
+export async function startCollector(
+  config: ResolvedConfig,
+  options: CollectorOptions = {},
+  dependencies: CollectorDependencies = {},
+): Promise<Collector> {
+  const clock = dependencies.clock ?? systemClock;
+  const summarizer = new Summarizer(config.summarization.intervalSeconds);
+  const prober = new Prober(summarizer, {
+    openSocket: dependencies.openSocket ?? openDenoSocket,
+    clock,
+    sourceAddresses: dependencies.sourceAddresses ?? routeSourceAddresses,
+  });
+  await prober.apply(config);
+  const collector = new RunningCollector(config, options, clock, summarizer, prober);
+  try {
+    await collector.listen(options.serveApi !== false);
+  } catch (error) {
+    await prober.close();
+    throw error;
+  }
+  prober.start();
+  collector.startPublishing();
+  return collector;
+}
+
+class RunningCollector implements Collector {
+  apiAddress: SocketAddress | undefined;
+  readonly api: Hono;
+  #config: ResolvedConfig;
+  readonly #options: CollectorOptions;
+  readonly #clock: Clock;
+  readonly #summarizer: Summarizer;
+  readonly #prober: Prober;
+  readonly #log = getLogger(["llama", "collector"]);
+  #latest: IntervalSummary | undefined;
+  #server: Deno.HttpServer | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(
+    config: ResolvedConfig,
+    options: CollectorOptions,
+    clock: Clock,
+    summarizer: Summarizer,
+    prober: Prober,
+  ) {
+    this.#config = config;
+    this.#options = options;
+    this.#clock = clock;
+    this.#summarizer = summarizer;
+    this.#prober = prober;
+    this.api = createCollectorApi({
+      latest: () => this.#latest,
+      metrics: () => collectorMetrics(this.#latest, this.health()),
+    });
+  }
+
+  listen(serve: boolean): Promise<void> {
+    if (!serve) return Promise.resolve();
+    const bind = this.#config.api.bind;
+    return new Promise((resolve, reject) => {
+      try {
+        this.#server = Deno.serve({
+          hostname: bind.hostname,
+          port: bind.port,
+          onListen: (local) => {
+            this.apiAddress = { hostname: local.hostname, port: local.port };
+            this.#log.info("Serving the API on http://{address}", {
+              address: formatAddress(this.apiAddress),
+            });
+            resolve();
+          },
+          onError: (error) => {
+            this.#log.error("API request failed: {error}", { error });
+            return new Response(JSON.stringify({ error: "internal error" }), { status: 500 });
+          },
+        }, this.api.fetch);
+      } catch (error) {
+        reject(
+          new Error(`Cannot serve the API on ${formatAddress(bind)}: ${(error as Error).message}`, {
+            cause: error,
+          }),
+        );
+      }
+    });
+  }
+
+  startPublishing(): void {
+    const schedule = () => {
+      if (this.#closed) return;
+      const wall = this.#clock.origin + this.#clock.monotonic();
+      const intervalMs = this.#summarizer.intervalMs;
+      const end = this.#summarizer.intervalOf(wall) + intervalMs;
+      // Publish once every probe sent before the boundary has come back or timed out.
+      const publishAt = end + this.#prober.maxTimeoutMs + 20;
+      this.#timer = setTimeout(() => {
+        this.#publish(end - intervalMs);
+        schedule();
+      }, publishAt - wall);
+    };
+    schedule();
+  }
+
+  #publish(start: number): void {
+    this.#prober.expire();
+    const summary = this.#summarizer.finish(start);
+    this.#latest = summary;
+    let sent = 0, lost = 0;
+    for (const path of summary.paths) {
+      sent += path.sent;
+      lost += path.lost;
+    }
+    this.#log.info("Interval {start}: {paths} paths, {sent} probes sent, {lost} lost", {
+      start: summary.start,
+      paths: summary.paths.length,
+      sent,
+      lost,
+    });
+    try {
+      this.#options.onSummary?.(summary);
+    } catch (error) {
+      this.#log.error("Summary listener failed: {error}", { error });
+    }
+  }
+
+  latest(): IntervalSummary | undefined {
+    return this.#latest;
+  }
+
+  health(): CollectorHealth {
+    let scheduledRate = 0;
+    for (const test of this.#config.tests) {
+      const sockets = this.#config.portGroups[test.portGroup].reduce(
+        (sum, member) => sum + member.count,
+        0,
+      );
+      scheduledRate += this.#config.rateLimits[test.rateLimit].cps * sockets *
+        this.#config.targets[test.targets].length;
+    }
+    return {
+      ...this.#prober.health(),
+      scheduledRate,
+      lastIntervalEnd: this.#latest === undefined ? 0 : Date.parse(this.#latest.end) / 1000,
+    };
+  }
+
+  async reload(config: ResolvedConfig): Promise<void> {
+    if (config.summarization.intervalSeconds !== this.#config.summarization.intervalSeconds) {
+      this.#log.warn(
+        "summarization.interval changed from {old} s to {new} s: restart the collector to apply it",
+        {
+          old: this.#config.summarization.intervalSeconds,
+          new: config.summarization.intervalSeconds,
+        },
+      );
+      config = { ...config, summarization: this.#config.summarization };
+    }
+    if (formatAddress(config.api.bind) !== formatAddress(this.#config.api.bind)) {
+      this.#log.warn("api.bind changed to {address}: restart the collector to apply it", {
+        address: formatAddress(config.api.bind),
+      });
+      config = { ...config, api: this.#config.api };
+    }
+    await this.#prober.apply(config);
+    this.#config = config;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await Promise.all([this.#prober.close(), this.#server?.shutdown()]);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,419 @@
+import { isIP } from "node:net";
+import { LineCounter, parseDocument } from "yaml";
+import { ConfigError, parseHostPort, type SocketAddress, UsageError } from "@llama/core";
+import { ConfigNode, type Source } from "./_yaml_node.ts";
+
+/** A port definition: what each socket of a port group binds and how its probes behave. */
+export interface PortConfig {
+  /** Address to bind; `0.0.0.0` or `::` for any. */
+  ip: string;
+  /** Port to bind; 0 lets the kernel choose. */
+  port: number;
+  /** IP TOS byte carried in the probe (and set on the socket where the engine can). */
+  tos: number;
+  /** Milliseconds after which an unanswered probe is lost. */
+  timeoutMs: number;
+}
+
+/** One entry of a port group: `count` sockets of port `port`. */
+export interface PortGroupMember {
+  /** Name of a port in `ports`. */
+  port: string;
+  /** How many sockets of it. */
+  count: number;
+}
+
+/** Where a value sits in the config file, for errors found after parsing (DNS). */
+export interface ConfigLocation {
+  /** Path inside the config. */
+  path: string;
+  /** 1-based line. */
+  line?: number;
+  /** 1-based column. */
+  column?: number;
+}
+
+/** A target: where a reflector listens, and the tags its results carry. */
+export interface TargetConfig {
+  /** IP address, or a hostname resolved when the config is loaded. */
+  host: string;
+  /** UDP port of the reflector. */
+  port: number;
+  /** Tags attached to this target's summaries. */
+  tags: Record<string, string>;
+  /** Where the target is in the config. */
+  location: ConfigLocation;
+}
+
+/** A test: probe these targets from this port group at this rate. */
+export interface TestConfig {
+  /** Name of a target list. */
+  targets: string;
+  /** Name of a port group. */
+  portGroup: string;
+  /** Name of a rate limit. */
+  rateLimit: string;
+}
+
+/** A collector's whole configuration, validated. */
+export interface CollectorConfig {
+  /** The file it came from, if any. */
+  file: string | undefined;
+  /** Which of the original's formats it was written in. */
+  format: "full" | "legacy" | "default";
+  /** Summaries: every `intervalSeconds`, aligned to wall-clock multiples. */
+  summarization: { intervalSeconds: number; handlers: number };
+  /** Where the HTTP API listens. */
+  api: { bind: SocketAddress };
+  /** Tags describing this collector (the source), added to every summary. */
+  sourceTags: Record<string, string>;
+  /** Port definitions by name. */
+  ports: Record<string, PortConfig>;
+  /** Port groups by name. */
+  portGroups: Record<string, PortGroupMember[]>;
+  /** Rate limits by name, in cycles per second. */
+  rateLimits: Record<string, { cps: number }>;
+  /** The tests. */
+  tests: TestConfig[];
+  /** Target lists by name. */
+  targets: Record<string, TargetConfig[]>;
+}
+
+/** Options for reading a config. */
+export interface ParseConfigOptions {
+  /** File name for error messages. */
+  file?: string;
+  /** Reflector port for targets of the legacy format (`-llama.dst-port`). Default 8100. */
+  dstPort?: number;
+}
+
+const FULL_KEYS = [
+  "summarization",
+  "api",
+  "ports",
+  "port_groups",
+  "rate_limits",
+  "tests",
+  "targets",
+  "source_tags",
+] as const;
+
+/**
+ * The original LLAMA's built-in config, used when no file is given: one target,
+ * `127.0.0.1:<dstPort>`, probed from 4 ports at 4 cycles per second, summarized every 30 s,
+ * API on `0.0.0.0:5000`.
+ *
+ * @example
+ * ```ts
+ * import { defaultCollectorConfig } from "@llama/collector";
+ * const config = defaultCollectorConfig();
+ * console.assert(config.portGroups.default[0].count === 4);
+ * ```
+ */
+export function defaultCollectorConfig(dstPort = 8100): CollectorConfig {
+  return {
+    file: undefined,
+    format: "default",
+    summarization: { intervalSeconds: 30, handlers: 2 },
+    api: { bind: { hostname: "0.0.0.0", port: 5000 } },
+    sourceTags: {},
+    ports: { default: { ip: "0.0.0.0", port: 0, tos: 0, timeoutMs: 1000 } },
+    portGroups: { default: [{ port: "default", count: 4 }] },
+    rateLimits: { default: { cps: 4 } },
+    tests: [{ targets: "default", portGroup: "default", rateLimit: "default" }],
+    targets: {
+      default: [{
+        host: "127.0.0.1",
+        port: dstPort,
+        tags: {},
+        location: { path: "targets.default[0]" },
+      }],
+    },
+  };
+}
+
+/**
+ * Parses and validates a collector config in either of the original's YAML formats: the full
+ * one, or the legacy map of target address to tags. Pure: no file, network or DNS access.
+ * Throws `ConfigError` naming the file, line, column and path of the first problem.
+ *
+ * @example
+ * ```ts
+ * import { parseCollectorConfig } from "@llama/collector";
+ * const config = parseCollectorConfig("127.0.0.1:\n  dst_region: west\n", { dstPort: 9000 });
+ * console.assert(config.format === "legacy" && config.targets.default[0].port === 9000);
+ * ```
+ */
+export function parseCollectorConfig(
+  text: string,
+  options: ParseConfigOptions = {},
+): CollectorConfig {
+  const lines = new LineCounter();
+  const document = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+  });
+  if (document.errors.length > 0) {
+    const first = document.errors[0];
+    const { line, col } = lines.linePos(first.pos[0]);
+    throw new ConfigError(`invalid YAML: ${first.message}`, {
+      file: options.file,
+      line,
+      column: col,
+    });
+  }
+  const source: Source = { file: options.file, lines };
+  const root = new ConfigNode(document.contents, "", source, 0);
+  if (root.isMissing) {
+    throw root.error("the config is empty: expected the full format or a map of target to tags");
+  }
+  const keys = root.entries("a map (the full format, or target address to tags)").map(([key]) =>
+    key
+  );
+  const dstPort = options.dstPort ?? 8100;
+  return keys.some((key) => (FULL_KEYS as readonly string[]).includes(key))
+    ? parseFull(root, options.file, dstPort)
+    : parseLegacy(root, options.file, dstPort);
+}
+
+function parseLegacy(root: ConfigNode, file: string | undefined, dstPort: number): CollectorConfig {
+  const config = defaultCollectorConfig(dstPort);
+  config.file = file;
+  config.format = "legacy";
+  config.targets.default = root.entries("a map of target address to tags").map(([host, value]) => {
+    checkHost(host, value, "the key");
+    return { host, port: dstPort, tags: readTags(value), location: value.location() };
+  });
+  return config;
+}
+
+function parseFull(root: ConfigNode, file: string | undefined, dstPort: number): CollectorConfig {
+  const defaults = defaultCollectorConfig(dstPort);
+  const fields = root.fields(FULL_KEYS, "a map");
+  const config: CollectorConfig = {
+    ...defaults,
+    file,
+    format: "full",
+    ports: {},
+    portGroups: {},
+    rateLimits: {},
+    tests: [],
+    targets: {},
+  };
+
+  const summarization = fields.get("summarization");
+  if (summarization !== undefined && !summarization.isMissing) {
+    const values = summarization.fields(
+      ["interval", "handlers"],
+      "a map with interval and handlers",
+    );
+    config.summarization = {
+      intervalSeconds:
+        values.get("interval")?.number({ min: 1, max: 86400, integer: true, unit: "seconds" }) ??
+          defaults.summarization.intervalSeconds,
+      handlers: values.get("handlers")?.number({ min: 1, max: 1024, integer: true }) ??
+        defaults.summarization.handlers,
+    };
+  }
+
+  const api = fields.get("api");
+  if (api !== undefined && !api.isMissing) {
+    const bind = api.fields(["bind"], "a map with bind").get("bind");
+    if (bind !== undefined) {
+      try {
+        config.api = { bind: parseHostPort(bind.text("host:port"), "bind") };
+      } catch (error) {
+        if (error instanceof UsageError) {
+          throw bind.error(`expected host:port (like 0.0.0.0:5000), got ${bind.describe()}`);
+        }
+        throw error;
+      }
+    }
+  }
+
+  const sourceTags = fields.get("source_tags");
+  if (sourceTags !== undefined) config.sourceTags = readTags(sourceTags);
+
+  for (
+    const [name, node] of required(fields, "ports", root).entries("a map of port name to settings")
+  ) {
+    const values = node.fields(
+      ["ip", "port", "tos", "timeout"],
+      "a map with ip, port, tos and timeout",
+    );
+    const ip = values.get("ip");
+    const address = ip === undefined ? "0.0.0.0" : ip.text("an IP address");
+    if (ip !== undefined && isIP(address) === 0) {
+      throw ip.error(`expected an IP address to bind, got ${ip.describe()}`);
+    }
+    config.ports[name] = {
+      ip: address,
+      port: values.get("port")?.number({ min: 0, max: 65535, integer: true }) ?? 0,
+      tos: values.get("tos")?.number({ min: 0, max: 255, integer: true }) ?? 0,
+      timeoutMs: values.get("timeout")?.number({
+        min: 1,
+        max: 600_000,
+        integer: true,
+        unit: "milliseconds",
+      }) ??
+        1000,
+    };
+  }
+
+  for (
+    const [name, node] of required(fields, "port_groups", root).entries(
+      "a map of port group name to ports",
+    )
+  ) {
+    const members = node.items("a list of {port, count}").map((item) => {
+      const values = item.fields(["port", "count"], "a map with port and count");
+      const port = requiredField(values, "port", item, "the name of a port");
+      const portName = port.text("the name of a port");
+      if (!(portName in config.ports)) throw unknownName(port, "port", portName, config.ports);
+      const count = values.get("count")?.number({ min: 1, max: 1024, integer: true }) ?? 1;
+      if (count > 1 && config.ports[portName].port !== 0) {
+        throw (values.get("count") ?? item).error(
+          `port "${portName}" binds the fixed port ${
+            config.ports[portName].port
+          }, which only one socket can hold; ` +
+            `use count 1, or port 0 to let the system choose`,
+        );
+      }
+      return { port: portName, count };
+    });
+    if (members.length === 0) throw node.error("a port group needs at least one port");
+    config.portGroups[name] = members;
+  }
+
+  for (
+    const [name, node] of required(fields, "rate_limits", root).entries(
+      "a map of rate limit name to cps",
+    )
+  ) {
+    const values = node.fields(["cps"], "a map with cps");
+    config.rateLimits[name] = {
+      cps: requiredField(values, "cps", node, "cycles per second").number({
+        min: 0.001,
+        max: 100_000,
+        unit: "cycles per second",
+      }),
+    };
+  }
+
+  for (
+    const [name, node] of required(fields, "targets", root).entries(
+      "a map of target list name to targets",
+    )
+  ) {
+    config.targets[name] = node.items("a list of targets").map((item) => {
+      const values = item.fields(
+        ["ip", "host", "port", "tags"],
+        "a map with ip (or host), port and tags",
+      );
+      const ip = values.get("ip");
+      const host = values.get("host");
+      if ((ip === undefined) === (host === undefined)) {
+        throw item.error(
+          ip === undefined
+            ? 'a target needs "ip" (or "host" for a hostname)'
+            : 'give "ip" or "host", not both',
+        );
+      }
+      const address = (ip ?? host)!.text("an address");
+      if (ip !== undefined) checkHost(address, ip, "ip", true);
+      else checkHost(address, host!, "host");
+      return {
+        host: address,
+        port: values.get("port")?.number({ min: 1, max: 65535, integer: true }) ?? dstPort,
+        tags: values.has("tags") ? readTags(values.get("tags")!) : {},
+        location: (ip ?? host!).location(),
+      };
+    });
+  }
+
+  const tests = required(fields, "tests", root);
+  config.tests = tests.items("a list of tests").map((item) => {
+    const values = item.fields(
+      ["targets", "port_group", "rate_limit"],
+      "a map with targets, port_group and rate_limit",
+    );
+    const reference = (key: string, kind: string, table: Record<string, unknown>) => {
+      const node = requiredField(values, key, item, `the name of a ${kind}`);
+      const name = node.text(`the name of a ${kind}`);
+      if (!(name in table)) throw unknownName(node, kind, name, table);
+      return name;
+    };
+    return {
+      targets: reference("targets", "target list", config.targets),
+      portGroup: reference("port_group", "port group", config.portGroups),
+      rateLimit: reference("rate_limit", "rate limit", config.rateLimits),
+    };
+  });
+  if (config.tests.length === 0) throw tests.error("no tests: nothing would be probed");
+  return config;
+}
+
+function required(fields: Map<string, ConfigNode>, key: string, parent: ConfigNode): ConfigNode {
+  const node = fields.get(key);
+  if (node === undefined || node.isMissing) throw parent.error(`missing "${key}"`);
+  return node;
+}
+
+function requiredField(
+  fields: Map<string, ConfigNode>,
+  key: string,
+  parent: ConfigNode,
+  expected: string,
+): ConfigNode {
+  const node = fields.get(key);
+  if (node === undefined || node.isMissing) {
+    throw parent.error(`missing "${key}": expected ${expected}`);
+  }
+  return node;
+}
+
+function unknownName(
+  node: ConfigNode,
+  kind: string,
+  name: string,
+  table: Record<string, unknown>,
+): ConfigError {
+  const known = Object.keys(table);
+  return node.error(
+    `no ${kind} named "${name}"; ` +
+      (known.length === 0 ? `none is defined` : `defined: ${known.join(", ")}`),
+  );
+}
+
+const HOSTNAME =
+  /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+function checkHost(host: string, node: ConfigNode, what: string, ipOnly = false): void {
+  if (isIP(host) !== 0) return;
+  if (ipOnly) {
+    throw node.error(
+      `expected an IP address, got ${JSON.stringify(host)}` +
+        (HOSTNAME.test(host) ? ' (for a hostname, write "host:" instead of "ip:")' : ""),
+    );
+  }
+  if (!HOSTNAME.test(host)) {
+    throw node.error(`${what} must be an IP address or a hostname, got ${JSON.stringify(host)}`);
+  }
+}
+
+function readTags(node: ConfigNode): Record<string, string> {
+  if (node.isMissing) return {};
+  const tags: Record<string, string> = {};
+  for (const [key, value] of node.entries("a map of tag name to value")) {
+    if (key === "" || /[\s,="]/.test(key)) {
+      throw value.error(
+        `tag names may not be empty or hold spaces, commas, quotes or "=", got ${
+          JSON.stringify(key)
+        }`,
+      );
+    }
+    tags[key] = value.text("a tag value (text)");
+  }
+  return tags;
+}

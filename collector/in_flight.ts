@@ -1,0 +1,193 @@
+/**
+ * Probes in flight on one socket, in a ring indexed by probe id: O(1) insert, match and expiry,
+ * no per-probe allocation. A socket's probes share one timeout, so send order is expiry order
+ * and the oldest probe is always at the head. Resolved entries stay in the ring until their slot
+ * is reused, so a reply that comes after its timeout is recognised as late, and a second reply
+ * as a duplicate.
+ *
+ * @module
+ */
+
+/** The state of a slot. */
+export const SlotState = { free: 0, inFlight: 1, answered: 2, lost: 3 } as const;
+
+/** What `InFlightTable.match` found. */
+export type MatchResult = "answered" | "late" | "duplicate" | "unknown";
+
+/** Called for every probe whose fate becomes known. */
+export interface ProbeOutcomeSink {
+  /**
+   * A probe came back in time; `rttMs` is its round-trip time, with the reflector's dwell time
+   * subtracted when `dwellCorrected`.
+   */
+  answered(
+    flow: number,
+    interval: number,
+    sequence: number,
+    rttMs: number,
+    dwellCorrected: boolean,
+  ): void;
+  /** A probe did not come back within the timeout. */
+  lost(flow: number, interval: number): void;
+  /** A probe came back after its timeout, or a second time. */
+  stray(flow: number, interval: number, kind: "late" | "duplicate"): void;
+}
+
+/** The ring of one socket's probes in flight. */
+export class InFlightTable {
+  #capacity: number;
+  #mask: number;
+  #ids: Uint32Array;
+  #nonces: Uint32Array;
+  #sentAt: Float64Array;
+  #flows: Uint32Array;
+  #intervals: Float64Array;
+  #sequences: Float64Array;
+  #states: Uint8Array;
+  /** Next id to hand out; ids are the probe count modulo 2^32. */
+  #next = 0;
+  /** Oldest id that may still be in flight. */
+  #head = 0;
+  #inFlight = 0;
+
+  /** Creates a table; it doubles its capacity when a timeout's worth of probes does not fit. */
+  constructor(initialCapacity = 1024) {
+    const capacity = 2 ** Math.ceil(Math.log2(Math.max(16, initialCapacity)));
+    this.#capacity = capacity;
+    this.#mask = capacity - 1;
+    this.#ids = new Uint32Array(capacity);
+    this.#nonces = new Uint32Array(capacity);
+    this.#sentAt = new Float64Array(capacity);
+    this.#flows = new Uint32Array(capacity);
+    this.#intervals = new Float64Array(capacity);
+    this.#sequences = new Float64Array(capacity);
+    this.#states = new Uint8Array(capacity);
+  }
+
+  /** Probes sent and not yet answered or expired. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Slots allocated. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /**
+   * Records a probe about to be sent and returns its id; the caller writes the id and `nonce`
+   * into the signature. `sentAt` may be set later with `setSentAt`, before the event loop turns.
+   */
+  insert(flow: number, interval: number, sequence: number, nonce: number, sentAt: number): number {
+    if (((this.#next - this.#head) >>> 0) >= this.#capacity) this.#grow();
+    const id = this.#next;
+    this.#next = (this.#next + 1) >>> 0;
+    const slot = id & this.#mask;
+    this.#ids[slot] = id;
+    this.#nonces[slot] = nonce;
+    this.#sentAt[slot] = sentAt;
+    this.#flows[slot] = flow;
+    this.#intervals[slot] = interval;
+    this.#sequences[slot] = sequence;
+    this.#states[slot] = SlotState.inFlight;
+    this.#inFlight++;
+    return id;
+  }
+
+  /** Sets the send time of a probe inserted earlier (the socket reports when it went out). */
+  setSentAt(id: number, sentAt: number): void {
+    const slot = id & this.#mask;
+    if (this.#ids[slot] === id) this.#sentAt[slot] = sentAt;
+  }
+
+  /**
+   * Matches a reply by its id and nonce. `receivedAt` is the monotonic receive time and
+   * `dwellMs` the reflector's own delay, subtracted from the round trip (negative: unknown).
+   */
+  match(
+    id: number,
+    nonce: number,
+    receivedAt: number,
+    dwellMs: number,
+    sink: ProbeOutcomeSink,
+  ): MatchResult {
+    const slot = id & this.#mask;
+    if (this.#ids[slot] !== id || this.#nonces[slot] !== nonce) return "unknown";
+    switch (this.#states[slot]) {
+      case SlotState.inFlight: {
+        this.#states[slot] = SlotState.answered;
+        this.#inFlight--;
+        const corrected = dwellMs >= 0;
+        const rtt = receivedAt - this.#sentAt[slot] - (corrected ? dwellMs : 0);
+        sink.answered(
+          this.#flows[slot],
+          this.#intervals[slot],
+          this.#sequences[slot],
+          rtt > 0 ? rtt : 0,
+          corrected,
+        );
+        return "answered";
+      }
+      case SlotState.lost:
+        sink.stray(this.#flows[slot], this.#intervals[slot], "late");
+        return "late";
+      case SlotState.answered:
+        sink.stray(this.#flows[slot], this.#intervals[slot], "duplicate");
+        return "duplicate";
+      default:
+        return "unknown";
+    }
+  }
+
+  /** Declares lost every probe sent at or before `deadline` (now minus the timeout) still in flight. */
+  expire(deadline: number, sink: ProbeOutcomeSink): void {
+    while (this.#head !== this.#next) {
+      const slot = this.#head & this.#mask;
+      const state = this.#states[slot];
+      if (state === SlotState.inFlight) {
+        if (!(this.#sentAt[slot] <= deadline)) return;
+        this.#states[slot] = SlotState.lost;
+        this.#inFlight--;
+        sink.lost(this.#flows[slot], this.#intervals[slot]);
+      }
+      this.#head = (this.#head + 1) >>> 0;
+    }
+  }
+
+  /** Doubles the ring, keeping every entry at its id's new slot. */
+  #grow(): void {
+    const old = {
+      ids: this.#ids,
+      nonces: this.#nonces,
+      sentAt: this.#sentAt,
+      flows: this.#flows,
+      intervals: this.#intervals,
+      sequences: this.#sequences,
+      states: this.#states,
+      mask: this.#mask,
+    };
+    const capacity = this.#capacity * 2;
+    this.#capacity = capacity;
+    this.#mask = capacity - 1;
+    this.#ids = new Uint32Array(capacity);
+    this.#nonces = new Uint32Array(capacity);
+    this.#sentAt = new Float64Array(capacity);
+    this.#flows = new Uint32Array(capacity);
+    this.#intervals = new Float64Array(capacity);
+    this.#sequences = new Float64Array(capacity);
+    this.#states = new Uint8Array(capacity);
+    // Every id from head to next is in the old ring; older resolved entries are dropped, so their
+    // late replies become unknown, which only happens while the ring is growing.
+    for (let id = this.#head; id !== this.#next; id = (id + 1) >>> 0) {
+      const from = id & old.mask;
+      const to = id & this.#mask;
+      this.#ids[to] = old.ids[from];
+      this.#nonces[to] = old.nonces[from];
+      this.#sentAt[to] = old.sentAt[from];
+      this.#flows[to] = old.flows[from];
+      this.#intervals[to] = old.intervals[from];
+      this.#sequences[to] = old.sequences[from];
+      this.#states[to] = old.states[from];
+    }
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The collector program: `deno run -A --unstable-net jsr:@llama/collector --config FILE`.
+ *
+ * Exit codes: 0 after SIGINT/SIGTERM (or a config that passes `--check`), 1 when it cannot run
+ * (a port or the API address in use), 2 for bad flags, a bad config, or a Deno started without
+ * `--unstable-net`. SIGHUP re-reads the config.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import {
+  checkWholeNumber,
+  ConfigError,
+  formatAddress,
+  hasDenoDatagramApi,
+  readProgramFlags,
+  setupLogging,
+  waitForSignal,
+} from "@llama/core";
+import { startCollector } from "./collector.ts";
+import { loadCollectorConfig } from "./load.ts";
+
+const FLAGS = {
+  config: {
+    type: "string",
+    placeholder: "FILE",
+    aliases: ["llama.config"],
+    description:
+      "Collector config (YAML, full or legacy format); without it, the original's default config",
+  },
+  "dst-port": {
+    type: "number",
+    default: 8100,
+    aliases: ["llama.dst-port"],
+    description: "Reflector port of targets in the legacy format and the default config",
+  },
+  check: {
+    type: "boolean",
+    description: "Validate the config (and resolve its hostnames), then exit",
+  },
+} as const;
+
+/** Runs the collector until SIGINT or SIGTERM; returns the exit code. */
+export async function main(args: readonly string[]): Promise<number> {
+  const flags = readProgramFlags("llama-collector", args, FLAGS, {
+    print: (text) => console.error(text),
+    validate: (values) => checkWholeNumber("dst-port", values["dst-port"], 1, 65535),
+  });
+  if (flags.exitCode !== undefined) return flags.exitCode;
+  const { values } = flags;
+  const load = () => loadCollectorConfig(values.config, { dstPort: values["dst-port"] });
+
+  let config;
+  try {
+    config = await load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`llama-collector: ${error.message}`);
+    return 2;
+  }
+  if (values.check) {
+    const targets = Object.values(config.targets).reduce((sum, list) => sum + list.length, 0);
+    console.error(
+      `llama-collector: ${
+        values.config ?? "the default config"
+      } is valid (${config.format} format, ${targets} targets)`,
+    );
+    return 0;
+  }
+  if (!hasDenoDatagramApi()) {
+    console.error(
+      "llama-collector: Deno's UDP API is disabled. Add --unstable-net, for example:\n" +
+        "  deno run -A --unstable-net jsr:@llama/collector --config collector.yaml",
+    );
+    return 2;
+  }
+
+  await using _logging = await setupLogging(flags.logging);
+  const log = getLogger(["llama", "collector"]);
+  let collector;
+  try {
+    collector = await startCollector(config);
+  } catch (error) {
+    log.fatal("Cannot start: {message}", { message: (error as Error).message });
+    return 1;
+  }
+  await using _collector = collector;
+  log.info("Collector running: {format} config {file}, API on http://{api}", {
+    format: config.format,
+    file: values.config ?? "(built-in default)",
+    api: collector.apiAddress === undefined ? "-" : formatAddress(collector.apiAddress),
+  });
+
+  let reloading = Promise.resolve();
+  const reload = () => {
+    reloading = reloading.then(async () => {
+      try {
+        await collector.reload(await load());
+        log.info("Reloaded {file}", { file: values.config ?? "(built-in default)" });
+      } catch (error) {
+        log.error("Reload failed, keeping the running config: {message}", {
+          message: (error as Error).message,
+        });
+      }
+    });
+  };
+  const signals = waitForSignal(["SIGINT", "SIGTERM"], { SIGHUP: reload });
+  try {
+    const signal = await signals.stopped;
+    log.info("Stopping ({signal})", { signal });
+  } finally {
+    signals.dispose();
+    await reloading;
+    await collector.close();
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,201 @@
+import { formatPrometheus, type MetricFamily, sanitizeLabelName } from "@llama/core";
+import type { ProberHealth } from "./prober.ts";
+import type { IntervalSummary, PathSummary } from "./summarizer.ts";
+
+/** What `/metrics` reports besides the summaries. */
+export interface CollectorHealth extends ProberHealth {
+  /** Probes per second the config schedules. */
+  scheduledRate: number;
+  /** End of the last published interval, in seconds since the epoch, or 0. */
+  lastIntervalEnd: number;
+}
+
+/**
+ * Formats the last interval's per-path and per-flow results and the collector's own health as
+ * Prometheus text. Path series carry `src_ip`, `dst_ip` and the target's tags as labels; times are
+ * in seconds and loss as a ratio, following Prometheus conventions.
+ *
+ * @example
+ * ```ts
+ * import { collectorMetrics } from "@llama/collector";
+ * const text = collectorMetrics(undefined, {
+ *   sent: 0, answered: 0, late: 0, duplicates: 0, unmatched: 0, socketErrors: 0, skipped: 0,
+ *   inFlight: 0, sockets: 4, maxLagMs: 0, scheduledRate: 16, lastIntervalEnd: 0,
+ * });
+ * console.assert(text.includes("llama_collector_sockets 4"));
+ * ```
+ */
+export function collectorMetrics(
+  summary: IntervalSummary | undefined,
+  health: CollectorHealth,
+): string {
+  const paths = summary?.paths ?? [];
+  const pathFamily = (
+    name: string,
+    help: string,
+    value: (path: PathSummary) => number | undefined,
+  ): MetricFamily => ({
+    name,
+    help,
+    type: "gauge",
+    samples: paths.flatMap((path) => {
+      const sample = value(path);
+      return sample === undefined ? [] : [{ labels: pathLabels(path), value: sample }];
+    }),
+  });
+  const seconds = (milliseconds: number | undefined) =>
+    milliseconds === undefined ? undefined : milliseconds / 1000;
+  return formatPrometheus([
+    pathFamily(
+      "llama_path_probes_sent",
+      "Probes sent on the path in the last interval.",
+      (path) => path.sent,
+    ),
+    pathFamily(
+      "llama_path_probes_lost",
+      "Probes lost on the path in the last interval.",
+      (path) => path.lost,
+    ),
+    pathFamily(
+      "llama_path_loss_ratio",
+      "Lost / sent on the path in the last interval (0 to 1).",
+      (path) => path.lossPercent / 100,
+    ),
+    pathFamily(
+      "llama_path_probes_late",
+      "Answers after their timeout in the last interval.",
+      (path) => path.late,
+    ),
+    pathFamily(
+      "llama_path_probes_duplicated",
+      "Answers received twice in the last interval.",
+      (path) => path.duplicates,
+    ),
+    pathFamily(
+      "llama_path_probes_reordered",
+      "Answers out of sequence in the last interval.",
+      (path) => path.reordered,
+    ),
+    {
+      name: "llama_path_rtt_seconds",
+      help:
+        "Round-trip time quantiles on the path in the last interval (reflector dwell subtracted).",
+      type: "gauge",
+      samples: paths.flatMap((path) =>
+        path.rtt === null
+          ? []
+          : ([["0.5", path.rtt.p50], ["0.9", path.rtt.p90], ["0.99", path.rtt.p99]] as const)
+            .map(([quantile, value]) => ({
+              labels: { ...pathLabels(path), quantile },
+              value: value / 1000,
+            }))
+      ),
+    },
+    pathFamily(
+      "llama_path_rtt_mean_seconds",
+      "Mean round-trip time in the last interval.",
+      (path) => seconds(path.rtt?.mean),
+    ),
+    pathFamily(
+      "llama_path_rtt_min_seconds",
+      "Smallest round-trip time in the last interval.",
+      (path) => seconds(path.rtt?.min),
+    ),
+    pathFamily(
+      "llama_path_rtt_max_seconds",
+      "Largest round-trip time in the last interval.",
+      (path) => seconds(path.rtt?.max),
+    ),
+    pathFamily(
+      "llama_path_rtt_stddev_seconds",
+      "Standard deviation of round-trip times in the last interval.",
+      (path) => seconds(path.rtt?.stddev),
+    ),
+    pathFamily(
+      "llama_path_jitter_seconds",
+      "Mean absolute difference of consecutive round-trip times (RFC 3550 IPDV).",
+      (path) => seconds(path.jitter ?? undefined),
+    ),
+    {
+      name: "llama_flow_loss_ratio",
+      help:
+        "Lost / sent per flow (source port to target) in the last interval: one bad ECMP path shows here.",
+      type: "gauge",
+      samples: paths.flatMap((path) =>
+        path.flows.map((flow) => ({
+          labels: {
+            src_ip: flow.srcIp,
+            src_port: String(flow.srcPort),
+            dst_ip: flow.dstIp,
+            dst_port: String(flow.dstPort),
+          },
+          value: flow.lossPercent / 100,
+        }))
+      ),
+    },
+    counter("llama_collector_probes_sent_total", "Probes sent.", health.sent),
+    {
+      name: "llama_collector_replies_total",
+      help: "Datagrams received on probe sockets, by what they matched.",
+      type: "counter",
+      samples: [
+        { labels: { result: "answered" }, value: health.answered },
+        { labels: { result: "late" }, value: health.late },
+        { labels: { result: "duplicate" }, value: health.duplicates },
+        { labels: { result: "unmatched" }, value: health.unmatched },
+      ],
+    },
+    counter(
+      "llama_collector_probes_skipped_total",
+      "Probes skipped because sending fell over a second behind schedule.",
+      health.skipped,
+    ),
+    counter(
+      "llama_collector_socket_errors_total",
+      "Failed sends and receives on probe sockets.",
+      health.socketErrors,
+    ),
+    gauge(
+      "llama_collector_probes_in_flight",
+      "Probes sent and not yet answered or expired.",
+      health.inFlight,
+    ),
+    gauge("llama_collector_sockets", "Probe sockets open.", health.sockets),
+    gauge(
+      "llama_collector_scheduled_probes_per_second",
+      "Probes per second the config schedules.",
+      health.scheduledRate,
+    ),
+    gauge(
+      "llama_collector_send_lag_seconds",
+      "Largest delay of a probe behind its schedule since the last scrape.",
+      health.maxLagMs / 1000,
+    ),
+    gauge(
+      "llama_collector_last_interval_end_timestamp_seconds",
+      "End of the last published interval.",
+      health.lastIntervalEnd,
+    ),
+  ]);
+}
+
+function pathLabels(path: PathSummary): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const [key, value] of Object.entries(path.tags)) {
+    const name = sanitizeLabelName(key);
+    if (name !== "src_ip" && name !== "dst_ip" && name !== "quantile" && !name.startsWith("__")) {
+      labels[name] = value;
+    }
+  }
+  labels.src_ip = path.srcIp;
+  labels.dst_ip = path.dstIp;
+  return labels;
+}
+
+function counter(name: string, help: string, value: number): MetricFamily {
+  return { name, help, type: "counter", samples: [{ value }] };
+}
+
+function gauge(name: string, help: string, value: number): MetricFamily {
+  return { name, help, type: "gauge", samples: [{ value }] };
+}

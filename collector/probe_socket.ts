@@ -1,0 +1,255 @@
+import { getLogger } from "@logtape/logtape";
+import {
+  DatagramBatch,
+  type DatagramSocket,
+  ProbeReader,
+  ProbeWriter,
+  reflectionDwellNs,
+  ReflectionFlag,
+  reflectionFlags,
+  SIGNATURE_BYTES,
+  type SocketAddress,
+  SocketError,
+  type WallNanos,
+} from "@llama/core";
+import { InFlightTable } from "./in_flight.ts";
+import type { Summarizer } from "./summarizer.ts";
+
+/** How one socket's probes look and behave. */
+export interface ProbeSocketSettings {
+  /** TOS byte written into its probes. */
+  tos: number;
+  /** Milliseconds after which a probe is lost. */
+  timeoutMs: number;
+  /** Identifies this collector's probes in signatures (bytes 8–9). */
+  instanceTag: number;
+}
+
+/** Counters of one socket, cumulative. */
+export interface ProbeSocketCounters {
+  /** Probes handed to the socket. */
+  sent: number;
+  /** Replies matched to a probe in flight. */
+  answered: number;
+  /** Replies after their timeout. */
+  late: number;
+  /** Replies received a second time. */
+  duplicates: number;
+  /** Datagrams that matched no probe (not a probe, or another sender's). */
+  unmatched: number;
+  /** Failed sends and receives. */
+  errors: number;
+}
+
+const BATCH_SLOTS = 64;
+const BATCH_RING = 4;
+
+/**
+ * One probing socket: stages probes into batch slots that hold copies of the probe template,
+ * sends them, and matches the replies it receives against its in-flight table.
+ */
+export class ProbeSocket {
+  readonly socket: DatagramSocket;
+  readonly settings: ProbeSocketSettings;
+  readonly table: InFlightTable = new InFlightTable();
+  readonly counters: ProbeSocketCounters = {
+    sent: 0,
+    answered: 0,
+    late: 0,
+    duplicates: 0,
+    unmatched: 0,
+    errors: 0,
+  };
+  /** Set once the socket is no longer scheduled; it closes after its timeout. */
+  retiring = false;
+  readonly #writer: ProbeWriter;
+  readonly #batches: DatagramBatch[];
+  readonly #sending: (Promise<void> | undefined)[] = new Array(BATCH_RING);
+  readonly #busy: boolean[] = new Array(BATCH_RING).fill(false);
+  readonly #pendingIds: Uint32Array[];
+  #current = 0;
+  #staged = 0;
+  readonly #summarizer: Summarizer;
+  readonly #wall: WallNanos;
+  readonly #reader = new ProbeReader();
+  readonly #random = new Uint32Array(64);
+  #randomIndex = 64;
+  readonly #log = getLogger(["llama", "collector"]);
+  readonly receiving: Promise<void>;
+  #closed = false;
+
+  constructor(
+    socket: DatagramSocket,
+    settings: ProbeSocketSettings,
+    summarizer: Summarizer,
+    wall: WallNanos,
+  ) {
+    this.socket = socket;
+    this.settings = settings;
+    this.#summarizer = summarizer;
+    this.#wall = wall;
+    this.#writer = new ProbeWriter({ tos: settings.tos });
+    const length = this.#writer.bytes.length;
+    this.#batches = Array.from({ length: BATCH_RING }, () => {
+      const batch = new DatagramBatch(BATCH_SLOTS, length);
+      for (const slot of batch.slots) slot.set(this.#writer.bytes);
+      return batch;
+    });
+    this.#pendingIds = Array.from({ length: BATCH_RING }, () => new Uint32Array(BATCH_SLOTS));
+    this.receiving = this.#receive();
+  }
+
+  /** The bound address. */
+  get localAddress(): SocketAddress {
+    return this.socket.localAddress;
+  }
+
+  /**
+   * Stages one probe to `target` on `flow`; it leaves with the next `flush()`. Returns nothing,
+   * or, when the socket is still sending the batch it would reuse, a promise that settles once the
+   * probe is staged: backpressure.
+   */
+  stage(
+    flow: number,
+    interval: number,
+    sequence: number,
+    target: SocketAddress,
+    now: number,
+  ): Promise<void> | undefined {
+    if (this.#staged === BATCH_SLOTS) this.flush();
+    const index = this.#current;
+    if (this.#staged === 0 && this.#busy[index]) {
+      return this.#sending[index]!.then(() => {
+        this.stage(flow, interval, sequence, target, now);
+      });
+    }
+    const batch = this.#batches[index];
+    const slot = this.#staged;
+    const base = batch.slots[slot].byteOffset;
+    const nonce = this.#nonce();
+    const id = this.table.insert(flow, interval, sequence, nonce, now);
+    const signature = base + this.#writer.signatureOffset;
+    batch.view.setUint32(signature, id, true);
+    batch.view.setUint32(signature + 4, nonce, true);
+    batch.view.setUint16(signature + 8, this.settings.instanceTag, true);
+    this.#wall.convert(now);
+    this.#writer.stamp(batch.slots[slot], batch.view, this.#wall.high, this.#wall.low, sequence);
+    batch.lengths[slot] = this.#writer.bytes.length;
+    batch.addresses[slot] = target;
+    this.#pendingIds[index][slot] = id;
+    this.#staged++;
+    this.#summarizer.sent(flow, interval);
+    this.counters.sent++;
+    return undefined;
+  }
+
+  /** Sends the staged probes, and records when each one left. */
+  flush(): Promise<void> {
+    const count = this.#staged;
+    if (count === 0) return Promise.resolve();
+    const index = this.#current;
+    const batch = this.#batches[index];
+    this.#staged = 0;
+    this.#current = (index + 1) % BATCH_RING;
+    const sending = this.socket.send(batch, count);
+    // The socket stamped each slot's send time before returning: give them to the table now,
+    // before any reply can be handled.
+    const ids = this.#pendingIds[index];
+    for (let slot = 0; slot < count; slot++) this.table.setSentAt(ids[slot], batch.sentAt[slot]);
+    this.#busy[index] = true;
+    const done = sending.then(
+      () => {
+        this.#busy[index] = false;
+      },
+      (error) => {
+        this.#busy[index] = false;
+        if (this.#closed) return;
+        this.counters.errors++;
+        if (this.counters.errors <= 10 || this.counters.errors % 1000 === 0) {
+          this.#log.warn("Send from {address} failed ({count} so far): {message}", {
+            address: `${this.localAddress.hostname}:${this.localAddress.port}`,
+            count: this.counters.errors,
+            message: (error as Error).message,
+          });
+        }
+      },
+    );
+    this.#sending[index] = done;
+    return done;
+  }
+
+  /** Declares lost every probe older than the timeout. */
+  expire(now: number): void {
+    this.table.expire(now - this.settings.timeoutMs, this.#summarizer);
+  }
+
+  /** Stops receiving and closes the socket. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all(this.#sending);
+    this.socket.close();
+    await this.receiving;
+  }
+
+  async #receive(): Promise<void> {
+    const batch = new DatagramBatch(1, 65536);
+    const reader = this.#reader;
+    for (;;) {
+      let count: number;
+      try {
+        count = await this.socket.receive(batch);
+      } catch (error) {
+        if (this.#closed || (error instanceof SocketError && error.operation === "closed")) return;
+        this.counters.errors++;
+        this.#log.warn("Receive failed: {message}", { message: (error as Error).message });
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        continue;
+      }
+      for (let index = 0; index < count; index++) {
+        const bytes = batch.slots[index];
+        if (
+          !reader.read(bytes, batch.lengths[index]) ||
+          reader.signatureEnd - reader.signatureStart !== SIGNATURE_BYTES
+        ) {
+          this.counters.unmatched++;
+          continue;
+        }
+        const view = batch.view;
+        const signature = bytes.byteOffset + reader.signatureStart;
+        if (view.getUint16(signature + 8, true) !== this.settings.instanceTag) {
+          this.counters.unmatched++;
+          continue;
+        }
+        let dwellMs = -1;
+        if (reader.reflectionOffset >= 0) {
+          const reflection = bytes.byteOffset + reader.reflectionOffset;
+          if (reflectionFlags(view, reflection) & ReflectionFlag.filled) {
+            dwellMs = reflectionDwellNs(view, reflection) / 1e6;
+            // A negative or absurd dwell means a broken reflector clock: trust the RTT as it is.
+            if (!(dwellMs >= 0 && dwellMs < this.settings.timeoutMs)) dwellMs = -1;
+          }
+        }
+        const result = this.table.match(
+          view.getUint32(signature, true),
+          view.getUint32(signature + 4, true),
+          batch.receivedAt[index],
+          dwellMs,
+          this.#summarizer,
+        );
+        if (result === "answered") this.counters.answered++;
+        else if (result === "late") this.counters.late++;
+        else if (result === "duplicate") this.counters.duplicates++;
+        else this.counters.unmatched++;
+      }
+    }
+  }
+
+  #nonce(): number {
+    if (this.#randomIndex === this.#random.length) {
+      crypto.getRandomValues(this.#random);
+      this.#randomIndex = 0;
+    }
+    return this.#random[this.#randomIndex++];
+  }
+}

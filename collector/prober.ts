@@ -1,0 +1,365 @@
+import { getLogger } from "@logtape/logtape";
+import {
+  type Clock,
+  formatAddress,
+  type OpenSocket,
+  type SocketAddress,
+  WallNanos,
+} from "@llama/core";
+import type { ResolvedConfig } from "./resolve.ts";
+import type { SourceAddressLookup } from "./source_address.ts";
+import { ProbeSocket, type ProbeSocketCounters } from "./probe_socket.ts";
+import type { Summarizer } from "./summarizer.ts";
+
+/** What the prober needs from the world. */
+export interface ProberDependencies {
+  /** Opens UDP sockets. */
+  openSocket: OpenSocket;
+  /** Clocks. */
+  clock: Clock;
+  /** Learns the source address a wildcard-bound socket uses to reach each destination. */
+  sourceAddresses: SourceAddressLookup;
+}
+
+/** The prober's own health, cumulative unless noted. */
+export interface ProberHealth {
+  /** Probes handed to sockets. */
+  sent: number;
+  /** Replies matched to a probe in flight. */
+  answered: number;
+  /** Replies after their timeout. */
+  late: number;
+  /** Replies received twice. */
+  duplicates: number;
+  /** Datagrams that matched no probe. */
+  unmatched: number;
+  /** Failed socket sends and receives. */
+  socketErrors: number;
+  /** Probes not sent because the sender fell more than a second behind schedule. */
+  skipped: number;
+  /** Probes in flight now. */
+  inFlight: number;
+  /** Sockets open now. */
+  sockets: number;
+  /** The largest delay between a probe's scheduled and actual send time since the last call, ms. */
+  maxLagMs: number;
+}
+
+interface ScheduledTarget {
+  address: SocketAddress;
+  /** Flow id per socket of the test. */
+  flows: number[];
+}
+
+interface ScheduledTest {
+  sockets: ProbeSocket[];
+  targets: ScheduledTarget[];
+  /** Probes per cycle: sockets × targets. */
+  perCycle: number;
+  /** Milliseconds between consecutive probes of the test. */
+  spacingMs: number;
+  /** Monotonic time of probe 0. */
+  origin: number;
+  /** Index of the next probe. */
+  next: number;
+}
+
+/** A sender this far behind skips ahead rather than bursting the backlog onto the network. */
+const SKIP_AFTER_MS = 1000;
+
+/**
+ * Sends every test's probes on schedule: in each cycle every socket of the port group sends one
+ * probe to every target, spread evenly over the cycle, and replies are matched as they come.
+ * `apply()` switches to a new config while keeping sockets (and their probes in flight) that the
+ * new config still uses.
+ */
+export class Prober {
+  readonly #summarizer: Summarizer;
+  readonly #dependencies: ProberDependencies;
+  readonly #wall: WallNanos;
+  readonly #sockets = new Map<string, ProbeSocket>();
+  readonly #retired = new Set<ProbeSocket>();
+  readonly #flowIds = new Map<string, number>();
+  #sequences = new Float64Array(1024);
+  #tests: ScheduledTest[] = [];
+  readonly #instanceTag = crypto.getRandomValues(new Uint16Array(1))[0];
+  readonly #log = getLogger(["llama", "collector"]);
+  #skipped = 0;
+  #maxLagMs = 0;
+  #closed = false;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  readonly #retiredCounters: ProbeSocketCounters = {
+    sent: 0,
+    answered: 0,
+    late: 0,
+    duplicates: 0,
+    unmatched: 0,
+    errors: 0,
+  };
+
+  /** Creates a prober that reports outcomes to `summarizer`. */
+  constructor(summarizer: Summarizer, dependencies: ProberDependencies) {
+    this.#summarizer = summarizer;
+    this.#dependencies = dependencies;
+    this.#wall = new WallNanos(dependencies.clock);
+  }
+
+  /** The longest timeout of any socket still open: how long after a boundary an interval settles. */
+  get maxTimeoutMs(): number {
+    let timeout = 0;
+    for (const socket of [...this.#sockets.values(), ...this.#retired]) {
+      timeout = Math.max(timeout, socket.settings.timeoutMs);
+    }
+    return timeout;
+  }
+
+  /**
+   * Switches to `config`: opens the sockets it adds, keeps those it still uses, and retires the
+   * rest once their probes have had time to come back. On failure nothing changes.
+   */
+  async apply(config: ResolvedConfig): Promise<void> {
+    const { clock, openSocket } = this.#dependencies;
+    const wanted = new Map<string, { ip: string; port: number; tos: number; timeoutMs: number }>();
+    const plans = config.tests.map((test) => {
+      const keys: string[] = [];
+      for (const member of config.portGroups[test.portGroup]) {
+        const port = config.ports[member.port];
+        for (let index = 0; index < member.count; index++) {
+          let key = `${test.targets}|${test.portGroup}|${test.rateLimit}|${member.port}#${index}|` +
+            `${port.ip}|${port.port}|${port.tos}|${port.timeoutMs}`;
+          while (wanted.has(key)) key += "+";
+          wanted.set(key, port);
+          keys.push(key);
+        }
+      }
+      return { test, keys };
+    });
+
+    const opened = new Map<string, ProbeSocket>();
+    try {
+      for (const [key, port] of wanted) {
+        if (this.#sockets.has(key)) continue;
+        const socket = await openSocket({ hostname: port.ip, port: port.port });
+        opened.set(
+          key,
+          new ProbeSocket(
+            socket,
+            { tos: port.tos, timeoutMs: port.timeoutMs, instanceTag: this.#instanceTag },
+            this.#summarizer,
+            this.#wall,
+          ),
+        );
+      }
+    } catch (error) {
+      await Promise.all([...opened.values()].map((socket) => socket.close()));
+      throw error;
+    }
+    const sockets = new Map([...this.#sockets].filter(([key]) => wanted.has(key)));
+    for (const [key, socket] of opened) sockets.set(key, socket);
+
+    // A socket bound to a wildcard address sends from whatever address the route to the target
+    // chooses: ask the routing table, so each path reports its real source address.
+    const destinations = new Set<string>();
+    for (const list of Object.values(config.targets)) {
+      for (const target of list) destinations.add(target.ip);
+    }
+    const sources = await this.#dependencies.sourceAddresses([...destinations]);
+
+    this.#summarizer.setSourceTags(config.sourceTags);
+    const now = clock.monotonic();
+    const tests = plans.map(({ test, keys }): ScheduledTest => {
+      const testSockets = keys.map((key) => sockets.get(key)!);
+      const targets = config.targets[test.targets].map((target): ScheduledTarget => ({
+        address: { hostname: target.ip, port: target.port },
+        flows: keys.map((key, index) => {
+          const socket = testSockets[index];
+          const bound = socket.localAddress.hostname;
+          const wildcard = bound === "0.0.0.0" || bound === "::";
+          const srcIp = wildcard ? sources.get(target.ip) ?? bound : bound;
+          return this.#flow(key, socket, srcIp, target.ip, target.port, target.tags);
+        }),
+      }));
+      const perCycle = testSockets.length * targets.length;
+      return {
+        sockets: testSockets,
+        targets,
+        perCycle,
+        spacingMs: 1000 / (config.rateLimits[test.rateLimit].cps * perCycle),
+        origin: now,
+        next: 0,
+      };
+    });
+
+    for (const [key, socket] of this.#sockets) {
+      if (!sockets.has(key)) this.#retire(socket);
+    }
+    this.#sockets.clear();
+    for (const [key, socket] of sockets) this.#sockets.set(key, socket);
+    this.#tests = tests;
+    this.#log.info("Probing {targets} targets from {sockets} sockets ({rate} probes/s)", {
+      targets: destinations.size,
+      sockets: this.#sockets.size,
+      rate: Math.round(tests.reduce((sum, test) => sum + 1000 / test.spacingMs, 0)),
+    });
+    for (const socket of opened.values()) {
+      this.#log.debug("Opened probe socket udp://{address} (tos {tos}, timeout {timeout} ms)", {
+        address: formatAddress(socket.localAddress),
+        tos: socket.settings.tos,
+        timeout: socket.settings.timeoutMs,
+      });
+    }
+    this.#wake?.();
+  }
+
+  /** Starts sending. */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Declares lost every probe past its timeout, on every socket. */
+  expire(): void {
+    const now = this.#dependencies.clock.monotonic();
+    for (const socket of this.#sockets.values()) socket.expire(now);
+    for (const socket of this.#retired) socket.expire(now);
+  }
+
+  /** Health counters; `maxLagMs` restarts from 0 after each call. */
+  health(): ProberHealth {
+    const totals = { ...this.#retiredCounters };
+    let inFlight = 0;
+    for (const socket of [...this.#sockets.values(), ...this.#retired]) {
+      totals.sent += socket.counters.sent;
+      totals.answered += socket.counters.answered;
+      totals.late += socket.counters.late;
+      totals.duplicates += socket.counters.duplicates;
+      totals.unmatched += socket.counters.unmatched;
+      totals.errors += socket.counters.errors;
+      inFlight += socket.table.inFlight;
+    }
+    const maxLagMs = this.#maxLagMs;
+    this.#maxLagMs = 0;
+    return {
+      sent: totals.sent,
+      answered: totals.answered,
+      late: totals.late,
+      duplicates: totals.duplicates,
+      unmatched: totals.unmatched,
+      socketErrors: totals.errors,
+      skipped: this.#skipped,
+      inFlight,
+      sockets: this.#sockets.size + this.#retired.size,
+      maxLagMs,
+    };
+  }
+
+  /** Stops sending and closes every socket. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#wake?.();
+    await this.#loop;
+    await Promise.all(
+      [...this.#sockets.values(), ...this.#retired].map((socket) => socket.close()),
+    );
+  }
+
+  #flow(
+    key: string,
+    socket: ProbeSocket,
+    srcIp: string,
+    dstIp: string,
+    dstPort: number,
+    tags: Record<string, string>,
+  ): number {
+    const flowKey = `${key}|${srcIp}|${dstIp}|${dstPort}`;
+    let id = this.#flowIds.get(flowKey);
+    if (id === undefined) {
+      id = this.#summarizer.addFlow({
+        srcIp,
+        srcPort: socket.localAddress.port,
+        dstIp,
+        dstPort,
+        tags,
+      });
+      this.#flowIds.set(flowKey, id);
+      if (id >= this.#sequences.length) {
+        const grown = new Float64Array(this.#sequences.length * 2);
+        grown.set(this.#sequences);
+        this.#sequences = grown;
+      }
+    } else {
+      this.#summarizer.flow(id).tags = tags;
+    }
+    return id;
+  }
+
+  #retire(socket: ProbeSocket): void {
+    socket.retiring = true;
+    this.#retired.add(socket);
+    // Its probes still in flight are answered or expire within the timeout; then it can go.
+    setTimeout(async () => {
+      socket.expire(this.#dependencies.clock.monotonic() + socket.settings.timeoutMs);
+      const retired = this.#retiredCounters;
+      for (const [name, value] of Object.entries(socket.counters)) {
+        retired[name as keyof ProbeSocketCounters] += value;
+      }
+      this.#retired.delete(socket);
+      await socket.close();
+    }, socket.settings.timeoutMs + 100);
+  }
+
+  async #run(): Promise<void> {
+    const { clock } = this.#dependencies;
+    const summarizer = this.#summarizer;
+    while (!this.#closed) {
+      const now = clock.monotonic();
+      const interval = summarizer.intervalOf(clock.origin + now);
+      let nextDue = Infinity;
+      for (const test of this.#tests) {
+        if (test.perCycle === 0) continue;
+        let due = test.origin + test.next * test.spacingMs;
+        if (now - due > SKIP_AFTER_MS) {
+          const skip = Math.floor((now - due) / test.spacingMs);
+          test.next += skip;
+          this.#skipped += skip;
+          due = test.origin + test.next * test.spacingMs;
+        }
+        const sockets = test.sockets.length;
+        while (due <= now) {
+          const within = test.next % test.perCycle;
+          const target = test.targets[Math.floor(within / sockets)];
+          const socketIndex = within % sockets;
+          const flow = target.flows[socketIndex];
+          const backpressure = test.sockets[socketIndex].stage(
+            flow,
+            interval,
+            this.#sequences[flow]++,
+            target.address,
+            now,
+          );
+          if (backpressure !== undefined) await backpressure;
+          if (now - due > this.#maxLagMs) this.#maxLagMs = now - due;
+          test.next++;
+          due = test.origin + test.next * test.spacingMs;
+        }
+        for (const socket of test.sockets) socket.flush();
+        if (due < nextDue) nextDue = due;
+      }
+      this.expire();
+      const delay = nextDue === Infinity ? 1000 : nextDue - clock.monotonic();
+      if (delay > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.#wake = undefined;
+            resolve();
+          }, delay);
+          this.#wake = () => {
+            clearTimeout(timer);
+            this.#wake = undefined;
+            resolve();
+          };
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Per-flow counters for one summarization interval, and the statistics computed from them.
+ *
+ * @module
+ */
+
+/** Round-trip time statistics, in milliseconds. */
+export interface RttStatistics {
+  /** Fastest answer. */
+  min: number;
+  /** Mean. */
+  mean: number;
+  /** Slowest answer. */
+  max: number;
+  /** Sample standard deviation (0 for one answer). */
+  stddev: number;
+  /** Median, by linear interpolation between the closest ranks. */
+  p50: number;
+  /** 90th percentile. */
+  p90: number;
+  /** 99th percentile. */
+  p99: number;
+}
+
+/** What one interval says about a flow or a path. */
+export interface ProbeStatistics {
+  /** Probes sent in the interval. */
+  sent: number;
+  /** Probes not answered within their timeout (late answers are counted here too). */
+  lost: number;
+  /** `lost / sent` in percent (0 when nothing was sent). */
+  lossPercent: number;
+  /** Answers that came after their timeout. */
+  late: number;
+  /** Answers received more than once. */
+  duplicates: number;
+  /** Answers that came back with a lower sequence number than one already seen on the flow. */
+  reordered: number;
+  /** Round-trip times of the answered probes, or null when none was answered. */
+  rtt: RttStatistics | null;
+  /**
+   * Mean absolute difference of consecutive round-trip times on a flow, in milliseconds (the
+   * IPDV of RFC 3550, unsmoothed); for a path, the flows' jitter weighted by their answers.
+   */
+  jitter: number | null;
+  /** Answers whose reflector reported its dwell time, which was subtracted from the RTT. */
+  dwellCorrected: number;
+}
+
+/** Counters of one flow in one interval. Grows its RTT array by doubling; nothing per probe. */
+export class FlowAccumulator {
+  sent = 0;
+  lost = 0;
+  late = 0;
+  duplicates = 0;
+  reordered = 0;
+  dwellCorrected = 0;
+  answers = 0;
+  rtts: Float64Array = new Float64Array(16);
+  #highestSequence = -1;
+  #previousRtt = NaN;
+  jitterSum = 0;
+  jitterCount = 0;
+
+  /** Records an answer with its sequence number and round-trip time. */
+  answer(sequence: number, rttMs: number, dwellCorrected: boolean): void {
+    if (sequence < this.#highestSequence) this.reordered++;
+    else this.#highestSequence = sequence;
+    if (this.answers === this.rtts.length) {
+      const grown = new Float64Array(this.rtts.length * 2);
+      grown.set(this.rtts);
+      this.rtts = grown;
+    }
+    this.rtts[this.answers++] = rttMs;
+    if (dwellCorrected) this.dwellCorrected++;
+    if (!Number.isNaN(this.#previousRtt)) {
+      this.jitterSum += Math.abs(rttMs - this.#previousRtt);
+      this.jitterCount++;
+    }
+    this.#previousRtt = rttMs;
+  }
+}
+
+/**
+ * Combines accumulators (one flow, or every flow of a path) into statistics.
+ *
+ * @example
+ * ```ts
+ * import { FlowAccumulator, summarizeFlows } from "@llama/collector";
+ * const flow = new FlowAccumulator();
+ * flow.sent = 4;
+ * flow.lost = 1;
+ * for (const [sequence, rtt] of [[0, 1], [1, 3], [3, 2]]) flow.answer(sequence, rtt, false);
+ * const stats = summarizeFlows([flow]);
+ * console.assert(stats.lossPercent === 25 && stats.rtt?.p50 === 2 && stats.jitter === 1.5);
+ * ```
+ */
+export function summarizeFlows(flows: readonly FlowAccumulator[]): ProbeStatistics {
+  let sent = 0, lost = 0, late = 0, duplicates = 0, reordered = 0, dwellCorrected = 0;
+  let answers = 0, jitterSum = 0, jitterCount = 0;
+  for (const flow of flows) {
+    sent += flow.sent;
+    lost += flow.lost;
+    late += flow.late;
+    duplicates += flow.duplicates;
+    reordered += flow.reordered;
+    dwellCorrected += flow.dwellCorrected;
+    answers += flow.answers;
+    jitterSum += flow.jitterSum;
+    jitterCount += flow.jitterCount;
+  }
+  let rtt: RttStatistics | null = null;
+  if (answers > 0) {
+    const samples = new Float64Array(answers);
+    let offset = 0;
+    for (const flow of flows) {
+      samples.set(flow.rtts.subarray(0, flow.answers), offset);
+      offset += flow.answers;
+    }
+    samples.sort();
+    let sum = 0;
+    for (const sample of samples) sum += sample;
+    const mean = sum / answers;
+    let squares = 0;
+    for (const sample of samples) squares += (sample - mean) ** 2;
+    rtt = {
+      min: samples[0],
+      mean,
+      max: samples[answers - 1],
+      stddev: answers > 1 ? Math.sqrt(squares / (answers - 1)) : 0,
+      p50: percentile(samples, 50),
+      p90: percentile(samples, 90),
+      p99: percentile(samples, 99),
+    };
+  }
+  return {
+    sent,
+    lost,
+    lossPercent: sent === 0 ? 0 : (lost / sent) * 100,
+    late,
+    duplicates,
+    reordered,
+    rtt,
+    jitter: jitterCount === 0 ? null : jitterSum / jitterCount,
+    dwellCorrected,
+  };
+}
+
+/** The p-th percentile of sorted samples, interpolating linearly between closest ranks. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = (p / 100) * (sorted.length - 1);
+  const low = Math.floor(rank);
+  const high = Math.ceil(rank);
+  return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
+}

@@ -1,0 +1,223 @@
+import type { TimestampSource } from "@llama/core";
+import type { ProbeOutcomeSink } from "./in_flight.ts";
+import { FlowAccumulator, type ProbeStatistics, summarizeFlows } from "./statistics.ts";
+
+/** One flow: a source socket and a target. */
+export interface FlowDescriptor {
+  /** Source address the probes leave from (the real one where it can be learned). */
+  srcIp: string;
+  /** Source UDP port: the socket's. */
+  srcPort: number;
+  /** Target address. */
+  dstIp: string;
+  /** Target port. */
+  dstPort: number;
+  /** The target's tags; replaced when a reload changes them. */
+  tags: Record<string, string>;
+}
+
+/** One flow's statistics for an interval. */
+export interface FlowSummary extends ProbeStatistics {
+  /** Source address. */
+  srcIp: string;
+  /** Source port. */
+  srcPort: number;
+  /** Destination address. */
+  dstIp: string;
+  /** Destination port. */
+  dstPort: number;
+}
+
+/** One path's statistics for an interval: every flow between a source and a destination address. */
+export interface PathSummary extends ProbeStatistics {
+  /** Source address. */
+  srcIp: string;
+  /** Destination address. */
+  dstIp: string;
+  /** The collector's source tags and the target's tags (the target's win on a clash). */
+  tags: Record<string, string>;
+  /** The path's flows, by source port. */
+  flows: FlowSummary[];
+}
+
+/** Everything one interval says. */
+export interface IntervalSummary {
+  /** Start of the interval (inclusive), RFC 3339. */
+  start: string;
+  /** End of the interval (exclusive), RFC 3339. */
+  end: string;
+  /** Length of the interval in seconds. */
+  intervalSeconds: number;
+  /** Where receive times came from: `kernel` timestamps or the `userspace` clock. */
+  timestampSource: TimestampSource;
+  /** One entry per (source address, destination address). */
+  paths: PathSummary[];
+}
+
+interface OpenInterval {
+  start: number;
+  flows: (FlowAccumulator | undefined)[];
+  kernelTimestamps: boolean;
+}
+
+/**
+ * Collects probe outcomes into intervals aligned to wall-clock multiples of the summarization
+ * interval, and turns a finished interval into an `IntervalSummary`. An outcome always counts in
+ * the interval in which its probe was sent, however late its fate is known.
+ */
+export class Summarizer implements ProbeOutcomeSink {
+  /** Interval length in milliseconds. */
+  readonly intervalMs: number;
+  readonly #flows: FlowDescriptor[] = [];
+  readonly #open = new Map<number, OpenInterval>();
+  #last: OpenInterval | undefined;
+  #sourceTags: Record<string, string> = {};
+
+  /** Creates a summarizer for intervals of `intervalSeconds`. */
+  constructor(intervalSeconds: number) {
+    this.intervalMs = intervalSeconds * 1000;
+  }
+
+  /** Registers a flow; returns its id. */
+  addFlow(descriptor: FlowDescriptor): number {
+    this.#flows.push(descriptor);
+    return this.#flows.length - 1;
+  }
+
+  /** The descriptor of a flow. */
+  flow(id: number): FlowDescriptor {
+    return this.#flows[id];
+  }
+
+  /** Sets the tags describing this collector. */
+  setSourceTags(tags: Record<string, string>): void {
+    this.#sourceTags = tags;
+  }
+
+  /** The start of the interval holding wall-clock time `wallMs`. */
+  intervalOf(wallMs: number): number {
+    return Math.floor(wallMs / this.intervalMs) * this.intervalMs;
+  }
+
+  /** Counts a probe sent on `flow` in the interval starting at `interval`. */
+  sent(flow: number, interval: number): void {
+    this.#accumulator(flow, interval).sent++;
+  }
+
+  /** Notes that an interval's receive times came from kernel timestamps. */
+  kernelTimestamps(interval: number): void {
+    this.#interval(interval).kernelTimestamps = true;
+  }
+
+  answered(
+    flow: number,
+    interval: number,
+    sequence: number,
+    rttMs: number,
+    dwellCorrected: boolean,
+  ): void {
+    this.#accumulator(flow, interval).answer(sequence, rttMs, dwellCorrected);
+  }
+
+  lost(flow: number, interval: number): void {
+    this.#accumulator(flow, interval).lost++;
+  }
+
+  stray(flow: number, interval: number, kind: "late" | "duplicate"): void {
+    // A stray reply to an interval already published has nothing left to update.
+    const open = this.#open.get(interval);
+    if (open === undefined) return;
+    const accumulator = this.#accumulator(flow, interval);
+    if (kind === "late") accumulator.late++;
+    else accumulator.duplicates++;
+  }
+
+  /**
+   * Closes the interval starting at `start` and summarizes it. Call it once every probe sent
+   * in it has been answered or has expired. An interval in which nothing was sent gives a summary
+   * with no paths.
+   */
+  finish(start: number): IntervalSummary {
+    const open = this.#open.get(start);
+    this.#open.delete(start);
+    if (this.#last === open) this.#last = undefined;
+    const groups = new Map<
+      string,
+      {
+        srcIp: string;
+        dstIp: string;
+        tags: Record<string, string>;
+        flows: [FlowDescriptor, FlowAccumulator][];
+      }
+    >();
+    open?.flows.forEach((accumulator, id) => {
+      if (accumulator === undefined) return;
+      const flow = this.#flows[id];
+      const key = `${flow.srcIp} ${flow.dstIp}`;
+      let group = groups.get(key);
+      if (group === undefined) {
+        group = { srcIp: flow.srcIp, dstIp: flow.dstIp, tags: { ...this.#sourceTags }, flows: [] };
+        groups.set(key, group);
+      }
+      Object.assign(group.tags, flow.tags);
+      group.flows.push([flow, accumulator]);
+    });
+    const paths = [...groups.values()].map((group): PathSummary => {
+      group.flows.sort(([a], [b]) => a.srcPort - b.srcPort || a.dstPort - b.dstPort);
+      return {
+        srcIp: group.srcIp,
+        dstIp: group.dstIp,
+        tags: group.tags,
+        ...summarizeFlows(group.flows.map(([, accumulator]) => accumulator)),
+        flows: group.flows.map(([flow, accumulator]) => ({
+          srcIp: flow.srcIp,
+          srcPort: flow.srcPort,
+          dstIp: flow.dstIp,
+          dstPort: flow.dstPort,
+          ...summarizeFlows([accumulator]),
+        })),
+      };
+    });
+    paths.sort((a, b) => compareAddresses(a.srcIp, b.srcIp) || compareAddresses(a.dstIp, b.dstIp));
+    return {
+      start: new Date(start).toISOString(),
+      end: new Date(start + this.intervalMs).toISOString(),
+      intervalSeconds: this.intervalMs / 1000,
+      timestampSource: open?.kernelTimestamps ? "kernel" : "userspace",
+      paths,
+    };
+  }
+
+  #interval(start: number): OpenInterval {
+    // Nearly every outcome lands in the interval of the one before it.
+    if (this.#last !== undefined && this.#last.start === start) return this.#last;
+    let open = this.#open.get(start);
+    if (open === undefined) {
+      open = { start, flows: [], kernelTimestamps: false };
+      this.#open.set(start, open);
+    }
+    this.#last = open;
+    return open;
+  }
+
+  #accumulator(flow: number, interval: number): FlowAccumulator {
+    const open = this.#interval(interval);
+    let accumulator = open.flows[flow];
+    if (accumulator === undefined) {
+      accumulator = new FlowAccumulator();
+      open.flows[flow] = accumulator;
+    }
+    return accumulator;
+  }
+}
+
+/** Orders addresses numerically within a family, IPv4 before IPv6. */
+function compareAddresses(a: string, b: string): number {
+  const key = (address: string) =>
+    address.includes(":")
+      ? `6${address.split(":").map((part) => part.padStart(4, "0")).join(":")}`
+      : `4${address.split(".").map((part) => part.padStart(3, "0")).join(".")}`;
+  const left = key(a);
+  const right = key(b);
+  return left < right ? -1 : left > right ? 1 : 0;
+}
