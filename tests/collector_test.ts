@@ -1,0 +1,235 @@
+import assert from "node:assert/strict";
+import { startReflector } from "@llama/reflector";
+import { collectorYaml, startRecordingCollector } from "./_collector.ts";
+import { parsePrometheusText } from "./_prometheus.ts";
+import { requirement } from "./_requirements.ts";
+import { runProgram, startProgram } from "./_process.ts";
+
+const fixture = JSON.parse(
+  await Deno.readTextFile(new URL("./fixtures/original/influxdata_response.json", import.meta.url)),
+);
+
+Deno.test("collector: a healthy path shows 0% loss and a target nobody answers 100%", async () => {
+  await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
+  const port = reflector.address.port;
+  await using run = await startRecordingCollector(collectorYaml({
+    targets: [["127.0.0.1", port, { dst_hostname: "localhost" }], ["127.0.0.3", port, {
+      dst_hostname: "nobody-home",
+    }]],
+    sockets: 4,
+    cps: 20,
+  }));
+  await run.next(1); // the first interval began before the collector did
+  const summary = await run.next(1);
+  assert.equal(summary.intervalSeconds, 1);
+  assert.equal(Date.parse(summary.end) - Date.parse(summary.start), 1000);
+  assert.equal(Date.parse(summary.start) % 1000, 0, "aligned to wall-clock seconds");
+  const [healthy, dead] = summary.paths;
+  assert.equal(healthy.dstIp, "127.0.0.1");
+  assert.equal(healthy.srcIp, "127.0.0.1", "the real source address, not the bind address");
+  assert.equal(dead.dstIp, "127.0.0.3");
+  // 20 cycles per second × 4 sockets, spread evenly: 80 probes per second, give or take one.
+  assert.ok(Math.abs(healthy.sent - 80) <= 1, `sent ${healthy.sent}`);
+  assert.equal(healthy.lost, 0);
+  assert.equal(healthy.lossPercent, 0);
+  assert.equal(healthy.dwellCorrected, healthy.sent, "the llama reflector reported its dwell time");
+  assert.ok(healthy.rtt !== null && healthy.rtt.min > 0 && healthy.rtt.p50 < 50);
+  assert.equal(healthy.flows.length, 4);
+  assert.equal(new Set(healthy.flows.map((flow) => flow.srcPort)).size, 4, "four source ports");
+  assert.equal(dead.lossPercent, 100);
+  assert.equal(dead.lost, dead.sent);
+  assert.equal(dead.rtt, null);
+  assert.deepEqual(dead.tags, { dst_hostname: "nobody-home" });
+});
+
+Deno.test("collector: /influxdata has the original's shape, number format and a real time", async () => {
+  await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
+  await using run = await startRecordingCollector(
+    collectorYaml({
+      targets: [["127.0.0.1", reflector.address.port, {
+        dst_hostname: "localhost",
+        dst_region: "west",
+      }], [
+        "127.0.0.3",
+        reflector.address.port,
+        { dst_hostname: "nobody-home" },
+      ]],
+    }),
+    { serveApi: true },
+  );
+  const address = run.collector.apiAddress!;
+  const empty = await fetch(`http://127.0.0.1:${address.port}/influxdata`);
+  assert.equal(await empty.text(), "[]", "no interval yet");
+  await run.next(2);
+  const response = await fetch(`http://127.0.0.1:${address.port}/influxdata`);
+  assert.equal(response.headers.get("content-type"), "application/json");
+  const body = await response.text();
+  const points = JSON.parse(body);
+  assert.equal(points.length, 2);
+  for (const [index, point] of points.entries()) {
+    // Same keys in the same order as the original's, field by field.
+    assert.deepEqual(Object.keys(point), Object.keys(fixture[0]));
+    assert.deepEqual(Object.keys(point.fields), Object.keys(fixture[0].fields));
+    assert.equal(point.measurement, "raw_stats");
+    assert.deepEqual(Object.keys(point.tags), Object.keys(point.tags).sort(), "tags sorted by key");
+    assert.match(point.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.notEqual(point.time, "0001-01-01T00:00:00Z");
+    assert.equal(point.tags.src_ip, "127.0.0.1");
+    assert.equal(point.tags.dst_ip, index === 0 ? "127.0.0.1" : "127.0.0.3");
+  }
+  // Every number is written with six decimals, as Go's %f does, so InfluxDB stores floats.
+  const numbers = [...body.matchAll(/"(loss|lost|rtt|sent)":([^,}]+)/g)].map((match) => match[2]);
+  assert.equal(numbers.length, 8);
+  for (const number of numbers) assert.match(number, /^\d+\.\d{6}$/);
+  assert.equal(points[1].fields.loss, 100);
+  assert.equal(points[1].fields.rtt, 0);
+});
+
+Deno.test("collector: /metrics parses as Prometheus text with per-path and health series", async () => {
+  await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
+  await using run = await startRecordingCollector(
+    collectorYaml({ targets: [["127.0.0.1", reflector.address.port, { "dst-region": "west" }]] }),
+    { serveApi: true },
+  );
+  await run.next(1);
+  const response = await fetch(`http://127.0.0.1:${run.collector.apiAddress!.port}/metrics`);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+  const text = await response.text();
+  const metrics = parsePrometheusText(text);
+  const labels = 'dst_region="west",src_ip="127.0.0.1",dst_ip="127.0.0.1"';
+  assert.ok(metrics.get(`llama_path_probes_sent{${labels}}`)! > 0);
+  assert.equal(metrics.get(`llama_path_loss_ratio{${labels}}`), 0);
+  assert.ok(metrics.get(`llama_path_rtt_seconds{${labels},quantile="0.5"}`)! > 0);
+  assert.ok(metrics.get("llama_collector_probes_sent_total")! > 0);
+  assert.equal(metrics.get("llama_collector_sockets"), 4);
+  assert.equal(metrics.get("llama_collector_scheduled_probes_per_second"), 80);
+  const promtool = requirement({ commands: ["promtool"] });
+  if (!promtool.ignore) {
+    const check = new Deno.Command("promtool", {
+      args: ["check", "metrics"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .spawn();
+    const writer = check.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(text));
+    await writer.close();
+    const output = await check.output();
+    const said = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, `promtool check metrics: ${said}`);
+  }
+});
+
+Deno.test("collector: API errors are JSON with the right status", async () => {
+  await using run = await startRecordingCollector(
+    collectorYaml({ targets: [["127.0.0.1", 9, {}]] }),
+  );
+  const api = run.collector.api;
+  const cases: [string, RequestInit, number, RegExp][] = [
+    ["/nope", {}, 404, /no route \/nope; routes: \/status/],
+    ["/influxdata", { method: "POST" }, 405, /POST is not allowed on \/influxdata/],
+    ["/api/v1/summaries?colour=red", {}, 400, /unknown query parameter "colour"/],
+    ["/api/v1/summaries?flows=maybe", {}, 400, /"flows" takes true or false, got "maybe"/],
+    ["/api/v1/summaries?src_ip=a&src_ip=b", {}, 400, /"src_ip" given 2 times/],
+  ];
+  for (const [path, init, status, message] of cases) {
+    const response = await api.request(path, init);
+    assert.equal(response.status, status, path);
+    assert.match(response.headers.get("content-type") ?? "", /application\/json/);
+    assert.match((await response.json()).error, message);
+  }
+  const status = await api.request("/status");
+  assert.equal(await status.text(), "ok");
+  const summaries = await (await api.request("/api/v1/summaries")).json();
+  assert.deepEqual(summaries, {
+    start: null,
+    end: null,
+    intervalSeconds: null,
+    timestampSource: null,
+    paths: [],
+  });
+});
+
+Deno.test("collector: a reload changes targets without losing probes in flight or the interval", async () => {
+  // Bound to every address, so the target the reload adds (127.0.0.2) is answered too.
+  await using reflector = await startReflector({ hostname: "0.0.0.0", port: 0, maxPps: 0 });
+  const port = reflector.address.port;
+  const before = collectorYaml({
+    targets: [["127.0.0.1", port, { name: "a" }]],
+    cps: 50,
+    timeout: 500,
+  });
+  await using run = await startRecordingCollector(before);
+  await run.next(1);
+  // Reload in the middle of an interval, with probes in flight on the sockets being kept.
+  await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 400));
+  const { parseCollectorConfig, resolveTargets } = await import("@llama/collector");
+  const after = collectorYaml({
+    targets: [["127.0.0.1", port, { name: "a" }], ["127.0.0.2", port, { name: "b" }]],
+    cps: 50,
+    timeout: 500,
+  });
+  await run.collector.reload(await resolveTargets(parseCollectorConfig(after)));
+  const reloadedAt = Date.now();
+  // The next summary is the interval before the reload; the one after it holds the reload.
+  const during = await run.next(2);
+  assert.ok(Date.parse(during.start) < reloadedAt && reloadedAt < Date.parse(during.end));
+  const kept = during.paths.find((path) => path.dstIp === "127.0.0.1")!;
+  assert.equal(kept.lost, 0, "no probe lost across the reload");
+  assert.ok(Math.abs(kept.sent - 200) <= 2, `sent ${kept.sent} in the reload's interval`);
+  const added = during.paths.find((path) => path.dstIp === "127.0.0.2");
+  assert.ok(added !== undefined && added.sent > 0 && added.lost === 0, "the new target is probed");
+  assert.deepEqual(added.tags, { name: "b" });
+});
+
+Deno.test("collector program: --check, bad configs exit 2, SIGHUP with a bad config keeps the old one", async () => {
+  const directory = await Deno.makeTempDir();
+  try {
+    const file = `${directory}/collector.yaml`;
+    await Deno.writeTextFile(
+      file,
+      collectorYaml({ targets: [["127.0.0.1", 9, {}]], api: "127.0.0.1:0", interval: 1 }),
+    );
+    const check = await runProgram("collector/main.ts", ["-llama.config", file, "--check"]);
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stderr, /is valid \(full format, 1 targets\)/);
+    await Deno.writeTextFile(`${directory}/bad.yaml`, "ports:\n  p: {timeout: -1}\n");
+    const bad = await runProgram("collector/main.ts", ["--config", `${directory}/bad.yaml`]);
+    assert.equal(bad.code, 2);
+    assert.match(
+      bad.stderr,
+      /bad\.yaml:2:\d+: ports\.p\.timeout: expected a whole number \(milliseconds\) from 1 to 600000, got -1/,
+    );
+    const flags = await runProgram("collector/main.ts", ["--dst-port", "0"]);
+    assert.equal(flags.code, 2);
+    assert.match(flags.stderr, /--dst-port takes a whole number from 1 to 65535, got 0/);
+
+    await using collector = await startProgram("collector/main.ts", ["--config", file], {
+      readyPattern: /Serving the API on http:\/\/(\S+)/,
+    });
+    await Deno.writeTextFile(file, "tests: nonsense\n");
+    collector.child.kill("SIGHUP");
+    const waitFor = async (pattern: RegExp) => {
+      for (let tries = 0; tries < 100 && !pattern.test(collector.stderr()); tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.match(collector.stderr(), pattern);
+    };
+    await waitFor(
+      /Reload failed, keeping the running config: .*collector\.yaml:1:1: missing "ports"/,
+    );
+    const response = await fetch(`http://${collector.ready[1]}/status`);
+    assert.equal(await response.text(), "ok");
+    await Deno.writeTextFile(
+      file,
+      collectorYaml({ targets: [["127.0.0.1", 9, {}], ["127.0.0.2", 9, {}]], api: "127.0.0.1:0" }),
+    );
+    collector.child.kill("SIGHUP");
+    await waitFor(/Probing 2 targets from 4 sockets/);
+    const status = await collector.stop("SIGTERM");
+    assert.equal(status.code, 0);
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
