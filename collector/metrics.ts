@@ -76,21 +76,23 @@ export function collectorMetrics(
       "Answers out of sequence in the last interval.",
       (path) => path.reordered,
     ),
-    {
-      name: "llama_path_rtt_seconds",
-      help:
-        "Round-trip time quantiles on the path in the last interval (reflector dwell subtracted).",
-      type: "gauge",
-      samples: paths.flatMap((path) =>
-        path.rtt === null
-          ? []
-          : ([["0.5", path.rtt.p50], ["0.9", path.rtt.p90], ["0.99", path.rtt.p99]] as const)
-            .map(([quantile, value]) => ({
-              labels: { ...pathLabels(path), quantile },
-              value: value / 1000,
-            }))
-      ),
-    },
+    // Separate gauges, not a `quantile` label: these are one interval's percentiles, not a
+    // Prometheus summary with its cumulative _sum and _count.
+    pathFamily(
+      "llama_path_rtt_p50_seconds",
+      "Median round-trip time in the last interval (reflector dwell subtracted).",
+      (path) => seconds(path.rtt?.p50),
+    ),
+    pathFamily(
+      "llama_path_rtt_p90_seconds",
+      "90th percentile round-trip time in the last interval.",
+      (path) => seconds(path.rtt?.p90),
+    ),
+    pathFamily(
+      "llama_path_rtt_p99_seconds",
+      "99th percentile round-trip time in the last interval.",
+      (path) => seconds(path.rtt?.p99),
+    ),
     pathFamily(
       "llama_path_rtt_mean_seconds",
       "Mean round-trip time in the last interval.",
@@ -183,7 +185,7 @@ function pathLabels(path: PathSummary): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const [key, value] of Object.entries(path.tags)) {
     const name = sanitizeLabelName(key);
-    if (name !== "src_ip" && name !== "dst_ip" && name !== "quantile" && !name.startsWith("__")) {
+    if (name !== "src_ip" && name !== "dst_ip" && !name.startsWith("__")) {
       labels[name] = value;
     }
   }

@@ -99,7 +99,7 @@ Deno.test("collector: /metrics parses as Prometheus text with per-path and healt
   const labels = 'dst_region="west",src_ip="127.0.0.1",dst_ip="127.0.0.1"';
   assert.ok(metrics.get(`llama_path_probes_sent{${labels}}`)! > 0);
   assert.equal(metrics.get(`llama_path_loss_ratio{${labels}}`), 0);
-  assert.ok(metrics.get(`llama_path_rtt_seconds{${labels},quantile="0.5"}`)! > 0);
+  assert.ok(metrics.get(`llama_path_rtt_p50_seconds{${labels}}`)! > 0);
   assert.ok(metrics.get("llama_collector_probes_sent_total")! > 0);
   assert.equal(metrics.get("llama_collector_sockets"), 4);
   assert.equal(metrics.get("llama_collector_scheduled_probes_per_second"), 80);
