@@ -1,0 +1,500 @@
+/**
+ * Helpers shared by the benchmarks: the benchmark contract, building the reference tools of
+ * `shared/tools`, running `probeblast`, starting a server and waiting for its ready line, and
+ * describing the machine and recording results.
+ *
+ * @module
+ */
+
+/** What `bench/main.ts` hands to a benchmark. */
+export interface BenchmarkContext {
+  /** The arguments after the benchmark's name. */
+  args: readonly string[];
+  /** The repository root, as a path. */
+  repositoryRoot: string;
+  /** The folder holding the reference tools' sources (`shared/tools` or `$LLAMA_TOOLS_DIR`). */
+  toolsDirectory: string;
+  /** Writes one progress line for the person waiting (stderr). */
+  progress: (line: string) => void;
+  /** Aborted on SIGINT or SIGTERM; every process a benchmark starts must honour it. */
+  signal: AbortSignal;
+}
+
+/** What a benchmark produces. */
+export interface BenchmarkReport {
+  /** A plain-text summary for the terminal. */
+  summary: string;
+  /** Markdown for `bench/RESULTS.md`, or `undefined` when this run should not be recorded. */
+  record?: string;
+}
+
+/** A benchmark: the default export of each `bench/*_bench.ts` module. */
+export interface Benchmark {
+  /** One line saying what it measures. */
+  description: string;
+  /** Its usage text, printed for `--help` and after a usage error. */
+  usage: string;
+  /** Runs it; throws `UsageError` for bad flags and `PrerequisiteError` for missing tools. */
+  run(context: BenchmarkContext): Promise<BenchmarkReport>;
+}
+
+/** Something a benchmark needs is missing from this machine: no numbers can be produced. */
+export class PrerequisiteError extends Error {
+  /** Creates a prerequisite error. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PrerequisiteError";
+  }
+}
+
+/** Resolves after `milliseconds`, or rejects as soon as `signal` is aborted. */
+export function delay(milliseconds: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, milliseconds);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+// ---- reference tools ---------------------------------------------------------------------------
+
+/** The reference tools built in a temporary folder, removed on dispose. */
+export interface ReferenceTools extends AsyncDisposable {
+  /** Path of the `probeblast` load generator. */
+  probeblast: string;
+  /** Path of the `refl_c` reference reflector. */
+  reflectorC: string;
+}
+
+const REQUIRED_SOURCES = ["Makefile", "probeblast.c", "refl_c.c"];
+
+/**
+ * Copies the reference tools' sources into a fresh temporary folder (the source folder is
+ * read-only in CI) and builds them with `make`. Throws `PrerequisiteError` when the folder, a
+ * source file, `cc` or `make` is missing.
+ */
+export async function buildReferenceTools(
+  sourceDirectory: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<ReferenceTools> {
+  for (const name of REQUIRED_SOURCES) {
+    try {
+      await Deno.stat(`${sourceDirectory}/${name}`);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new PrerequisiteError(
+        `The reference tools are missing: ${sourceDirectory}/${name} does not exist. ` +
+          "Set LLAMA_TOOLS_DIR to the folder holding Makefile, probeblast.c and refl_c.c.",
+      );
+    }
+  }
+  for (const [program, purpose] of [["cc", "a C compiler"], ["make", "make"]]) {
+    try {
+      await new Deno.Command(program, { args: ["--version"], stdout: "null", stderr: "null" })
+        .output();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new PrerequisiteError(
+        `Cannot build the reference tools: "${program}" (${purpose}) is not on PATH.`,
+      );
+    }
+  }
+  const directory = await Deno.makeTempDir({ prefix: "llama-bench-tools-" });
+  const remove = () => Deno.remove(directory, { recursive: true }).catch(() => {});
+  try {
+    for await (const entry of Deno.readDir(sourceDirectory)) {
+      if (entry.isFile) {
+        await Deno.copyFile(`${sourceDirectory}/${entry.name}`, `${directory}/${entry.name}`);
+      }
+    }
+    const build = await new Deno.Command("make", {
+      args: ["--no-print-directory"],
+      cwd: directory,
+      stdin: "null",
+      signal: options.signal,
+    }).output();
+    options.signal?.throwIfAborted();
+    if (!build.success) {
+      const output = new TextDecoder().decode(build.stderr) +
+        new TextDecoder().decode(build.stdout);
+      throw new Error(`make failed in ${directory} (exit code ${build.code}):\n${output}`);
+    }
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+  return {
+    probeblast: `${directory}/probeblast`,
+    reflectorC: `${directory}/refl_c`,
+    [Symbol.asyncDispose]: remove,
+  };
+}
+
+// ---- probeblast --------------------------------------------------------------------------------
+
+/** RTT percentiles in microseconds; `null` when no probe came back. */
+export interface RoundTripTimes {
+  /** Number of samples. */
+  count: number;
+  /** Median. */
+  p50: number | null;
+  /** 99th percentile. */
+  p99: number | null;
+  /** Largest. */
+  max: number | null;
+}
+
+/** One `probeblast -j` run, with its fields given full names. */
+export interface ProbeblastResult {
+  /** Probes per second asked for. */
+  targetRate: number;
+  /** Probes per second actually sent. */
+  achievedRate: number;
+  /** Seconds spent sending. */
+  durationSeconds: number;
+  /** Size of each probe in bytes. */
+  probeBytes: number;
+  /** Probes sent. */
+  sent: number;
+  /** Probes answered (each counted once, matched by signature). */
+  received: number;
+  /** Percentage of probes not answered within the drain time. */
+  lossPercent: number;
+  /** RTT from the send time to the kernel's receive timestamp. */
+  kernelRoundTrip: RoundTripTimes;
+  /** The reflector's CPU use while probes were sent, in percent of one core. */
+  reflectorCpuPercent: number | null;
+  /** The reflector's resident memory at the end, in KiB. */
+  reflectorRssKilobytes: number | null;
+  /** Datagrams the kernel dropped at the reflector's socket (its receive buffer was full). */
+  reflectorSocketDrops: number;
+  /** Datagrams the kernel dropped at probeblast's own socket. */
+  generatorSocketDrops: number;
+  /** Packets dropped by the kernel's per-CPU backlog. */
+  softnetDrops: number;
+  /** probeblast's own CPU use, in percent of one core. */
+  generatorCpuPercent: number | null;
+}
+
+/** Options of `runProbeblast`. */
+export interface ProbeblastOptions {
+  /** The reflector's address. */
+  host?: string;
+  /** The reflector's UDP port. */
+  port: number;
+  /** Probes per second. */
+  rate: number;
+  /** Seconds to send for. */
+  seconds: number;
+  /** The reflector's pid, to measure its CPU, memory and socket drops. */
+  reflectorPid: number;
+  /** Stops probeblast when aborted. */
+  signal?: AbortSignal;
+}
+
+/** Runs `probeblast … -j` against a reflector and returns its report. */
+export async function runProbeblast(
+  tools: ReferenceTools,
+  options: ProbeblastOptions,
+): Promise<ProbeblastResult> {
+  const args = [
+    ...["-a", options.host ?? "127.0.0.1", "-p", `${options.port}`],
+    ...["-r", `${options.rate}`, "-d", `${options.seconds}`, "-c", `${options.reflectorPid}`, "-j"],
+  ];
+  const output = await new Deno.Command(tools.probeblast, {
+    args,
+    stdin: "null",
+    signal: options.signal,
+  }).output();
+  options.signal?.throwIfAborted();
+  const stdout = new TextDecoder().decode(output.stdout).trim();
+  if (!output.success) {
+    const stderr = new TextDecoder().decode(output.stderr).trim();
+    throw new Error(`probeblast ${args.join(" ")} failed (exit code ${output.code}): ${stderr}`);
+  }
+  let json;
+  try {
+    json = JSON.parse(stdout);
+  } catch (error) {
+    throw new Error(`probeblast printed something other than JSON: ${stdout}`, { cause: error });
+  }
+  return {
+    targetRate: json.target_pps,
+    achievedRate: json.achieved_pps,
+    durationSeconds: json.duration_s,
+    probeBytes: json.pkt_bytes,
+    sent: json.sent,
+    received: json.received,
+    lossPercent: json.loss_pct,
+    kernelRoundTrip: {
+      count: json.rtt_us.n,
+      p50: json.rtt_us.p50,
+      p99: json.rtt_us.p99,
+      max: json.rtt_us.max,
+    },
+    reflectorCpuPercent: json.refl_cpu_pct,
+    reflectorRssKilobytes: json.refl_rss_kb < 0 ? null : json.refl_rss_kb,
+    reflectorSocketDrops: json.refl_sock_drops,
+    generatorSocketDrops: json.gen_sock_drops,
+    softnetDrops: json.softnet_drops,
+    generatorCpuPercent: json.gen_cpu_pct,
+  };
+}
+
+// ---- processes ---------------------------------------------------------------------------------
+
+/** A process started by `spawnUntilReady`; disposing it stops it (SIGTERM, then SIGKILL). */
+export interface ReadyProcess extends AsyncDisposable {
+  /** Its process id. */
+  pid: number;
+  /** The match of the ready pattern. */
+  ready: RegExpExecArray;
+  /** The last lines it wrote on the watched stream. */
+  recentOutput(): string;
+}
+
+/** Options of `spawnUntilReady`. */
+export interface SpawnOptions {
+  /** Arguments of the command. */
+  args: readonly string[];
+  /** A line matching this on `readyStream` means the process is ready. */
+  readyPattern: RegExp;
+  /** Where the ready line appears; the other stream is discarded. Default: stderr. */
+  readyStream?: "stdout" | "stderr";
+  /** Working folder. */
+  cwd?: string;
+  /** Give up and stop the process after this long. Default: 30 s. */
+  timeoutMilliseconds?: number;
+  /** Stops the process when aborted. */
+  signal?: AbortSignal;
+}
+
+const KEPT_LINES = 20;
+const STOP_GRACE_MILLISECONDS = 3_000;
+const PIPE_GRACE_MILLISECONDS = 500;
+
+/** Whether `promise` settles within `milliseconds`; leaves no timer behind. */
+async function settlesWithin(promise: Promise<unknown>, milliseconds: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), milliseconds);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Starts `command` and resolves once a line of its output matches `readyPattern`. The process
+ * is stopped if it exits, times out or the signal aborts first; otherwise the caller owns it and
+ * stops it by disposing it (`await using`).
+ */
+export async function spawnUntilReady(
+  command: string,
+  options: SpawnOptions,
+): Promise<ReadyProcess> {
+  const readyStream = options.readyStream ?? "stderr";
+  const child = new Deno.Command(command, {
+    args: [...options.args],
+    cwd: options.cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: readyStream === "stdout" ? "piped" : "null",
+    stderr: readyStream === "stderr" ? "piped" : "null",
+    signal: options.signal,
+  }).spawn();
+  const lines: string[] = [];
+  const ready = Promise.withResolvers<RegExpExecArray | undefined>();
+  const output = child[readyStream].pipeThrough(new TextDecoderStream()).getReader();
+  // Keep reading after the ready line: a full pipe would block the process.
+  const pump = (async () => {
+    let pending = "";
+    const onLine = (line: string) => {
+      lines.push(line);
+      if (lines.length > KEPT_LINES) lines.shift();
+      const match = options.readyPattern.exec(line);
+      if (match !== null) ready.resolve(match);
+    };
+    for (let chunk = await output.read(); !chunk.done; chunk = await output.read()) {
+      const parts = (pending + chunk.value).split("\n");
+      pending = parts.pop() ?? "";
+      parts.forEach(onLine);
+    }
+    if (pending !== "") onLine(pending);
+  })().catch(() => {});
+  // A grandchild that inherited the pipe could hold it open after the child is gone.
+  const finishReading = async (): Promise<void> => {
+    if (!await settlesWithin(pump, PIPE_GRACE_MILLISECONDS)) await output.cancel().catch(() => {});
+  };
+  let exitStatus: Deno.CommandStatus | undefined;
+  const exited = child.status.then(async (status) => {
+    exitStatus = status;
+    await finishReading();
+    ready.resolve(undefined);
+  });
+  const stop = async (): Promise<void> => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already exited */ }
+    if (!await settlesWithin(exited, STOP_GRACE_MILLISECONDS)) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited meanwhile */ }
+    }
+    await exited;
+  };
+  const timeout = options.timeoutMilliseconds ?? 30_000;
+  const timer = setTimeout(() => ready.resolve(undefined), timeout);
+  const match = await ready.promise;
+  clearTimeout(timer);
+  const recentOutput = () => lines.join("\n");
+  if (match === undefined) {
+    const why = exitStatus === undefined
+      ? `did not print a line matching ${options.readyPattern} within ${timeout} ms`
+      : exitStatus.signal === null
+      ? `exited with code ${exitStatus.code} before it was ready`
+      : `was stopped by ${exitStatus.signal} before it was ready`;
+    await stop();
+    options.signal?.throwIfAborted();
+    throw new Error(
+      `${command} ${options.args.join(" ")} ${why}. Its last output:\n` +
+        recentOutput(),
+    );
+  }
+  return { pid: child.pid, ready: match, recentOutput, [Symbol.asyncDispose]: stop };
+}
+
+/**
+ * Returns a UDP port that was free a moment ago, for programs that cannot be told to pick one
+ * themselves. Another process may take it in between; the caller then sees a start failure.
+ */
+export function findFreeUdpPort(hostname = "0.0.0.0"): number {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+  try {
+    return (socket.addr as Deno.NetAddr).port;
+  } finally {
+    socket.close();
+  }
+}
+
+// ---- machine and results -----------------------------------------------------------------------
+
+/** The machine a benchmark ran on. */
+export interface MachineInfo {
+  /** Processing units available (`nproc`). */
+  processors: number;
+  /** CPU model name from /proc/cpuinfo. */
+  cpuModel: string;
+  /** Kernel release (`uname -r`). */
+  kernel: string;
+  /** Deno's version. */
+  deno: string;
+}
+
+async function commandOutput(command: string, args: string[]): Promise<string | undefined> {
+  try {
+    const output = await new Deno.Command(command, { args, stdin: "null", stderr: "null" })
+      .output();
+    return output.success ? new TextDecoder().decode(output.stdout).trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Describes this machine: processors, CPU model, kernel and Deno version. */
+export async function describeMachine(): Promise<MachineInfo> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const processors = Number(await commandOutput("nproc", []));
+  return {
+    processors: Number.isInteger(processors) && processors > 0
+      ? processors
+      : navigator.hardwareConcurrency,
+    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1].trim() ?? "unknown CPU",
+    kernel: await commandOutput("uname", ["-r"]) ?? Deno.osRelease(),
+    deno: Deno.version.deno,
+  };
+}
+
+/** Formats machine information on one line. */
+export function formatMachine(machine: MachineInfo): string {
+  return `nproc ${machine.processors}, ${machine.cpuModel}, Linux ${machine.kernel}, ` +
+    `Deno ${machine.deno}`;
+}
+
+const RESULTS_INTRO = `# Benchmark results
+
+Each section below is one run of \`deno task bench <name>\`, appended by \`bench/main.ts\`.
+Numbers depend on the machine and on what else it was doing: compare rows within one section,
+and treat a single run as a rough figure. The reference tools (\`probeblast\`, \`refl_c\`) are
+built from \`shared/tools\`; see its README for what they measure.
+`;
+
+/** One run's section in `bench/RESULTS.md`. */
+export interface ResultsSection {
+  /** The benchmark's name. */
+  benchmark: string;
+  /** When the run started. */
+  startedAt: Date;
+  /** How long it took. */
+  durationMilliseconds: number;
+  /** The machine it ran on. */
+  machine: MachineInfo;
+  /** The command that produced it. */
+  command: string;
+  /** The benchmark's own markdown. */
+  body: string;
+}
+
+/** Formats a duration such as `4 min 12 s`. */
+export function formatDuration(milliseconds: number): string {
+  const seconds = Math.round(milliseconds / 1000);
+  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+}
+
+/**
+ * Appends a dated section to a results file, creating the file with an introduction, and runs
+ * `deno fmt` on it.
+ */
+export async function appendResults(path: string, section: ResultsSection): Promise<void> {
+  const existing = await Deno.readTextFile(path).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  });
+  const date = section.startedAt.toISOString().slice(0, 16).replace("T", " ");
+  const text = [
+    `## ${section.benchmark}, ${date} UTC`,
+    "",
+    `- Machine: ${formatMachine(section.machine)}`,
+    `- Command: \`${section.command}\``,
+    `- Duration: ${formatDuration(section.durationMilliseconds)}`,
+    "",
+    section.body.trimEnd(),
+    "",
+  ].join("\n");
+  const prefix = existing === undefined
+    ? `${RESULTS_INTRO}\n`
+    : existing.endsWith("\n\n")
+    ? existing
+    : `${existing.trimEnd()}\n\n`;
+  await Deno.writeTextFile(path, prefix + text);
+  // `deno fmt --check` covers this file too: leave it as the formatter would.
+  const formatted = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", path],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!formatted.success) {
+    const stderr = new TextDecoder().decode(formatted.stderr).trim();
+    throw new Error(`Appended to ${path}, but \`deno fmt\` failed on it: ${stderr}`);
+  }
+}
