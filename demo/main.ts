@@ -1,59 +1,82 @@
 /**
- * `deno task demo`: starts a reflector on loopback, sends it a few llama probes, and prints each
- * answer: round-trip time and the reflector's dwell time from the reflection block it filled in.
+ * `deno task demo`: a reflector and a collector on loopback. The collector probes the reflector
+ * from four source ports, and a second target where nobody answers, and prints each interval's
+ * summary as it is published.
  *
  * @module
  */
-import {
-  DatagramBatch,
-  decodeProbe,
-  openDenoSocket,
-  ProbeReader,
-  ProbeWriter,
-  reflectionDwellNs,
-  setupLogging,
-  systemClock,
-  WallNanos,
-} from "@llama/core";
+import { formatAddress, setupLogging } from "@llama/core";
 import { startReflector } from "@llama/reflector";
+import {
+  type IntervalSummary,
+  parseCollectorConfig,
+  resolveTargets,
+  startCollector,
+} from "@llama/collector";
 
-const PROBES = 5;
+const INTERVALS = 3;
+const INTERVAL_SECONDS = 2;
 
-await using _logging = await setupLogging({ level: "info" });
+await using _logging = await setupLogging({ level: "warning" });
 await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
-await using socket = await openDenoSocket({ hostname: "127.0.0.1", port: 0 });
+const port = reflector.address.port;
+const config = await resolveTargets(parseCollectorConfig(
+  `
+summarization: {interval: ${INTERVAL_SECONDS}, handlers: 2}
+api: {bind: "127.0.0.1:0"}
+source_tags: {src_hostname: demo-collector}
+ports: {default: {ip: 0.0.0.0, port: 0, tos: 0, timeout: 500}}
+port_groups: {default: [{port: default, count: 4}]}
+rate_limits: {default: {cps: 10}}
+tests: [{targets: default, port_group: default, rate_limit: default}]
+targets:
+  default:
+    - {ip: 127.0.0.1, port: ${port}, tags: {dst_hostname: localhost}}
+    - {ip: 127.0.0.3, port: ${port}, tags: {dst_hostname: nobody-home}}
+`,
+  { file: "demo" },
+));
 
-const writer = new ProbeWriter({ tos: 0 });
-const wall = new WallNanos(systemClock);
-const reader = new ProbeReader();
-const batch = new DatagramBatch(1, 2048);
+const { promise: done, resolve } = Promise.withResolvers<void>();
+let seen = 0;
+await using collector = await startCollector(config, {
+  onSummary: (summary) => {
+    print(summary);
+    if (++seen === INTERVALS) resolve();
+  },
+});
+const api = `http://${formatAddress(collector.apiAddress!)}`;
+console.log(`Reflector on udp://127.0.0.1:${port}; collector API on ${api}`);
 console.log(
-  `Sending ${PROBES} probes of ${writer.bytes.length} bytes to the reflector on udp://127.0.0.1:${reflector.address.port}\n`,
+  `Probing 2 targets from 4 source ports at 10 cycles/s; a summary every ${INTERVAL_SECONDS} s.`,
 );
-for (let sequence = 0; sequence < PROBES; sequence++) {
-  crypto.getRandomValues(writer.signature);
-  const sentAt = systemClock.monotonic();
-  wall.convert(sentAt);
-  writer.setSent(wall.high, wall.low);
-  writer.setSequence(sequence);
-  batch.slots[0].set(writer.bytes);
-  batch.lengths[0] = writer.bytes.length;
-  batch.addresses[0] = reflector.address;
-  await socket.send(batch, 1);
-  await socket.receive(batch);
-  const rttUs = (batch.receivedAt[0] - sentAt) * 1000;
-  const answer = batch.slots[0].subarray(0, batch.lengths[0]);
-  const probe = decodeProbe(answer);
-  if (probe instanceof Error) throw probe;
-  reader.read(answer);
-  const dwellUs =
-    reflectionDwellNs(new DataView(answer.buffer, answer.byteOffset), reader.reflectionOffset) /
-    1000;
+console.log(`Try: curl ${api}/influxdata   curl ${api}/api/v1/summaries   curl ${api}/metrics\n`);
+await done;
+
+function print(summary: IntervalSummary): void {
   console.log(
-    `probe seq=${probe.sequence}  ${answer.length} bytes back  rtt ${rttUs.toFixed(1)} µs` +
-      `  reflector dwell ${dwellUs.toFixed(1)} µs  network ${(rttUs - dwellUs).toFixed(1)} µs`,
+    `Interval ${summary.start} – ${summary.end.slice(11)} (${summary.timestampSource} timestamps)`,
   );
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  for (const path of summary.paths) {
+    const rtt = path.rtt === null
+      ? "no answers"
+      : `rtt p50 ${micro(path.rtt.p50)} p99 ${micro(path.rtt.p99)} jitter ${
+        micro(path.jitter ?? 0)
+      }`;
+    console.log(
+      `  ${path.srcIp} → ${path.dstIp.padEnd(10)} ${path.tags.dst_hostname.padEnd(12)} sent ${
+        String(path.sent).padStart(3)
+      }` +
+        `  loss ${path.lossPercent.toFixed(1).padStart(5)}%  ${rtt}`,
+    );
+    const flows = path.flows.map((flow) => `:${flow.srcPort} ${flow.lossPercent.toFixed(0)}%`).join(
+      "  ",
+    );
+    console.log(`      per flow (source port, loss): ${flows}`);
+  }
+  console.log();
 }
-const counters = reflector.counters();
-console.log(`\nReflector counters: ${counters.received} received, ${counters.answered} answered.`);
+
+function micro(milliseconds: number): string {
+  return `${(milliseconds * 1000).toFixed(0)} µs`;
+}
