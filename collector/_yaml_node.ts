@@ -50,15 +50,32 @@ export class ConfigNode {
     return this.node === null || (isScalar(this.node) && this.node.value === null);
   }
 
-  /** The entries of a map, in order; throws unless this is a map. */
-  entries(expected: string): [string, ConfigNode][] {
+  /**
+   * The entries of a map, in order, as key, value and the key's own node (errors about a key
+   * point at the key, not its value); throws unless this is a map, or at a repeated key.
+   */
+  entries(expected: string): [string, ConfigNode, ConfigNode][] {
     if (!isMap(this.node)) throw this.error(`expected ${expected}, got ${this.describe()}`);
+    // Duplicates are found here rather than by the YAML parser so the error can name the path.
+    const seen = new Map<string, ConfigNode>();
     return this.node.items.map((pair: Pair) => {
       const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
       const keyOffset = (pair.key as Node | null)?.range?.[0] ?? this.#offset;
+      const path = join(this.path, key);
+      const keyNode = new ConfigNode(pair.key as Node | null, path, this.#source, keyOffset);
+      const first = seen.get(key);
+      if (first !== undefined) {
+        const { line, column } = first.location();
+        throw keyNode.error(
+          `duplicate key "${key}", first given at line ${line}, column ${column}; ` +
+            `a key may appear only once in a map`,
+        );
+      }
+      seen.set(key, keyNode);
       return [
         key,
-        new ConfigNode(pair.value as Node | null, join(this.path, key), this.#source, keyOffset),
+        new ConfigNode(pair.value as Node | null, path, this.#source, keyOffset),
+        keyNode,
       ];
     });
   }
@@ -74,10 +91,10 @@ export class ConfigNode {
   /** A map's keys checked against `allowed`, then each value by name. */
   fields(allowed: readonly string[], expected: string): Map<string, ConfigNode> {
     const fields = new Map<string, ConfigNode>();
-    for (const [key, value] of this.entries(expected)) {
+    for (const [key, value, keyNode] of this.entries(expected)) {
       if (!allowed.includes(key)) {
         const hint = closest(key, allowed);
-        throw value.error(
+        throw keyNode.error(
           `unknown key "${key}"${hint === undefined ? "" : ` (did you mean "${hint}"?)`}; ` +
             `expected one of ${allowed.join(", ")}`,
         );

@@ -152,16 +152,20 @@ export function parseCollectorConfig(
   const document = parseDocument(text, {
     lineCounter: lines,
     prettyErrors: false,
-    uniqueKeys: true,
+    // Repeated keys are reported by ConfigNode.entries, which knows their path.
+    uniqueKeys: false,
   });
   if (document.errors.length > 0) {
     const first = document.errors[0];
     const { line, col } = lines.linePos(first.pos[0]);
-    throw new ConfigError(`invalid YAML: ${first.message}`, {
-      file: options.file,
-      line,
-      column: col,
-    });
+    throw new ConfigError(
+      `invalid YAML: ${first.message}${yamlHint(first.code, text, first.pos[0])}`,
+      {
+        file: options.file,
+        line,
+        column: col,
+      },
+    );
   }
   const source: Source = { file: options.file, lines };
   const root = new ConfigNode(document.contents, "", source, 0);
@@ -177,14 +181,36 @@ export function parseCollectorConfig(
     : parseLegacy(root, options.file, dstPort);
 }
 
+/** What to write instead, for the YAML mistakes people make most in these configs. */
+function yamlHint(code: string, text: string, offset: number): string {
+  if (code === "TAB_AS_INDENT") return "; indent with spaces";
+  if (text.startsWith("::", offset)) {
+    return '; quote IPv6 addresses that start with ":", like "::"';
+  }
+  return "";
+}
+
 function parseLegacy(root: ConfigNode, file: string | undefined, dstPort: number): CollectorConfig {
   const config = defaultCollectorConfig(dstPort);
   config.file = file;
   config.format = "legacy";
-  config.targets.default = root.entries("a map of target address to tags").map(([host, value]) => {
-    checkHost(host, value, "the key");
-    return { host, port: dstPort, tags: readTags(value), location: value.location() };
-  });
+  config.targets.default = root.entries("a map of target address to tags").map(
+    ([host, value, keyNode]) => {
+      const withPort = /^\[?([^\[\]]+?)\]?:\d+$/.exec(host);
+      if (
+        isIP(host) === 0 && withPort !== null &&
+        (isIP(withPort[1]) !== 0 || isHostname(withPort[1]))
+      ) {
+        throw keyNode.error(
+          `expected an IP address or hostname without a port, got ${JSON.stringify(host)}; ` +
+            `every legacy target uses the --dst-port port (${dstPort}), so for a port per ` +
+            `target use the full format`,
+        );
+      }
+      checkHost(host, keyNode, "the key");
+      return { host, port: dstPort, tags: readTags(value), location: keyNode.location() };
+    },
+  );
   return config;
 }
 
@@ -236,7 +262,7 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
   if (sourceTags !== undefined) config.sourceTags = readTags(sourceTags);
 
   for (
-    const [name, node] of required(fields, "ports", root).entries("a map of port name to settings")
+    const [name, node] of requiredEntries(fields, "ports", root, "a map of port name to settings")
   ) {
     const values = node.fields(
       ["ip", "port", "tos", "timeout"],
@@ -262,7 +288,10 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
   }
 
   for (
-    const [name, node] of required(fields, "port_groups", root).entries(
+    const [name, node] of requiredEntries(
+      fields,
+      "port_groups",
+      root,
       "a map of port group name to ports",
     )
   ) {
@@ -287,7 +316,10 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
   }
 
   for (
-    const [name, node] of required(fields, "rate_limits", root).entries(
+    const [name, node] of requiredEntries(
+      fields,
+      "rate_limits",
+      root,
       "a map of rate limit name to cps",
     )
   ) {
@@ -302,7 +334,10 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
   }
 
   for (
-    const [name, node] of required(fields, "targets", root).entries(
+    const [name, node] of requiredEntries(
+      fields,
+      "targets",
+      root,
       "a map of target list name to targets",
     )
   ) {
@@ -317,7 +352,7 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
         throw item.error(
           ip === undefined
             ? 'a target needs "ip" (or "host" for a hostname)'
-            : 'give "ip" or "host", not both',
+            : 'expected either "ip" (an IP address) or "host" (a hostname), got both',
         );
       }
       const address = (ip ?? host)!.text("an address");
@@ -332,7 +367,7 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
     });
   }
 
-  const tests = required(fields, "tests", root);
+  const tests = required(fields, "tests", root, "a list of tests");
   config.tests = tests.items("a list of tests").map((item) => {
     const values = item.fields(
       ["targets", "port_group", "rate_limit"],
@@ -350,14 +385,38 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
       rateLimit: reference("rate_limit", "rate limit", config.rateLimits),
     };
   });
-  if (config.tests.length === 0) throw tests.error("no tests: nothing would be probed");
+  if (config.tests.length === 0) {
+    throw tests.error(
+      "expected at least one test (targets, port_group and rate_limit), got an empty list: " +
+        "nothing would be probed",
+    );
+  }
   return config;
 }
 
-function required(fields: Map<string, ConfigNode>, key: string, parent: ConfigNode): ConfigNode {
+function required(
+  fields: Map<string, ConfigNode>,
+  key: string,
+  parent: ConfigNode,
+  expected: string,
+): ConfigNode {
   const node = fields.get(key);
-  if (node === undefined || node.isMissing) throw parent.error(`missing "${key}"`);
+  if (node === undefined || node.isMissing) {
+    throw parent.error(
+      `missing "${key}": expected ${expected} (the full format needs ports, port_groups, ` +
+        `rate_limits, tests and targets)`,
+    );
+  }
   return node;
+}
+
+function requiredEntries(
+  fields: Map<string, ConfigNode>,
+  key: string,
+  parent: ConfigNode,
+  expected: string,
+): [string, ConfigNode, ConfigNode][] {
+  return required(fields, key, parent, expected).entries(expected);
 }
 
 function requiredField(
@@ -389,15 +448,24 @@ function unknownName(
 const HOSTNAME =
   /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
+/** A hostname, not a mistyped IPv4 address: its last label is not all digits (RFC 3696 §2). */
+function isHostname(host: string): boolean {
+  return HOSTNAME.test(host) && !/(^|\.)\d+\.?$/.test(host);
+}
+
 function checkHost(host: string, node: ConfigNode, what: string, ipOnly = false): void {
   if (isIP(host) !== 0) return;
   if (ipOnly) {
     throw node.error(
       `expected an IP address, got ${JSON.stringify(host)}` +
-        (HOSTNAME.test(host) ? ' (for a hostname, write "host:" instead of "ip:")' : ""),
+        (isHostname(host)
+          ? ' (for a hostname, write "host:" instead of "ip:")'
+          : /^[\d.]+$/.test(host)
+          ? " (an IPv4 address is four numbers from 0 to 255)"
+          : ""),
     );
   }
-  if (!HOSTNAME.test(host)) {
+  if (!isHostname(host)) {
     throw node.error(`${what} must be an IP address or a hostname, got ${JSON.stringify(host)}`);
   }
 }
@@ -405,9 +473,9 @@ function checkHost(host: string, node: ConfigNode, what: string, ipOnly = false)
 function readTags(node: ConfigNode): Record<string, string> {
   if (node.isMissing) return {};
   const tags: Record<string, string> = {};
-  for (const [key, value] of node.entries("a map of tag name to value")) {
+  for (const [key, value, keyNode] of node.entries("a map of tag name to value")) {
     if (key === "" || /[\s,="]/.test(key)) {
-      throw value.error(
+      throw keyNode.error(
         `tag names may not be empty or hold spaces, commas, quotes or "=", got ${
           JSON.stringify(key)
         }`,
