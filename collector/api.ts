@@ -4,6 +4,14 @@ import { PROMETHEUS_CONTENT_TYPE } from "@llama/core";
 import { formatInfluxdata } from "./influxdata.ts";
 import type { IntervalSummary, PathSummary } from "./summarizer.ts";
 
+/** An HTTP handler, testable without a socket through `request()` (Hono's app is one). */
+export interface HttpApi {
+  /** Answers a request, as `Deno.serve` calls it. */
+  fetch(request: Request): Response | Promise<Response>;
+  /** Answers a request for `path` (relative to the server), as a test calls it. */
+  request(path: string, init?: RequestInit): Response | Promise<Response>;
+}
+
 /** What the API reads from a running collector. */
 export interface CollectorView {
   /** The last published interval, if any. */
@@ -28,7 +36,7 @@ const SUMMARY_PARAMETERS = ["src_ip", "dst_ip", "flows"];
  * console.assert((await response.text()) === "[]");
  * ```
  */
-export function createCollectorApi(view: CollectorView): Hono {
+export function createCollectorApi(view: CollectorView): HttpApi {
   const app = new Hono();
   app.get("/status", (context) => context.text("ok"));
   app.get(

@@ -1,5 +1,4 @@
 import { getLogger } from "@logtape/logtape";
-import type { Hono } from "hono";
 import {
   type Clock,
   formatAddress,
@@ -8,7 +7,7 @@ import {
   type SocketAddress,
   systemClock,
 } from "@llama/core";
-import { createCollectorApi } from "./api.ts";
+import { createCollectorApi, type HttpApi } from "./api.ts";
 import { type CollectorHealth, collectorMetrics } from "./metrics.ts";
 import { Prober } from "./prober.ts";
 import type { ResolvedConfig } from "./resolve.ts";
@@ -38,7 +37,7 @@ export interface Collector extends AsyncDisposable {
   /** Where the HTTP API listens, with the real port, if it is served. */
   readonly apiAddress: SocketAddress | undefined;
   /** The HTTP API, also usable without a socket through `api.request()`. */
-  readonly api: Hono;
+  readonly api: HttpApi;
   /** The last published interval. */
   latest(): IntervalSummary | undefined;
   /** The collector's own health. */
@@ -93,7 +92,7 @@ export async function startCollector(
 
 class RunningCollector implements Collector {
   apiAddress: SocketAddress | undefined;
-  readonly api: Hono;
+  readonly api: HttpApi;
   #config: ResolvedConfig;
   readonly #options: CollectorOptions;
   readonly #clock: Clock;

@@ -7,7 +7,8 @@ import type { CollectorConfig, TargetConfig } from "./config.ts";
 export type Lookup = (hostname: string) => Promise<string>;
 
 /** The system resolver (getaddrinfo: /etc/hosts, then DNS), first address in its order. */
-export const systemLookup: Lookup = async (hostname) => (await dnsLookup(hostname)).address;
+export const systemLookup: Lookup = async (hostname: string): Promise<string> =>
+  (await dnsLookup(hostname)).address;
 
 /** A target whose address is known. */
 export interface ResolvedTarget extends TargetConfig {

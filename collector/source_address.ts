@@ -16,7 +16,9 @@ export type SourceAddressLookup = (destinations: readonly string[]) => Promise<M
  * console.assert(sources.get("127.0.0.2") === "127.0.0.1");
  * ```
  */
-export const routeSourceAddresses: SourceAddressLookup = async (destinations) => {
+export const routeSourceAddresses: SourceAddressLookup = async (
+  destinations: readonly string[],
+): Promise<Map<string, string>> => {
   const found = new Map<string, string>();
   if (destinations.length === 0 || Deno.build.os !== "linux") return found;
   let output: Deno.CommandOutput;

@@ -49,18 +49,28 @@ export interface ProbeStatistics {
 
 /** Counters of one flow in one interval. Grows its RTT array by doubling; nothing per probe. */
 export class FlowAccumulator {
+  /** Probes sent. */
   sent = 0;
+  /** Probes that timed out. */
   lost = 0;
+  /** Answers after their timeout. */
   late = 0;
+  /** Answers received a second time. */
   duplicates = 0;
+  /** Answers below the highest sequence number seen. */
   reordered = 0;
+  /** Answers whose RTT had the reflector's dwell time subtracted. */
   dwellCorrected = 0;
+  /** Answers received in time: the first `answers` entries of `rtts` hold their RTTs. */
   answers = 0;
+  /** Round-trip times in milliseconds, in order of arrival. */
   rtts: Float64Array = new Float64Array(16);
+  /** Sum of absolute differences of consecutive RTTs. */
+  jitterSum = 0;
+  /** Number of differences in `jitterSum`. */
+  jitterCount = 0;
   #highestSequence = -1;
   #previousRtt = NaN;
-  jitterSum = 0;
-  jitterCount = 0;
 
   /** Records an answer with its sequence number and round-trip time. */
   answer(sequence: number, rttMs: number, dwellCorrected: boolean): void {
