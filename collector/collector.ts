@@ -153,17 +153,18 @@ class RunningCollector implements Collector {
   }
 
   startPublishing(): void {
+    const intervalMs = this.#summarizer.intervalMs;
+    // Intervals are published one after another, each once every probe sent in it has come back
+    // or timed out, however the timeout compares with the interval.
+    let next = this.#summarizer.intervalOf(this.#clock.origin + this.#clock.monotonic());
     const schedule = () => {
       if (this.#closed) return;
-      const wall = this.#clock.origin + this.#clock.monotonic();
-      const intervalMs = this.#summarizer.intervalMs;
-      const end = this.#summarizer.intervalOf(wall) + intervalMs;
-      // Publish once every probe sent before the boundary has come back or timed out.
-      const publishAt = end + this.#prober.maxTimeoutMs + 20;
+      const publishAt = next + intervalMs + this.#prober.maxTimeoutMs + 20;
       this.#timer = setTimeout(() => {
-        this.#publish(end - intervalMs);
+        this.#publish(next);
+        next += intervalMs;
         schedule();
-      }, publishAt - wall);
+      }, Math.max(0, publishAt - (this.#clock.origin + this.#clock.monotonic())));
     };
     schedule();
   }

@@ -72,6 +72,8 @@ export class Summarizer implements ProbeOutcomeSink {
   readonly #open = new Map<number, OpenInterval>();
   #last: OpenInterval | undefined;
   #sourceTags: Record<string, string> = {};
+  /** Start of the last interval published: outcomes for it, or earlier, arrived too late. */
+  #finishedUpTo = -Infinity;
 
   /** Creates a summarizer for intervals of `intervalSeconds`. */
   constructor(intervalSeconds: number) {
@@ -87,6 +89,11 @@ export class Summarizer implements ProbeOutcomeSink {
   /** The descriptor of a flow. */
   flow(id: number): FlowDescriptor {
     return this.#flows[id];
+  }
+
+  /** Intervals that have outcomes and are not yet published. */
+  get openIntervals(): number {
+    return this.#open.size;
   }
 
   /** Sets the tags describing this collector. */
@@ -116,10 +123,12 @@ export class Summarizer implements ProbeOutcomeSink {
     rttMs: number,
     dwellCorrected: boolean,
   ): void {
+    if (interval <= this.#finishedUpTo) return;
     this.#accumulator(flow, interval).answer(sequence, rttMs, dwellCorrected);
   }
 
   lost(flow: number, interval: number): void {
+    if (interval <= this.#finishedUpTo) return;
     this.#accumulator(flow, interval).lost++;
   }
 
@@ -140,6 +149,7 @@ export class Summarizer implements ProbeOutcomeSink {
   finish(start: number): IntervalSummary {
     const open = this.#open.get(start);
     this.#open.delete(start);
+    this.#finishedUpTo = Math.max(this.#finishedUpTo, start);
     if (this.#last === open) this.#last = undefined;
     const groups = new Map<
       string,

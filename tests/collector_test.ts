@@ -233,3 +233,25 @@ Deno.test("collector program: --check, bad configs exit 2, SIGHUP with a bad con
     await Deno.remove(directory, { recursive: true });
   }
 });
+
+Deno.test("collector publishes every interval in order when the timeout is longer than the interval", async () => {
+  await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
+  await using run = await startRecordingCollector(collectorYaml({
+    targets: [["127.0.0.1", reflector.address.port, {}], ["127.0.0.3", reflector.address.port, {}]],
+    cps: 10,
+    interval: 1,
+    timeout: 2500,
+  }));
+  await run.next(4, 30_000);
+  const starts = run.summaries.map((summary) => Date.parse(summary.start));
+  for (let index = 1; index < starts.length; index++) {
+    assert.equal(starts[index] - starts[index - 1], 1000);
+  }
+  for (const summary of run.summaries.slice(1)) {
+    const [healthy, dead] = summary.paths;
+    assert.equal(healthy.lost, 0);
+    // Every probe to the silent target waited out its 2.5 s timeout before its interval was published.
+    assert.equal(dead.lost, dead.sent);
+    assert.ok(dead.sent >= 39, `sent ${dead.sent}`);
+  }
+});
