@@ -1,7 +1,12 @@
 import { isIP } from "node:net";
-import { LineCounter, parseDocument } from "yaml";
-import { ConfigError, parseHostPort, type SocketAddress, UsageError } from "@llama/core";
-import { ConfigNode, type Source } from "./_yaml_node.ts";
+import {
+  type ConfigError,
+  type ConfigNode,
+  parseHostPort,
+  parseYamlConfig,
+  type SocketAddress,
+  UsageError,
+} from "@llama/core";
 
 /** A port definition: what each socket of a port group binds and how its probes behave. */
 export interface PortConfig {
@@ -148,27 +153,7 @@ export function parseCollectorConfig(
   text: string,
   options: ParseConfigOptions = {},
 ): CollectorConfig {
-  const lines = new LineCounter();
-  const document = parseDocument(text, {
-    lineCounter: lines,
-    prettyErrors: false,
-    // Repeated keys are reported by ConfigNode.entries, which knows their path.
-    uniqueKeys: false,
-  });
-  if (document.errors.length > 0) {
-    const first = document.errors[0];
-    const { line, col } = lines.linePos(first.pos[0]);
-    throw new ConfigError(
-      `invalid YAML: ${first.message}${yamlHint(first.code, text, first.pos[0])}`,
-      {
-        file: options.file,
-        line,
-        column: col,
-      },
-    );
-  }
-  const source: Source = { file: options.file, lines };
-  const root = new ConfigNode(document.contents, "", source, 0);
+  const root = parseYamlConfig(text, options.file);
   if (root.isMissing) {
     throw root.error("the config is empty: expected the full format or a map of target to tags");
   }
@@ -179,15 +164,6 @@ export function parseCollectorConfig(
   return keys.some((key) => (FULL_KEYS as readonly string[]).includes(key))
     ? parseFull(root, options.file, dstPort)
     : parseLegacy(root, options.file, dstPort);
-}
-
-/** What to write instead, for the YAML mistakes people make most in these configs. */
-function yamlHint(code: string, text: string, offset: number): string {
-  if (code === "TAB_AS_INDENT") return "; indent with spaces";
-  if (text.startsWith("::", offset)) {
-    return '; quote IPv6 addresses that start with ":", like "::"';
-  }
-  return "";
 }
 
 function parseLegacy(root: ConfigNode, file: string | undefined, dstPort: number): CollectorConfig {

@@ -27,3 +27,4 @@ export * from "./logging.ts";
 export * from "./address.ts";
 export * from "./metrics_server.ts";
 export * from "./program.ts";
+export * from "./config_node.ts";

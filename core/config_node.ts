@@ -1,21 +1,74 @@
-// Reading a parsed YAML document with its positions, so every config error can name the file,
-// line, column and path of the value at fault.
-import { isMap, isScalar, isSeq, type LineCounter, type Node, type Pair } from "yaml";
-import { ConfigError } from "@llama/core";
+/**
+ * Reading a YAML config with its positions, so every config error can name the file, line,
+ * column and path of the value at fault.
+ *
+ * @module
+ */
+import { isMap, isScalar, isSeq, LineCounter, type Node, type Pair, parseDocument } from "yaml";
+import { ConfigError } from "./errors.ts";
 
 /** Where a config came from, shared by every node read from it. */
 export interface Source {
+  /** The file name for messages. */
   file: string | undefined;
+  /** Maps offsets to lines and columns. */
   lines: LineCounter;
 }
 
-/** A YAML node with its path inside the document. */
+/**
+ * Parses YAML text into a `ConfigNode` for its root. Throws `ConfigError` with the line and
+ * column of a syntax error (with a hint for tabs and unquoted IPv6 addresses).
+ *
+ * @example
+ * ```ts
+ * import { parseYamlConfig } from "@llama/core";
+ * const root = parseYamlConfig("interval: 30\n", "scraper.yaml");
+ * console.assert(root.fields(["interval"], "a map").get("interval")?.number({ min: 1, max: 60 }) === 30);
+ * ```
+ */
+export function parseYamlConfig(text: string, file?: string): ConfigNode {
+  const lines = new LineCounter();
+  const document = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    // Repeated keys are reported by ConfigNode.entries, which knows their path.
+    uniqueKeys: false,
+  });
+  if (document.errors.length > 0) {
+    const first = document.errors[0];
+    const { line, col } = lines.linePos(first.pos[0]);
+    throw new ConfigError(
+      `invalid YAML: ${first.message}${yamlHint(first.code, text, first.pos[0])}`,
+      {
+        file,
+        line,
+        column: col,
+      },
+    );
+  }
+  return new ConfigNode(document.contents, "", { file, lines }, 0);
+}
+
+/** What to write instead, for the YAML mistakes people make most in these configs. */
+function yamlHint(code: string, text: string, offset: number): string {
+  if (code === "TAB_AS_INDENT") return "; indent with spaces";
+  if (text.startsWith("::", offset)) return '; quote IPv6 addresses that start with ":", like "::"';
+  return "";
+}
+
+/**
+ * A YAML node with its path inside the document, and readers that throw `ConfigError`s naming
+ * the file, line, column and path.
+ */
 export class ConfigNode {
+  /** The YAML node, or null for an absent value. */
   readonly node: Node | null;
+  /** Path inside the config, such as `outputs[1].options.url`. */
   readonly path: string;
   readonly #source: Source;
   readonly #offset: number;
 
+  /** Wraps a node; `offset` locates it when it has no range of its own (an absent value). */
   constructor(node: Node | null, path: string, source: Source, offset: number) {
     this.node = node;
     this.path = path;
@@ -46,6 +99,7 @@ export class ConfigNode {
     return "an alias";
   }
 
+  /** Whether the value is absent or null. */
   get isMissing(): boolean {
     return this.node === null || (isScalar(this.node) && this.node.value === null);
   }
@@ -86,6 +140,32 @@ export class ConfigNode {
     return this.node.items.map((item, index) =>
       new ConfigNode(item as Node | null, `${this.path}[${index}]`, this.#source, this.#offset)
     );
+  }
+
+  /** The plain JavaScript value of this node (maps become objects, lists arrays). */
+  value(): unknown {
+    return this.node === null ? undefined : (this.node as Node & { toJSON(): unknown }).toJSON();
+  }
+
+  /**
+   * The node at `path` below this one (`options.url`, `targets[2]`), or the deepest one that
+   * exists on the way, to locate an error that a plugin reported by path.
+   */
+  find(path: string): ConfigNode {
+    return this.#walk(path.match(/[^.[\]"]+|\[\d+\]|"[^"]*"/g) ?? [], 0);
+  }
+
+  #walk(parts: string[], index: number): ConfigNode {
+    if (index === parts.length) return this;
+    const part = parts[index];
+    let next: ConfigNode | undefined;
+    if (part.startsWith("[") && isSeq(this.node)) {
+      next = this.items("a list")[Number(part.slice(1, -1))];
+    } else if (isMap(this.node)) {
+      const key = part.replace(/^"|"$/g, "");
+      next = this.entries("a map").find(([name]) => name === key)?.[1];
+    }
+    return next === undefined || next.node === null ? this : next.#walk(parts, index + 1);
   }
 
   /** A map's keys checked against `allowed`, then each value by name. */
