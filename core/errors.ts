@@ -124,3 +124,50 @@ export class SocketError extends Error {
     this.operation = options.operation;
   }
 }
+
+/**
+ * A plugin module that cannot be used: it does not load, or its default export does not describe
+ * a plugin. The message names the specifier and what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { PluginLoadError } from "@llama/core";
+ * const error = new PluginLoadError("./out.ts", "its default export has no create() function");
+ * console.assert(error.message.includes("./out.ts"));
+ * ```
+ */
+export class PluginLoadError extends Error {
+  /** The module specifier as written in the config. */
+  readonly specifier: string;
+  /** Creates a plugin load error. */
+  constructor(specifier: string, detail: string, options?: LlamaErrorOptions) {
+    super(`Cannot load plugin "${specifier}": ${detail}`, options);
+    this.name = "PluginLoadError";
+    this.specifier = specifier;
+  }
+}
+
+/**
+ * A plugin failed at run time: a write or a lookup. `retryable: false` tells the host that
+ * trying the same data again cannot succeed (a 400 from a database), so it is set aside.
+ *
+ * @example
+ * ```ts
+ * import { PluginError } from "@llama/core";
+ * const error = new PluginError("influxdb", "HTTP 400: field type conflict", { retryable: false });
+ * console.assert(error.message === "influxdb: HTTP 400: field type conflict" && !error.retryable);
+ * ```
+ */
+export class PluginError extends Error {
+  /** The plugin's name. */
+  readonly plugin: string;
+  /** Whether the same call may succeed later. */
+  readonly retryable: boolean;
+  /** Creates a plugin error; retryable unless said otherwise. */
+  constructor(plugin: string, detail: string, options: LlamaErrorOptions & { retryable?: boolean } = {}) {
+    super(`${plugin}: ${detail}`, { cause: options.cause });
+    this.name = "PluginError";
+    this.plugin = plugin;
+    this.retryable = options.retryable ?? true;
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * llama's plugin contract, loader and built-in plugins: outputs (`influxdb`, `stdout`, `csv`)
+ * and tag resolvers (`static`, `dns`). A plugin module's default export describes the plugin;
+ * see `docs/plugins.md` for a guide with a complete example.
+ *
+ * @example A custom output
+ * ```ts
+ * import { OptionsReader, type OutputPlugin, PLUGIN_CONTRACT_VERSION } from "@llama/plugins";
+ *
+ * const counter: OutputPlugin<{ label: string }> = {
+ *   kind: "output",
+ *   name: "counter",
+ *   contract: PLUGIN_CONTRACT_VERSION,
+ *   parseOptions(raw, path) {
+ *     const options = new OptionsReader(raw, path, "counter");
+ *     const label = options.string("label", "points")!;
+ *     options.done();
+ *     return { label };
+ *   },
+ *   create(options, context) {
+ *     return {
+ *       write(points) {
+ *         context.logger.info("{count} {label}", { count: points.length, label: options.label });
+ *         return Promise.resolve();
+ *       },
+ *     };
+ *   },
+ * };
+ * export default counter;
+ * ```
+ *
+ * @module
+ */
+export * from "./contract.ts";
+export * from "./options.ts";
+export * from "./loader.ts";
+export * from "./line_protocol.ts";
+export { BUILTIN_PLUGINS } from "./builtin.ts";
+export { type StdoutOptions, stdoutOutput, toJsonLines } from "./outputs/stdout.ts";
+export { csvLine, type CsvOptions, csvOutput } from "./outputs/csv.ts";
+export { type InfluxdbOptions, influxdbOutput } from "./outputs/influxdb.ts";
+export { staticTags, type StaticTagsOptions } from "./tags/static.ts";
+export { dnsTags, type DnsTagsOptions, ptrName } from "./tags/dns.ts";

@@ -1,0 +1,109 @@
+import { resolve } from "node:path";
+import type { OutputPlugin } from "../contract.ts";
+import { PLUGIN_CONTRACT_VERSION } from "../contract.ts";
+import { OptionsReader } from "../options.ts";
+import { writeAll } from "./stdout.ts";
+
+/** Options of the `csv` output. */
+export interface CsvOptions {
+  /** File to append to (relative to the config's folder), or `-` for standard output. */
+  file: string;
+  /** Tag columns, in order; by default the tags of the first batch, sorted. */
+  tags: string[] | undefined;
+  /** Field columns, in order; by default the fields of the first batch, sorted. */
+  fields: string[] | undefined;
+}
+
+/**
+ * Writes points as CSV (RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote or
+ * line break). Columns are `time,measurement`, then tags, then fields (each sorted, unless set in
+ * the options), fixed by the header, which is written once: appending to an existing file reuses
+ * its header. A tag or field the header
+ * does not have is left out, with a warning the first time.
+ */
+export const csvOutput: OutputPlugin<CsvOptions> = {
+  kind: "output",
+  name: "csv",
+  contract: PLUGIN_CONTRACT_VERSION,
+  parseOptions(raw, path) {
+    const options = new OptionsReader(raw, path, "csv");
+    const list = (key: string) => {
+      const text = options.string(key);
+      return text === undefined
+        ? undefined
+        : text.split(",").map((item) => item.trim()).filter((item) => item !== "");
+    };
+    const parsed = {
+      file: options.string("file", "-")!,
+      tags: list("tags"),
+      fields: list("fields"),
+    };
+    options.done();
+    return parsed;
+  },
+  async create(options, context) {
+    const encoder = new TextEncoder();
+    const path = options.file === "-" ? undefined : resolve(context.configDirectory, options.file);
+    let header = path === undefined ? undefined : await readHeader(path);
+    const file = path === undefined
+      ? undefined
+      : await Deno.open(path, { append: true, create: true });
+    const sink = file ?? Deno.stdout;
+    const warned = new Set<string>();
+    return {
+      async write(points) {
+        if (points.length === 0) return;
+        let text = "";
+        if (header === undefined) {
+          header = [
+            ...(options.tags ??
+              [...new Set(points.flatMap((point) => Object.keys(point.tags)))].sort()),
+            ...(options.fields ??
+              [...new Set(points.flatMap((point) => Object.keys(point.fields)))].sort()),
+          ];
+          text += csvLine(["time", "measurement", ...header]);
+        }
+        const columns = new Set(header);
+        for (const point of points) {
+          for (const key of [...Object.keys(point.tags), ...Object.keys(point.fields)]) {
+            if (!columns.has(key) && !warned.has(key)) {
+              warned.add(key);
+              context.logger.warn("Column {key} is not in the CSV header; it is left out", { key });
+            }
+          }
+          text += csvLine([
+            new Date(point.time).toISOString(),
+            point.measurement,
+            ...header.map((column) =>
+              point.tags[column] ?? (column in point.fields ? String(point.fields[column]) : "")
+            ),
+          ]);
+        }
+        await writeAll(sink, encoder.encode(text));
+      },
+      [Symbol.asyncDispose]() {
+        file?.close();
+        return Promise.resolve();
+      },
+    };
+  },
+};
+
+/** One CSV record, RFC 4180. */
+export function csvLine(values: readonly string[]): string {
+  return values.map((value) => /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value)
+    .join(",") + "\r\n";
+}
+
+/** The columns after `time,measurement` of an existing CSV file's header, or undefined when new. */
+async function readHeader(path: string): Promise<string[] | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const first = text.split("\r\n", 1)[0];
+  return first === "" ? undefined : first.split(",").slice(2);
+}

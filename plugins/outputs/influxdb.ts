@@ -1,0 +1,183 @@
+import { HttpError, InfluxDB } from "@influxdata/influxdb-client";
+import { PluginError } from "@llama/core";
+import type { Output, OutputPlugin } from "../contract.ts";
+import { PLUGIN_CONTRACT_VERSION } from "../contract.ts";
+import { OptionsReader } from "../options.ts";
+import { type Precision, toLineProtocol } from "../line_protocol.ts";
+
+/** Options of the `influxdb` output. */
+export type InfluxdbOptions =
+  | {
+    version: 1;
+    url: URL;
+    database: string;
+    username: string | undefined;
+    password: string | undefined;
+    retentionPolicy: string | undefined;
+    precision: Precision;
+    createDatabase: boolean;
+    timeoutMs: number;
+  }
+  | {
+    version: 2;
+    url: URL;
+    org: string;
+    bucket: string;
+    token: string;
+    precision: Precision;
+    timeoutMs: number;
+  };
+
+/**
+ * Writes to InfluxDB: the 1.x write API (`version: 1`, the default, what the original scraper
+ * used: `/write?db=…&precision=s`), creating the database if it is missing, or the 2.x API
+ * (`version: 2`: url, org, bucket, token) through the official client. Anything that speaks
+ * either API (VictoriaMetrics, for one) works too.
+ */
+export const influxdbOutput: OutputPlugin<InfluxdbOptions> = {
+  kind: "output",
+  name: "influxdb",
+  contract: PLUGIN_CONTRACT_VERSION,
+  parseOptions(raw, path) {
+    const options = new OptionsReader(raw, path, "influxdb");
+    const version = options.number("version", { min: 1, max: 2, integer: true, fallback: 1 });
+    const url = options.url("url", ["http:", "https:"], "http://127.0.0.1:8086")!;
+    const precision = options.oneOf("precision", ["s", "ms"] as const, "s");
+    const timeoutMs = options.number("timeout_ms", { min: 100, max: 600_000, fallback: 10_000 });
+    let parsed: InfluxdbOptions;
+    if (version === 1) {
+      parsed = {
+        version: 1,
+        url,
+        precision,
+        timeoutMs,
+        database: options.string("database", "llama")!,
+        username: options.string("username"),
+        password: options.string("password"),
+        retentionPolicy: options.string("retention_policy"),
+        createDatabase: options.boolean("create_database", true),
+      };
+    } else {
+      parsed = {
+        version: 2,
+        url,
+        precision,
+        timeoutMs,
+        org: options.required("org", "the organization to write to"),
+        bucket: options.required("bucket", "the bucket to write to"),
+        token: options.string("token", "")!,
+      };
+    }
+    options.done();
+    return parsed;
+  },
+  create(options, context) {
+    return options.version === 1
+      ? createV1(options, context.name)
+      : createV2(options, context.name);
+  },
+};
+
+function createV1(options: Extract<InfluxdbOptions, { version: 1 }>, name: string): Output {
+  const write = new URL("write", withSlash(options.url));
+  write.searchParams.set("db", options.database);
+  write.searchParams.set("precision", options.precision);
+  if (options.retentionPolicy !== undefined) write.searchParams.set("rp", options.retentionPolicy);
+  const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8" };
+  if (options.username !== undefined) {
+    headers.authorization = `Basic ${btoa(`${options.username}:${options.password ?? ""}`)}`;
+  }
+  let databaseReady = !options.createDatabase;
+  const createDatabase = async (signal: AbortSignal) => {
+    const query = new URL("query", withSlash(options.url));
+    query.searchParams.set("q", `CREATE DATABASE "${options.database.replace(/"/g, '\\"')}"`);
+    const response = await request(name, query, { method: "POST", headers, signal });
+    await expectOk(name, response, "CREATE DATABASE");
+    databaseReady = true;
+  };
+  return {
+    async write(points, signal) {
+      const body = toLineProtocol(points, options.precision);
+      if (body === "") return;
+      if (!databaseReady) await createDatabase(signal);
+      let response = await request(name, write, { method: "POST", headers, body, signal });
+      if (response.status === 404 && options.createDatabase) {
+        // The database was dropped while we ran: make it again and retry once.
+        await response.body?.cancel();
+        await createDatabase(signal);
+        response = await request(name, write, { method: "POST", headers, body, signal });
+      }
+      await expectOk(name, response, "write");
+    },
+  };
+}
+
+function createV2(options: Extract<InfluxdbOptions, { version: 2 }>, name: string): Output {
+  const client = new InfluxDB({
+    url: options.url.href.replace(/\/$/, ""),
+    token: options.token,
+    timeout: options.timeoutMs,
+  });
+  return {
+    async write(points, signal) {
+      // The host batches and retries: the client sends each call's points once, as they are.
+      const writer = client.getWriteApi(options.org, options.bucket, options.precision, {
+        batchSize: points.length + 1,
+        flushInterval: 0,
+        maxRetries: 0,
+        maxBufferLines: points.length + 1,
+      });
+      const lines = toLineProtocol(points, options.precision);
+      if (lines === "") return;
+      writer.writeRecords(lines.split("\n"));
+      const abort = () => writer.close().catch(() => {});
+      signal.addEventListener("abort", abort, { once: true });
+      try {
+        await writer.close();
+      } catch (error) {
+        const status = error instanceof HttpError ? error.statusCode : undefined;
+        throw new PluginError(
+          name,
+          `write to ${options.url.origin} failed: ${(error as Error).message}`,
+          {
+            cause: error,
+            retryable: status === undefined || retryableStatus(status),
+          },
+        );
+      } finally {
+        signal.removeEventListener("abort", abort);
+      }
+    },
+  };
+}
+
+async function request(name: string, url: URL, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    const reason = (init.signal as AbortSignal | undefined)?.aborted
+      ? "timed out"
+      : (error as Error).message;
+    throw new PluginError(name, `${url.origin} unreachable: ${reason}`, { cause: error });
+  }
+}
+
+async function expectOk(name: string, response: Response, what: string): Promise<void> {
+  if (response.ok) {
+    await response.body?.cancel();
+    return;
+  }
+  const text = (await response.text()).slice(0, 300).trim();
+  throw new PluginError(name, `${what} answered HTTP ${response.status}: ${text}`, {
+    retryable: retryableStatus(response.status),
+  });
+}
+
+/** Server errors, timeouts and throttling may pass later; other client errors will not. */
+function retryableStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+function withSlash(url: URL): URL {
+  return new URL(url.href.endsWith("/") ? url.href : `${url.href}/`);
+}

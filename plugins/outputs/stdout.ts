@@ -1,0 +1,64 @@
+import type { OutputPlugin, Point } from "../contract.ts";
+import { PLUGIN_CONTRACT_VERSION } from "../contract.ts";
+import { OptionsReader } from "../options.ts";
+import { type Precision, toLineProtocol } from "../line_protocol.ts";
+
+/** Options of the `stdout` output. */
+export interface StdoutOptions {
+  /** `line` (InfluxDB line protocol) or `json` (one object per line). */
+  format: "line" | "json";
+  /** Timestamp precision of line protocol. */
+  precision: Precision;
+}
+
+/**
+ * Writes points to standard output, one line per point, flushed per batch, so the scraper can
+ * feed another program through a pipe (its logs go to standard error).
+ */
+export const stdoutOutput: OutputPlugin<StdoutOptions> = {
+  kind: "output",
+  name: "stdout",
+  contract: PLUGIN_CONTRACT_VERSION,
+  parseOptions(raw, path) {
+    const options = new OptionsReader(raw, path, "stdout");
+    const parsed = {
+      format: options.oneOf("format", ["line", "json"] as const, "line"),
+      precision: options.oneOf("precision", ["s", "ms"] as const, "s"),
+    };
+    options.done();
+    return parsed;
+  },
+  create(options) {
+    const encoder = new TextEncoder();
+    return {
+      async write(points) {
+        const text = options.format === "line"
+          ? toLineProtocol(points, options.precision)
+          : toJsonLines(points);
+        if (text === "") return;
+        await writeAll(Deno.stdout, encoder.encode(text + "\n"));
+      },
+    };
+  },
+};
+
+/** One JSON object per point, with the time as RFC 3339. */
+export function toJsonLines(points: readonly Point[]): string {
+  return points.map((point) =>
+    JSON.stringify({
+      measurement: point.measurement,
+      tags: point.tags,
+      fields: point.fields,
+      time: new Date(point.time).toISOString(),
+    })
+  ).join("\n");
+}
+
+/** Writes every byte, however many calls it takes. */
+export async function writeAll(
+  writer: { write(bytes: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await writer.write(bytes.subarray(offset));
+}

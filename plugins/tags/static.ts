@@ -1,0 +1,160 @@
+import { extname, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { ConfigError } from "@llama/core";
+import type { TagResolverPlugin } from "../contract.ts";
+import { PLUGIN_CONTRACT_VERSION } from "../contract.ts";
+import { OptionsReader } from "../options.ts";
+import { parsePrefix, PrefixTable } from "./_prefix.ts";
+
+/** Options of the `static` tag resolver. */
+export interface StaticTagsOptions {
+  /** The file, relative to the config's folder: `.yaml`/`.yml`, `.json` or `.csv`. */
+  file: string;
+  /** How often to look for changes to the file, in milliseconds. */
+  checkEveryMs: number;
+}
+
+/**
+ * Tags from a file mapping an IP address or a CIDR prefix to tags; the longest matching prefix
+ * wins. YAML or JSON: `{"10.1.0.0/16": {region: west}, "10.1.2.3": {hostname: db-1}}`. CSV: a
+ * header `address,tag,tag…` and one row per address or prefix. The file is read again when it
+ * changes; a version that does not parse is logged and the previous one kept.
+ */
+export const staticTags: TagResolverPlugin<StaticTagsOptions> = {
+  kind: "tags",
+  name: "static",
+  contract: PLUGIN_CONTRACT_VERSION,
+  parseOptions(raw, path) {
+    const options = new OptionsReader(raw, path, "static");
+    const file = options.required(
+      "file",
+      "a YAML, JSON or CSV file mapping addresses or prefixes to tags",
+    );
+    if (![".yaml", ".yml", ".json", ".csv"].includes(extname(file).toLowerCase())) {
+      throw new ConfigError(
+        `static: expected a .yaml, .yml, .json or .csv file, got ${JSON.stringify(file)}`,
+        {
+          path: `${path}.file`,
+        },
+      );
+    }
+    const parsed = {
+      file,
+      checkEveryMs: options.number("check_every_ms", { min: 100, max: 3_600_000, fallback: 5000 }),
+    };
+    options.done();
+    return parsed;
+  },
+  async create(options, context) {
+    const path = resolve(context.configDirectory, options.file);
+    let table = await readTable(path);
+    let modified = (await Deno.stat(path)).mtime?.getTime();
+    let checkedAt = Date.now();
+    let checking: Promise<void> | undefined;
+    const check = async () => {
+      try {
+        const stat = await Deno.stat(path);
+        if (stat.mtime?.getTime() === modified) return;
+        table = await readTable(path);
+        modified = stat.mtime?.getTime();
+        context.logger.info("Reloaded {file}", { file: path });
+      } catch (error) {
+        context.logger.error("Cannot reload {file}, keeping the tags read before: {message}", {
+          file: path,
+          message: (error as Error).message,
+        });
+      }
+    };
+    return {
+      resolve(address) {
+        if (Date.now() - checkedAt >= options.checkEveryMs && checking === undefined) {
+          checkedAt = Date.now();
+          checking = check().finally(() => (checking = undefined));
+        }
+        return table.lookup(address) ?? {};
+      },
+      async [Symbol.asyncDispose]() {
+        await checking;
+      },
+    };
+  },
+};
+
+/** Reads a tag file into a prefix table; throws `ConfigError` naming the file and entry. */
+export async function readTable(path: string): Promise<PrefixTable<Record<string, string>>> {
+  const text = await Deno.readTextFile(path);
+  const table = new PrefixTable<Record<string, string>>();
+  const add = (key: string, tags: Record<string, string>, where: string) => {
+    const prefix = parsePrefix(key);
+    if (prefix === undefined) {
+      throw new ConfigError(`expected an IP address or CIDR prefix, got ${JSON.stringify(key)}`, {
+        file: path,
+        path: where,
+      });
+    }
+    table.set(prefix, tags);
+  };
+  if (extname(path).toLowerCase() === ".csv") {
+    const rows = text.split(/\r?\n/).filter((line) => line.trim() !== "").map(parseCsvRow);
+    const [header, ...data] = rows;
+    if (header === undefined || header.length < 2) {
+      throw new ConfigError("expected a header row: address,tag,tag…", { file: path, line: 1 });
+    }
+    data.forEach((row, index) => {
+      const tags: Record<string, string> = {};
+      header.slice(1).forEach((name, column) => {
+        if (row[column + 1] !== undefined && row[column + 1] !== "") tags[name] = row[column + 1];
+      });
+      add(row[0], tags, `row ${index + 2}`);
+    });
+    return table;
+  }
+  let data: unknown;
+  try {
+    data = extname(path).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`cannot parse: ${(error as Error).message}`, {
+      file: path,
+      cause: error,
+    });
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw new ConfigError("expected a map of address or prefix to tags", { file: path });
+  }
+  for (const [key, value] of Object.entries(data)) {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      throw new ConfigError(`expected a map of tags for ${JSON.stringify(key)}`, {
+        file: path,
+        path: key,
+      });
+    }
+    add(
+      key,
+      Object.fromEntries(Object.entries(value).map(([name, tag]) => [name, String(tag)])),
+      key,
+    );
+  }
+  return table;
+}
+
+function parseCsvRow(line: string): string[] {
+  const values: string[] = [];
+  let current = "";
+  let quoted = false;
+  for (let index = 0; index < line.length; index++) {
+    const char = line[index];
+    if (quoted) {
+      if (char === '"' && line[index + 1] === '"') {
+        current += '"';
+        index++;
+      } else if (char === '"') quoted = false;
+      else current += char;
+    } else if (char === '"') quoted = true;
+    else if (char === ",") {
+      values.push(current.trim());
+      current = "";
+    } else current += char;
+  }
+  values.push(current.trim());
+  return values;
+}

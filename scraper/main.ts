@@ -1,0 +1,243 @@
+/**
+ * The scraper program: `deno run -A jsr:@llama/scraper --config scraper.yaml`, or with the
+ * original LLAMA scraper's flags.
+ *
+ * Exit codes: 0 after SIGINT/SIGTERM (or `--once` with everything written), 1 when it cannot run
+ * or `--once` could not write everything, 2 for bad flags or a bad config.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import {
+  checkWholeNumber,
+  ConfigError,
+  parseHostPort,
+  readProgramFlags,
+  serveMetrics,
+  setupLogging,
+  UsageError,
+  waitForSignal,
+} from "@llama/core";
+import {
+  collectorTarget,
+  loadScraperPlugins,
+  parseScraperConfig,
+  SCRAPER_DEFAULTS,
+  type ScraperConfig,
+} from "./config.ts";
+import { startScraper } from "./scraper.ts";
+
+const FLAGS = {
+  config: { type: "string", placeholder: "FILE", description: "Scraper config (YAML)" },
+  "data-dir": {
+    type: "string",
+    placeholder: "DIR",
+    description: "Where points wait on disk while an output is down",
+  },
+  metrics: {
+    type: "string",
+    placeholder: "HOST:PORT",
+    description: "Serve Prometheus metrics at http://HOST:PORT/metrics",
+  },
+  once: { type: "boolean", description: "Scrape once, write, and exit" },
+  check: {
+    type: "boolean",
+    description: "Validate the config and its plugins' options, then exit",
+  },
+  "llama.collector-hosts": {
+    type: "string",
+    placeholder: "HOSTS",
+    description: "Collectors, comma-separated (original flag)",
+  },
+  "llama.collector-port": {
+    type: "number",
+    description: "Port of the collectors (original flag; default 5000)",
+  },
+  "llama.interval": {
+    type: "number",
+    description: "Seconds between scrapes (original flag; default 30)",
+  },
+  "llama.influxdb-host": {
+    type: "string",
+    placeholder: "HOST",
+    description: "Write to InfluxDB 1.x on this host (original flag; default 127.0.0.1)",
+  },
+  "llama.influxdb-port": {
+    type: "number",
+    description: "InfluxDB port (original flag; default 5086)",
+  },
+  "llama.influxdb-name": {
+    type: "string",
+    placeholder: "NAME",
+    description: "InfluxDB database (original flag; default llama)",
+  },
+  "llama.influxdb-user": {
+    type: "string",
+    placeholder: "USER",
+    description: "InfluxDB user (original flag)",
+  },
+  "llama.influxdb-pass": {
+    type: "string",
+    placeholder: "PASSWORD",
+    description: "InfluxDB password (original flag)",
+  },
+} as const;
+
+/** Runs the scraper until SIGINT or SIGTERM (or once, with `--once`); returns the exit code. */
+export async function main(args: readonly string[]): Promise<number> {
+  const flags = readProgramFlags("llama-scraper", args, FLAGS, {
+    print: (text) => console.error(text),
+    validate: (values) => {
+      if (values["llama.collector-port"] !== undefined) {
+        checkWholeNumber("llama.collector-port", values["llama.collector-port"], 1, 65535);
+      }
+      if (values["llama.influxdb-port"] !== undefined) {
+        checkWholeNumber("llama.influxdb-port", values["llama.influxdb-port"], 1, 65535);
+      }
+      if (values["llama.interval"] !== undefined) {
+        checkWholeNumber("llama.interval", values["llama.interval"], 1, 86400);
+      }
+      if (values.metrics !== undefined) parseHostPort(values.metrics, "--metrics");
+      if (values.config === undefined && values["llama.collector-hosts"] === undefined) {
+        throw new UsageError(
+          "No collectors: give --config FILE or -llama.collector-hosts HOST[,HOST…]",
+        );
+      }
+    },
+  });
+  if (flags.exitCode !== undefined) return flags.exitCode;
+  const { values } = flags;
+
+  let config: ScraperConfig;
+  let text: string | undefined;
+  let plugins;
+  try {
+    if (values.config !== undefined) {
+      try {
+        text = await Deno.readTextFile(values.config);
+      } catch (error) {
+        throw new ConfigError(`cannot read the config: ${(error as Error).message}`, {
+          file: values.config,
+        });
+      }
+      config = parseScraperConfig(text, { file: values.config });
+    } else {
+      config = {
+        ...structuredClone(SCRAPER_DEFAULTS),
+        file: undefined,
+        directory: Deno.cwd(),
+        collectors: [],
+      };
+    }
+    applyOriginalFlags(config, values);
+    if (values["data-dir"] !== undefined) config.dataDirectory = values["data-dir"];
+    if (values.metrics !== undefined) config.metrics = parseHostPort(values.metrics, "--metrics");
+    plugins = await loadScraperPlugins(config, text);
+  } catch (error) {
+    if (!(error instanceof ConfigError) && !(error instanceof UsageError)) throw error;
+    console.error(`llama-scraper: ${error.message}`);
+    return 2;
+  }
+  if (values.check) {
+    console.error(
+      `llama-scraper: ${
+        values.config ?? "the flags"
+      } are valid: ${config.collectors.length} collectors, ` +
+        `outputs: ${plugins.outputs.map((output) => output.name).join(", ") || "stdout"}` +
+        (plugins.tags.length ? `, tags: ${plugins.tags.map((tags) => tags.name).join(", ")}` : ""),
+    );
+    return 0;
+  }
+
+  await using _logging = await setupLogging(flags.logging);
+  const log = getLogger(["llama", "scraper"]);
+  let scraper;
+  try {
+    scraper = await startScraper(config, plugins);
+  } catch (error) {
+    log.fatal("Cannot start: {message}", { message: (error as Error).message });
+    return 1;
+  }
+  await using _scraper = scraper;
+  if (values.once) {
+    await scraper.scrapeNow();
+    const drained = await scraper.drained(config.writeTimeoutMs * 3);
+    if (!drained) {
+      log.error(
+        "Not every point could be written; they are kept in the data directory if there is one",
+      );
+    }
+    return drained && scraper.collectors().every((status) => status.up) ? 0 : 1;
+  }
+  let metrics;
+  try {
+    metrics = config.metrics === undefined
+      ? undefined
+      : await serveMetrics(config.metrics, () => scraper.metrics());
+  } catch (error) {
+    log.fatal("Cannot serve metrics: {message}", { message: (error as Error).message });
+    return 1;
+  }
+  await using _metrics = metrics;
+  log.info("Scraping {count} collectors every {interval} s into {outputs}", {
+    count: config.collectors.length,
+    interval: config.intervalSeconds,
+    outputs: scraper.outputs().map((output) => output.name).join(", "),
+  });
+  const signals = waitForSignal(["SIGINT", "SIGTERM"]);
+  try {
+    log.info("Stopping ({signal})", { signal: await signals.stopped });
+  } finally {
+    signals.dispose();
+  }
+  return 0;
+}
+
+/**
+ * The original scraper's flags: `-llama.collector-hosts` (with `-llama.collector-port`) replaces
+ * the config's collectors, `-llama.interval` its interval, and any `-llama.influxdb-*` flag adds
+ * an InfluxDB 1.x output with the original's defaults for the others.
+ */
+function applyOriginalFlags(config: ScraperConfig, values: Record<string, unknown>): void {
+  const hosts = values["llama.collector-hosts"] as string | undefined;
+  if (hosts !== undefined) {
+    const port = (values["llama.collector-port"] as number | undefined) ?? 5000;
+    config.collectors = hosts.split(",").map((host) => host.trim()).filter((host) => host !== "")
+      .map((host) => {
+        const target = collectorTarget(host, port);
+        if (target === undefined) {
+          throw new UsageError(`-llama.collector-hosts: "${host}" is not a host name or address`);
+        }
+        return target;
+      });
+  }
+  if (values["llama.interval"] !== undefined) {
+    config.intervalSeconds = values["llama.interval"] as number;
+  }
+  config.offsetSeconds = Math.min(config.offsetSeconds, config.intervalSeconds);
+  config.timeoutSeconds = Math.min(config.timeoutSeconds, config.intervalSeconds);
+  const influx = ["host", "port", "name", "user", "pass"].some((key) =>
+    values[`llama.influxdb-${key}`] !== undefined
+  );
+  if (influx) {
+    const host = (values["llama.influxdb-host"] as string | undefined) ?? "127.0.0.1";
+    config.outputs.push({
+      use: "influxdb",
+      name: undefined,
+      path: "-llama.influxdb-*",
+      options: {
+        version: 1,
+        url: `http://${host.includes(":") ? `[${host}]` : host}:${
+          (values["llama.influxdb-port"] as number | undefined) ?? 5086
+        }`,
+        database: (values["llama.influxdb-name"] as string | undefined) ?? "llama",
+        username: values["llama.influxdb-user"],
+        password: values["llama.influxdb-pass"],
+      },
+    });
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

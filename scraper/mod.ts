@@ -1,0 +1,25 @@
+/**
+ * The llama scraper: pulls loss and latency summaries from llama and original LLAMA collectors
+ * and writes them through output plugins (InfluxDB 1.x and 2.x, stdout, CSV, or your own), with
+ * tags from tag-resolver plugins. Points wait in memory, then on disk, while an output is down.
+ * Run it with `deno run -A jsr:@llama/scraper --config scraper.yaml`, or embed it:
+ *
+ * @example
+ * ```ts ignore
+ * import { loadScraperPlugins, parseScraperConfig, startScraper } from "@llama/scraper";
+ * const text = await Deno.readTextFile("scraper.yaml");
+ * const config = parseScraperConfig(text, { file: "scraper.yaml" });
+ * await using scraper = await startScraper(config, await loadScraperPlugins(config, text));
+ * ```
+ *
+ * @module
+ */
+export * from "./config.ts";
+export * from "./scrape.ts";
+export * from "./scraper.ts";
+export * from "./output_host.ts";
+export * from "./spool.ts";
+
+import { main } from "./main.ts";
+// `deno run jsr:@llama/scraper` runs this module: start the program.
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,394 @@
+import { join } from "node:path";
+import { getLogger } from "@logtape/logtape";
+import { type Clock, formatPrometheus, type MetricFamily, systemClock } from "@llama/core";
+import { type PluginContext, type Point, stdoutOutput, type TagResolver } from "@llama/plugins";
+import type { CollectorTarget, ScraperConfig, ScraperPlugins } from "./config.ts";
+import { OutputHost } from "./output_host.ts";
+import { scrapeCollector } from "./scrape.ts";
+import { Spool } from "./spool.ts";
+
+/** What the scraper needs from the world, replaceable in tests. */
+export interface ScraperDependencies {
+  /** HTTP client for collectors. Default: `fetch`. */
+  fetch?: typeof fetch;
+  /** Clocks. Default: the system's. */
+  clock?: Clock;
+}
+
+/** How one collector is doing. */
+export interface CollectorStatus {
+  /** The collector. */
+  collector: CollectorTarget;
+  /** Which API it answers: `llama`, `original`, or undefined before the first success. */
+  api: "llama" | "original" | undefined;
+  /** Scrapes by outcome. */
+  ok: number;
+  /** Failed scrapes. */
+  failed: number;
+  /** Scrapes that found the interval already written. */
+  stale: number;
+  /** Points scraped. */
+  points: number;
+  /** Whether the last scrape succeeded. */
+  up: boolean;
+  /** The last failure, if the last scrape failed. */
+  lastError: string | undefined;
+  /** Duration of the last scrape, ms. */
+  lastDurationMs: number;
+  /** Start of the last interval written from it. */
+  lastInterval: number;
+}
+
+/** A running scraper. */
+export interface Scraper extends AsyncDisposable {
+  /** Scrapes every collector once now, and waits for it. */
+  scrapeNow(): Promise<void>;
+  /** How each collector is doing. */
+  collectors(): CollectorStatus[];
+  /** Output hosts, by name, with their counters. */
+  outputs(): OutputHost[];
+  /** Waits until every output has written what it was given (true), or `timeoutMs` passes (false). */
+  drained(timeoutMs: number): Promise<boolean>;
+  /** Prometheus text of the scraper's health. */
+  metrics(): string;
+  /** Stops scraping, keeps waiting points on disk, closes outputs and resolvers. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a scraper: every `interval` seconds (aligned to wall-clock multiples, plus `offset`) it
+ * scrapes all collectors concurrently, adds tags from the resolvers, and hands the points to
+ * every output. A slow or dead collector delays no other, and is reported.
+ */
+export async function startScraper(
+  config: ScraperConfig,
+  plugins: ScraperPlugins,
+  dependencies: ScraperDependencies = {},
+): Promise<Scraper> {
+  const clock = dependencies.clock ?? systemClock;
+  const stop = new AbortController();
+  const context = (name: string, kind: string): PluginContext => ({
+    name,
+    logger: getLogger(["llama", "plugin", name]),
+    configDirectory: config.directory,
+    dataDirectory: config.dataDirectory === undefined
+      ? undefined
+      : join(config.dataDirectory, kind, name),
+    signal: stop.signal,
+  });
+  const loaded = plugins.outputs.length > 0 ? plugins.outputs : [{
+    plugin: stdoutOutput,
+    name: "stdout",
+    options: stdoutOutput.parseOptions(undefined, "outputs"),
+    path: "outputs",
+  }];
+  const hosts: OutputHost[] = [];
+  const resolvers: { name: string; resolver: TagResolver }[] = [];
+  try {
+    for (const output of loaded) {
+      const instance = await output.plugin.create(
+        output.options as never,
+        context(output.name, "outputs"),
+      );
+      const spool = config.dataDirectory === undefined
+        ? undefined
+        : await Spool.open(join(config.dataDirectory, "spool", output.name));
+      hosts.push(
+        new OutputHost(
+          output.name,
+          instance,
+          { ...config.buffer, retry: config.retry, writeTimeoutMs: config.writeTimeoutMs },
+          spool,
+          getLogger(["llama", "scraper"]),
+        ),
+      );
+    }
+    for (const tags of plugins.tags) {
+      resolvers.push({
+        name: tags.name,
+        resolver: await tags.plugin.create(tags.options as never, context(tags.name, "tags")),
+      });
+    }
+  } catch (error) {
+    await Promise.allSettled(hosts.map((host) => host.close()));
+    await Promise.allSettled(resolvers.map(({ resolver }) => resolver[Symbol.asyncDispose]?.()));
+    throw error;
+  }
+  return new RunningScraper(config, hosts, resolvers, stop, clock, dependencies.fetch ?? fetch);
+}
+
+class RunningScraper implements Scraper {
+  readonly #config: ScraperConfig;
+  readonly #hosts: OutputHost[];
+  readonly #resolvers: { name: string; resolver: TagResolver }[];
+  readonly #stop: AbortController;
+  readonly #clock: Clock;
+  readonly #fetch: typeof fetch;
+  readonly #status: CollectorStatus[];
+  readonly #log = getLogger(["llama", "scraper"]);
+  readonly #running = new Set<Promise<void>>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    config: ScraperConfig,
+    hosts: OutputHost[],
+    resolvers: { name: string; resolver: TagResolver }[],
+    stop: AbortController,
+    clock: Clock,
+    fetcher: typeof fetch,
+  ) {
+    this.#config = config;
+    this.#hosts = hosts;
+    this.#resolvers = resolvers;
+    this.#stop = stop;
+    this.#clock = clock;
+    this.#fetch = fetcher;
+    this.#status = config.collectors.map((collector) => ({
+      collector,
+      api: undefined,
+      ok: 0,
+      failed: 0,
+      stale: 0,
+      points: 0,
+      up: false,
+      lastError: undefined,
+      lastDurationMs: 0,
+      lastInterval: 0,
+    }));
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#stop.signal.aborted) return;
+    const intervalMs = this.#config.intervalSeconds * 1000;
+    const offsetMs = this.#config.offsetSeconds * 1000;
+    const now = this.#clock.wall();
+    let next = Math.floor((now - offsetMs) / intervalMs) * intervalMs + intervalMs + offsetMs;
+    if (next <= now) next += intervalMs;
+    this.#timer = setTimeout(() => {
+      this.#round(next - offsetMs);
+      this.#schedule();
+    }, next - now);
+  }
+
+  scrapeNow(): Promise<void> {
+    const intervalMs = this.#config.intervalSeconds * 1000;
+    return this.#round(Math.floor(this.#clock.wall() / intervalMs) * intervalMs);
+  }
+
+  /** One round: every collector on its own, none waiting for another. */
+  #round(boundary: number): Promise<void> {
+    const round = Promise.all(this.#status.map((status) => this.#scrape(status, boundary))).then(
+      () => {},
+    );
+    this.#running.add(round);
+    round.finally(() => this.#running.delete(round));
+    return round;
+  }
+
+  async #scrape(status: CollectorStatus, boundary: number): Promise<void> {
+    const started = performance.now();
+    const signal = AbortSignal.any([
+      this.#stop.signal,
+      AbortSignal.timeout(this.#config.timeoutSeconds * 1000),
+    ]);
+    try {
+      const result = await scrapeCollector(status.collector, {
+        signal,
+        flows: this.#config.flows,
+        // An original collector's points describe the interval before this boundary.
+        fallbackTime: boundary - this.#config.intervalSeconds * 1000,
+        prefer: status.api,
+        fetch: this.#fetch,
+      });
+      status.api = result.api;
+      status.lastDurationMs = performance.now() - started;
+      status.up = true;
+      status.lastError = undefined;
+      if (result.intervalStart !== 0 && result.intervalStart === status.lastInterval) {
+        // The collector has not published a new interval since the last scrape.
+        status.stale++;
+        return;
+      }
+      status.ok++;
+      if (result.points.length === 0) return;
+      status.lastInterval = result.intervalStart;
+      status.points += result.points.length;
+      const points = await this.#addTags(result.points, signal);
+      for (const host of this.#hosts) host.enqueue(points);
+    } catch (error) {
+      if (this.#stop.signal.aborted) return;
+      status.failed++;
+      status.up = false;
+      status.lastDurationMs = performance.now() - started;
+      status.lastError = (error as Error).message;
+      this.#log.warn("Scrape failed: {message}", {
+        collector: status.collector.name,
+        message: (error as Error).message,
+      });
+    }
+  }
+
+  /** Adds each resolver's tags for the source and destination addresses, as `src_<tag>` and `dst_<tag>`. */
+  async #addTags(points: Point[], signal: AbortSignal): Promise<Point[]> {
+    if (this.#resolvers.length === 0) return points;
+    const addresses = new Set<string>();
+    for (const point of points) {
+      if (point.tags.src_ip !== undefined) addresses.add(point.tags.src_ip);
+      if (point.tags.dst_ip !== undefined) addresses.add(point.tags.dst_ip);
+    }
+    const found = new Map<string, Record<string, string>>();
+    for (const { name, resolver } of this.#resolvers) {
+      await Promise.all([...addresses].map(async (address) => {
+        try {
+          const tags = await resolver.resolve(address, signal);
+          found.set(address, { ...found.get(address), ...tags });
+        } catch (error) {
+          this.#log.warn("Tag resolver {resolver} failed for {address}: {message}", {
+            resolver: name,
+            address,
+            message: (error as Error).message,
+          });
+        }
+      }));
+    }
+    return points.map((point) => {
+      const tags: Record<string, string> = { ...point.tags };
+      for (const [side, address] of [["src", point.tags.src_ip], ["dst", point.tags.dst_ip]]) {
+        for (const [key, value] of Object.entries(found.get(address ?? "") ?? {})) {
+          if (key !== "ip") tags[`${side}_${key}`] = value;
+        }
+      }
+      return { ...point, tags };
+    });
+  }
+
+  async drained(timeoutMs: number): Promise<boolean> {
+    const results = await Promise.all(this.#hosts.map((host) => host.drained(timeoutMs)));
+    return results.every(Boolean);
+  }
+
+  collectors(): CollectorStatus[] {
+    return this.#status.map((status) => ({ ...status }));
+  }
+
+  outputs(): OutputHost[] {
+    return [...this.#hosts];
+  }
+
+  metrics(): string {
+    const perCollector = (
+      name: string,
+      help: string,
+      type: MetricFamily["type"],
+      value: (status: CollectorStatus) => number,
+    ) => ({
+      name,
+      help,
+      type,
+      samples: this.#status.map((status) => ({
+        labels: { collector: status.collector.name },
+        value: value(status),
+      })),
+    });
+    const perOutput = (
+      name: string,
+      help: string,
+      type: MetricFamily["type"],
+      value: (host: OutputHost) => number,
+    ) => ({
+      name,
+      help,
+      type,
+      samples: this.#hosts.map((host) => ({ labels: { output: host.name }, value: value(host) })),
+    });
+    return formatPrometheus([
+      {
+        name: "llama_scraper_scrapes_total",
+        help: "Scrapes by collector and result (stale: no new interval since the last one).",
+        type: "counter",
+        samples: this.#status.flatMap((status) =>
+          (["ok", "failed", "stale"] as const).map((result) => ({
+            labels: { collector: status.collector.name, result },
+            value: status[result],
+          }))
+        ),
+      },
+      perCollector(
+        "llama_scraper_collector_up",
+        "Whether the last scrape of the collector succeeded.",
+        "gauge",
+        (status) => status.up ? 1 : 0,
+      ),
+      perCollector(
+        "llama_scraper_scrape_duration_seconds",
+        "Duration of the last scrape.",
+        "gauge",
+        (status) => status.lastDurationMs / 1000,
+      ),
+      perCollector(
+        "llama_scraper_points_scraped_total",
+        "Points scraped from the collector.",
+        "counter",
+        (status) => status.points,
+      ),
+      perOutput(
+        "llama_scraper_points_written_total",
+        "Points the output stored.",
+        "counter",
+        (host) => host.counters.written,
+      ),
+      perOutput(
+        "llama_scraper_points_rejected_total",
+        "Points the output refused for good.",
+        "counter",
+        (host) => host.counters.rejected,
+      ),
+      perOutput(
+        "llama_scraper_points_dropped_total",
+        "Points dropped: memory full and no data directory.",
+        "counter",
+        (host) => host.counters.dropped,
+      ),
+      perOutput(
+        "llama_scraper_write_failures_total",
+        "Failed writes, each retried.",
+        "counter",
+        (host) => host.counters.failures,
+      ),
+      perOutput(
+        "llama_scraper_queue_points",
+        "Points waiting for the output, in memory and on disk.",
+        "gauge",
+        (host) => host.counters.queued,
+      ),
+      perOutput(
+        "llama_scraper_spool_points",
+        "Points waiting for the output on disk.",
+        "gauge",
+        (host) => host.counters.spooled,
+      ),
+      perOutput(
+        "llama_scraper_last_write_timestamp_seconds",
+        "Time of the output's last successful write.",
+        "gauge",
+        (host) => host.counters.lastSuccess / 1000,
+      ),
+    ]);
+  }
+
+  async close(): Promise<void> {
+    if (this.#stop.signal.aborted) return;
+    this.#stop.abort();
+    clearTimeout(this.#timer);
+    await Promise.allSettled(this.#running);
+    await Promise.allSettled(this.#hosts.map((host) => host.close()));
+    await Promise.allSettled(
+      this.#resolvers.map(({ resolver }) => resolver[Symbol.asyncDispose]?.()),
+    );
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
