@@ -176,6 +176,7 @@ export function parseScraperConfig(text: string, options: { file?: string } = {}
 
 /** Turns `host:port`, `host` (port 5000) or a URL into a collector target. */
 export function collectorTarget(text: string, defaultPort = 5000): CollectorTarget | undefined {
+  if (text.includes("://") && !/^https?:\/\//.test(text)) return undefined;
   let url: URL;
   try {
     url = new URL(
