@@ -1,7 +1,8 @@
 /**
- * `deno task demo`: a reflector and a collector on loopback. The collector probes the reflector
- * from four source ports, and a second target where nobody answers, and prints each interval's
- * summary as it is published.
+ * `deno task demo`: a reflector, a collector and a scraper on loopback. The collector probes the
+ * reflector from four source ports, and a second target where nobody answers, and prints each
+ * interval's summary as it is published; then the scraper pulls the last one from the collector's
+ * API and writes it to standard output as InfluxDB line protocol.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import {
   resolveTargets,
   startCollector,
 } from "@llama/collector";
+import { loadScraperPlugins, parseScraperConfig, startScraper } from "@llama/scraper";
 
 const INTERVALS = 3;
 const INTERVAL_SECONDS = 2;
@@ -52,6 +54,17 @@ console.log(
 );
 console.log(`Try: curl ${api}/influxdata   curl ${api}/api/v1/summaries   curl ${api}/metrics\n`);
 await done;
+
+console.log("The scraper pulls the last interval from the collector and writes line protocol:\n");
+const scraperConfig = parseScraperConfig(`collectors: ["${api}"]\noutputs: [{use: stdout}]\n`, {
+  file: "demo",
+});
+await using scraper = await startScraper(
+  scraperConfig,
+  await loadScraperPlugins(scraperConfig, undefined),
+);
+await scraper.scrapeNow();
+await scraper.drained(5000);
 
 function print(summary: IntervalSummary): void {
   console.log(

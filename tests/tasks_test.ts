@@ -30,7 +30,7 @@ Deno.test("deno task collector --check reads the original's configs with the tas
   }
 });
 
-Deno.test("deno task demo shows a healthy path at 0% and the silent target at 100%", async () => {
+Deno.test("deno task demo shows a healthy path at 0%, the silent target at 100%, then line protocol", async () => {
   const { code, output } = await task(["demo"]);
   assert.equal(code, 0, output);
   assert.match(output, /127\.0\.0\.1 → 127\.0\.0\.1 +localhost +sent +\d+ +loss +0\.0% +rtt p50/);
@@ -39,4 +39,13 @@ Deno.test("deno task demo shows a healthy path at 0% and the silent target at 10
     /127\.0\.0\.1 → 127\.0\.0\.3 +nobody-home +sent +\d+ +loss 100\.0% +no answers/,
   );
   assert.equal(output.match(/^Interval /gm)?.length, 3);
+  // It ends with the scraper's line protocol for both paths, dated by the interval.
+  assert.match(
+    output,
+    /^raw_stats,dst_hostname=localhost,dst_ip=127\.0\.0\.1,src_hostname=demo-collector,src_ip=127\.0\.0\.1 .*[ ,]loss=0,.* \d{10}$/m,
+  );
+  assert.match(
+    output,
+    /^raw_stats,dst_hostname=nobody-home,dst_ip=127\.0\.0\.3,.*[ ,]loss=100,lost=\d+,.* \d{10}$/m,
+  );
 });
