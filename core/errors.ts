@@ -164,7 +164,11 @@ export class PluginError extends Error {
   /** Whether the same call may succeed later. */
   readonly retryable: boolean;
   /** Creates a plugin error; retryable unless said otherwise. */
-  constructor(plugin: string, detail: string, options: LlamaErrorOptions & { retryable?: boolean } = {}) {
+  constructor(
+    plugin: string,
+    detail: string,
+    options: LlamaErrorOptions & { retryable?: boolean } = {},
+  ) {
     super(`${plugin}: ${detail}`, { cause: options.cause });
     this.name = "PluginError";
     this.plugin = plugin;

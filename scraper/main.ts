@@ -139,10 +139,9 @@ export async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
   if (values.check) {
+    const subject = values.config === undefined ? "the flags are" : `${values.config} is`;
     console.error(
-      `llama-scraper: ${
-        values.config ?? "the flags"
-      } are valid: ${config.collectors.length} collectors, ` +
+      `llama-scraper: ${subject} valid: ${config.collectors.length} collectors, ` +
         `outputs: ${plugins.outputs.map((output) => output.name).join(", ") || "stdout"}` +
         (plugins.tags.length ? `, tags: ${plugins.tags.map((tags) => tags.name).join(", ")}` : ""),
     );

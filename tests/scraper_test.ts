@@ -273,3 +273,20 @@ Deno.test("scraper program: original flags, --check, and a clear exit 2 without 
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--llama.influxdb-port takes a whole number from 1 to 65535, got 0/);
 });
+
+Deno.test("every sample scraper config in configs/ passes --check", async () => {
+  const names = [...Deno.readDirSync(new URL("../configs/", import.meta.url))]
+    .map((entry) => entry.name)
+    .filter((name) => name.startsWith("scraper") && name.endsWith(".yaml"))
+    .sort();
+  assert.deepEqual(names, ["scraper.influxdb.yaml", "scraper.yaml"]);
+  for (const name of names) {
+    const { code, stderr } = await runProgram("scraper/main.ts", [
+      "--config",
+      `configs/${name}`,
+      "--check",
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, new RegExp(`configs/${name} is valid: \\d collectors, outputs: `));
+  }
+});
