@@ -48,6 +48,8 @@ export class OutputHost {
   #memoryPoints = 0;
   #spooling: Promise<void> = Promise.resolve();
   #wake: (() => void) | undefined;
+  /** Set by every change to the queue, so the writer never sleeps through one. */
+  #signaled = false;
   readonly #stop = new AbortController();
   readonly #loop: Promise<void>;
   readonly counters: OutputHostCounters = {
@@ -108,7 +110,7 @@ export class OutputHost {
           this.#memoryPoints += rest.length;
         } finally {
           this.#refreshCounters();
-          this.#wake?.();
+          this.#notify();
         }
       });
       return;
@@ -131,7 +133,7 @@ export class OutputHost {
       );
     }
     this.#refreshCounters();
-    this.#wake?.();
+    this.#notify();
   }
 
   /** Resolves once nothing waits (true), or after `timeoutMs` (false). */
@@ -148,7 +150,7 @@ export class OutputHost {
   /** Stops writing, keeps what waits in memory on disk (when there is a spool), and disposes the output. */
   async close(): Promise<void> {
     this.#stop.abort();
-    this.#wake?.();
+    this.#notify();
     await this.#loop;
     await this.#spooling;
     if (this.#spool !== undefined) {
@@ -174,12 +176,19 @@ export class OutputHost {
     await this.#output[Symbol.asyncDispose]?.();
   }
 
+  #notify(): void {
+    this.#signaled = true;
+    this.#wake?.();
+  }
+
   async #run(): Promise<void> {
     let attempt = 0;
     while (!this.#stop.signal.aborted) {
+      this.#signaled = false;
       const next = await this.#next();
       if (next === undefined) {
-        await new Promise<void>((resolve) => (this.#wake = resolve));
+        // Points may have come while #next was looking: sleep only if nothing changed since.
+        if (!this.#signaled) await new Promise<void>((resolve) => (this.#wake = resolve));
         this.#wake = undefined;
         continue;
       }

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { getLogger } from "@logtape/logtape";
+import { PluginError } from "@llama/core";
+import type { Output, Point } from "@llama/plugins";
+import { OutputHost, type OutputHostSettings } from "./output_host.ts";
+import { Spool } from "./spool.ts";
+
+const log = getLogger(["llama", "test"]);
+const settings: OutputHostSettings = {
+  memoryPoints: 4,
+  batchPoints: 3,
+  retry: { initialMs: 5, maxMs: 20 },
+  writeTimeoutMs: 1000,
+};
+
+function points(from: number, count: number): Point[] {
+  return Array.from({ length: count }, (_, index) => ({
+    measurement: "m",
+    tags: {},
+    fields: { n: from + index },
+    time: (from + index) * 1000,
+  }));
+}
+
+/** An output that fails while `down` is set, and records what it stored. */
+function flakyOutput() {
+  const stored: number[] = [];
+  const state = { down: true, refuseNext: false };
+  const output: Output = {
+    write(batch) {
+      if (state.refuseNext) {
+        state.refuseNext = false;
+        return Promise.reject(new PluginError("flaky", "HTTP 400: bad", { retryable: false }));
+      }
+      if (state.down) return Promise.reject(new PluginError("flaky", "unreachable"));
+      stored.push(...batch.map((point) => point.fields.n));
+      return Promise.resolve();
+    },
+  };
+  return { output, stored, state };
+}
+
+Deno.test("output host writes everything in order after an outage, through memory and disk", async () => {
+  const directory = await Deno.makeTempDir();
+  try {
+    const { output, stored, state } = flakyOutput();
+    const host = new OutputHost("flaky", output, settings, await Spool.open(directory), log);
+    for (let batch = 0; batch < 10; batch++) host.enqueue(points(batch * 5, 5));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(host.counters.spooled > 0, "past memory_points, points went to disk");
+    assert.equal(host.counters.queued, 50);
+    state.down = false;
+    assert.ok(await host.drained(5000));
+    await host.close();
+    assert.deepEqual(stored, Array.from({ length: 50 }, (_, index) => index));
+    assert.equal(host.counters.written, 50);
+    assert.ok(host.counters.failures > 0);
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+Deno.test("output host keeps unwritten points on disk at close, and a new host sends them first", async () => {
+  const directory = await Deno.makeTempDir();
+  try {
+    const first = flakyOutput();
+    const host = new OutputHost("flaky", first.output, settings, await Spool.open(directory), log);
+    host.enqueue(points(0, 3)); // fits in memory
+    host.enqueue(points(3, 3)); // spills
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await host.close();
+    assert.equal(first.stored.length, 0);
+
+    const second = flakyOutput();
+    second.state.down = false;
+    const again = new OutputHost(
+      "flaky",
+      second.output,
+      settings,
+      await Spool.open(directory),
+      log,
+    );
+    again.enqueue(points(6, 2));
+    assert.ok(await again.drained(5000));
+    await again.close();
+    assert.deepEqual(second.stored, [0, 1, 2, 3, 4, 5, 6, 7]);
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+Deno.test("output host sets aside points refused for good and goes on with the rest", async () => {
+  const { output, stored, state } = flakyOutput();
+  state.down = false;
+  state.refuseNext = true;
+  const host = new OutputHost("flaky", output, { ...settings, memoryPoints: 100 }, undefined, log);
+  host.enqueue(points(0, 2));
+  host.enqueue(points(2, 2));
+  assert.ok(await host.drained(5000));
+  await host.close();
+  assert.deepEqual(stored, [2, 3]);
+  assert.equal(host.counters.rejected, 2);
+});
+
+Deno.test("output host without a data directory drops the oldest points past its memory, and counts them", async () => {
+  const { output, stored, state } = flakyOutput();
+  const host = new OutputHost("flaky", output, settings, undefined, log);
+  for (let batch = 0; batch < 4; batch++) host.enqueue(points(batch * 2, 2));
+  assert.equal(host.counters.dropped, 4);
+  state.down = false;
+  assert.ok(await host.drained(5000));
+  await host.close();
+  assert.deepEqual(stored, [4, 5, 6, 7]);
+});
