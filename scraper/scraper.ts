@@ -176,10 +176,32 @@ class RunningScraper implements Scraper {
     return this.#round(Math.floor(this.#clock.wall() / intervalMs) * intervalMs);
   }
 
-  /** One round: every collector on its own, none waiting for another. */
+  /** One round: every collector on its own, none waiting for another; then one line of health. */
   #round(boundary: number): Promise<void> {
+    const before = this.#status.map((status) => ({ ...status }));
     const round = Promise.all(this.#status.map((status) => this.#scrape(status, boundary))).then(
-      () => {},
+      () => {
+        if (this.#stop.signal.aborted) return;
+        const delta = (key: "ok" | "failed" | "stale" | "points") =>
+          this.#status.reduce((sum, status, index) => sum + status[key] - before[index][key], 0);
+        const failed = this.#status.filter((status, index) => status.failed > before[index].failed);
+        this.#log.info(
+          "Scraped {ok} collectors ({failed} failed, {stale} without a new interval): {points} points in; " +
+            "{written} written so far, {queued} waiting",
+          {
+            ok: delta("ok"),
+            failed: delta("failed"),
+            stale: delta("stale"),
+            points: delta("points"),
+            failedCollectors: failed.map((status) => status.collector.name),
+            written: this.#hosts.reduce((sum, host) => sum + host.counters.written, 0),
+            queued: this.#hosts.reduce((sum, host) => sum + host.counters.queued, 0),
+            outputs: Object.fromEntries(
+              this.#hosts.map((host) => [host.name, { ...host.counters }]),
+            ),
+          },
+        );
+      },
     );
     this.#running.add(round);
     round.finally(() => this.#running.delete(round));

@@ -226,7 +226,7 @@ Deno.test("scraper config errors name the file, line, column and path, plugin op
       ],
       [
         "collectors: [a:5000]\ntags:\n  - use: influxdb\n",
-        /tags\[0\]\.use: Cannot load plugin "influxdb": not a built-in tags plugin \(static, dns\)/,
+        /scraper\.yaml:3:10: tags\[0\]\.use: Cannot load plugin "influxdb": "influxdb" is a built-in output plugin, but a tags plugin is needed here/,
       ],
       [
         "collectors: [a:5000]\ntags:\n  - use: static\n",
