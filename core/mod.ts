@@ -28,3 +28,4 @@ export * from "./address.ts";
 export * from "./metrics_server.ts";
 export * from "./program.ts";
 export * from "./config_node.ts";
+export * from "./native_socket.ts";

@@ -1,0 +1,601 @@
+/**
+ * A UDP socket on Linux libc through `Deno.dlopen`: TOS marking and reading, sized kernel
+ * buffers, kernel receive timestamps, and `recvmmsg`/`sendmmsg` moving a whole batch per call.
+ * Needs `--allow-ffi`; `nativeEngineStatus()` says whether it can be used.
+ *
+ * @module
+ */
+import { SocketError } from "./errors.ts";
+import { formatAddress } from "./address.ts";
+import type { BindOptions, DatagramBatch, DatagramSocket, SocketAddress } from "./socket.ts";
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_DGRAM = 2;
+const SOL_SOCKET = 1;
+const SO_SNDBUF = 7;
+const SO_RCVBUF = 8;
+const SO_SNDBUFFORCE = 32;
+const SO_RCVBUFFORCE = 33;
+const SO_TIMESTAMPNS = 35;
+const IPPROTO_IP = 0;
+const IP_TOS = 1;
+const IP_RECVTOS = 13;
+const IPPROTO_IPV6 = 41;
+const IPV6_V6ONLY = 26;
+const IPV6_RECVTCLASS = 66;
+const IPV6_TCLASS = 67;
+const MSG_DONTWAIT = 0x40;
+const MSG_WAITFORONE = 0x10000;
+const SHUT_RDWR = 2;
+const CLOCK_REALTIME = 0;
+
+const MMSGHDR_BYTES = 64; // struct mmsghdr on x86_64 and aarch64: msghdr (56) + msg_len + padding
+const NAME_BYTES = 28; // sockaddr_in6, large enough for sockaddr_in
+const CONTROL_BYTES = 64; // a timespec and a TOS/TCLASS message
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  9: "EBADF",
+  11: "EAGAIN",
+  13: "EACCES",
+  22: "EINVAL",
+  24: "EMFILE",
+  90: "EMSGSIZE",
+  92: "ENOPROTOOPT",
+  97: "EAFNOSUPPORT",
+  98: "EADDRINUSE",
+  99: "EADDRNOTAVAIL",
+  101: "ENETUNREACH",
+  105: "ENOBUFS",
+  111: "ECONNREFUSED",
+  113: "EHOSTUNREACH",
+};
+
+const SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  recvmmsg: {
+    parameters: ["i32", "buffer", "u32", "i32", "pointer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+/** Whether the native engine can run here, and if not, why. */
+export type NativeEngineStatus = { available: true } | { available: false; reason: string };
+
+/**
+ * Says whether the native engine can be used: Linux, FFI permitted, libc loadable.
+ *
+ * @example
+ * ```ts
+ * import { nativeEngineStatus } from "@llama/core";
+ * const status = nativeEngineStatus();
+ * console.assert(status.available || status.reason.length > 0);
+ * ```
+ */
+export function nativeEngineStatus(): NativeEngineStatus {
+  if (Deno.build.os !== "linux") {
+    return { available: false, reason: `it needs Linux, and this is ${Deno.build.os}` };
+  }
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    return { available: false, reason: "FFI is not permitted (run with --allow-ffi or -A)" };
+  }
+  try {
+    libc();
+  } catch (error) {
+    return { available: false, reason: `libc.so.6 cannot be loaded: ${(error as Error).message}` };
+  }
+  return { available: true };
+}
+
+function libc(): Libc {
+  library ??= Deno.dlopen("libc.so.6", SYMBOLS);
+  return library.symbols;
+}
+
+/** Options of the native socket, beyond the address. */
+export interface NativeSocketOptions extends BindOptions {
+  /** Kernel receive buffer in bytes. Default 2 MiB (the original's). */
+  receiveBufferBytes?: number;
+  /** Kernel send buffer in bytes. Default 2 MiB. */
+  sendBufferBytes?: number;
+  /** TOS (IPv4) / traffic class (IPv6) of datagrams sent without their own. Default 0. */
+  tos?: number;
+}
+
+/**
+ * Opens a UDP socket through libc. Throws `SocketError` naming the libc call and errno.
+ *
+ * @example
+ * ```ts ignore
+ * import { DatagramBatch, openNativeSocket } from "@llama/core";
+ * await using socket = await openNativeSocket({ hostname: "127.0.0.1", port: 0, tos: 0xb8 });
+ * ```
+ */
+export function openNativeSocket(options: NativeSocketOptions): Promise<DatagramSocket> {
+  try {
+    return Promise.resolve(new NativeSocket(options));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** The kernel's buffer sizes of a native socket, as it granted them. */
+export interface NativeSocketInfo {
+  /** SO_RCVBUF as read back (the kernel doubles what was asked, for its bookkeeping). */
+  receiveBufferBytes: number;
+  /** SO_SNDBUF as read back. */
+  sendBufferBytes: number;
+}
+
+/** Per-batch C structures, built once: pointers into the batch's slots never change. */
+interface BatchStructures {
+  messages: Uint8Array;
+  messageView: DataView;
+  iovecView: DataView;
+  names: Uint8Array;
+  nameView: DataView;
+  control: Uint8Array;
+  controlView: DataView;
+  iovecs: Uint8Array;
+}
+
+class NativeSocket implements DatagramSocket {
+  readonly engine = "native";
+  readonly localAddress: SocketAddress;
+  readonly info: NativeSocketInfo;
+  readonly #fd: number;
+  readonly #family: number;
+  readonly #structures = new WeakMap<DatagramBatch, BatchStructures>();
+  readonly #addresses = new Map<string | number, SocketAddress>();
+  readonly #encoded = new WeakMap<SocketAddress, Uint8Array>();
+  readonly #timespec = new BigInt64Array(2);
+  readonly #timespecBytes = new Uint8Array(this.#timespec.buffer);
+  readonly #int = new Int32Array(1);
+  readonly #intBytes = new Uint8Array(this.#int.buffer);
+  /** TOS of datagrams that do not ask for one. */
+  readonly #baseTos: number;
+  /** TOS the socket is set to now. */
+  #tos = 0;
+  #closed = false;
+  // Calibration: a performance.now() reading and the CLOCK_REALTIME seconds and nanoseconds
+  // read with it, so kernel times map onto the monotonic scale without losing precision.
+  #calibratedAt = -Infinity;
+  #baseMonotonic = 0;
+  #baseSeconds = 0;
+  #baseNanos = 0;
+
+  constructor(options: NativeSocketOptions) {
+    const c = libc();
+    const v6 = options.hostname.includes(":");
+    this.#family = v6 ? AF_INET6 : AF_INET;
+    const fd = c.socket(this.#family, SOCK_DGRAM, 0);
+    if (fd < 0) throw this.#error("socket", options);
+    this.#fd = fd;
+    try {
+      if (v6) this.#setInt(IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY", true);
+      const name = encodeAddress({ hostname: options.hostname, port: options.port }, this.#family);
+      if (c.bind(fd, name, v6 ? 28 : 16) !== 0) throw this.#error(`bind ${formatAddress(options)}`);
+      this.#setInt(SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS");
+      this.#setInt(IPPROTO_IP, IP_RECVTOS, 1, "IP_RECVTOS", v6);
+      if (v6) this.#setInt(IPPROTO_IPV6, IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS");
+      this.#baseTos = options.tos ?? 0;
+      if (this.#baseTos !== 0) this.#applyTos(this.#baseTos);
+      this.#setBuffer(
+        SO_RCVBUFFORCE,
+        SO_RCVBUF,
+        options.receiveBufferBytes ?? 2 * 1024 * 1024,
+        "SO_RCVBUF",
+      );
+      this.#setBuffer(
+        SO_SNDBUFFORCE,
+        SO_SNDBUF,
+        options.sendBufferBytes ?? 2 * 1024 * 1024,
+        "SO_SNDBUF",
+      );
+      this.info = {
+        receiveBufferBytes: this.#getInt(SO_RCVBUF),
+        sendBufferBytes: this.#getInt(SO_SNDBUF),
+      };
+      const local = new Uint8Array(NAME_BYTES);
+      const length = new Uint32Array([NAME_BYTES]);
+      if (c.getsockname(fd, local, new Uint8Array(length.buffer)) !== 0) {
+        throw this.#error("getsockname");
+      }
+      this.localAddress = decodeAddress(new DataView(local.buffer), 0);
+    } catch (error) {
+      c.close(fd);
+      throw error;
+    }
+  }
+
+  async receive(batch: DatagramBatch): Promise<number> {
+    const structures = this.#prepare(batch);
+    const { messageView, iovecView } = structures;
+    const slotBytes = batch.slotSize;
+    for (let index = 0; index < batch.capacity; index++) {
+      const message = index * MMSGHDR_BYTES;
+      messageView.setUint32(message + 8, NAME_BYTES, true); // msg_namelen
+      setSize(messageView, message + 40, CONTROL_BYTES); // msg_controllen
+      messageView.setUint32(message + 48, 0, true); // msg_flags
+      setSize(iovecView, index * 16 + 8, slotBytes); // a send may have shortened iov_len
+    }
+    const count = await libc().recvmmsg(
+      this.#fd,
+      structures.messages,
+      batch.capacity,
+      MSG_WAITFORONE,
+      null,
+    );
+    if (this.#closed) throw new SocketError("socket closed", { operation: "closed" });
+    if (count < 0) {
+      // errno is the worker thread's and cannot be read here.
+      throw new SocketError("recvmmsg failed", { operation: "receive" });
+    }
+    const now = performance.now();
+    if (now - this.#calibratedAt > 1000) this.#calibrate();
+    let kernelTimes = 0;
+    for (let index = 0; index < count; index++) {
+      const message = index * MMSGHDR_BYTES;
+      batch.lengths[index] = messageView.getUint32(message + 56, true);
+      batch.addresses[index] = this.#peer(structures.nameView, index * NAME_BYTES);
+      batch.tos[index] = -1;
+      batch.receivedAt[index] = now;
+      const controlLength = messageView.getUint32(message + 40, true);
+      const view = structures.controlView;
+      const base = index * CONTROL_BYTES;
+      for (let offset = 0; offset + 16 <= controlLength;) {
+        const length = view.getUint32(base + offset, true);
+        const level = view.getInt32(base + offset + 8, true);
+        const type = view.getInt32(base + offset + 12, true);
+        if (level === SOL_SOCKET && type === SO_TIMESTAMPNS) {
+          // struct timespec: 64-bit seconds and nanoseconds, read as 32-bit halves (no BigInt).
+          batch.receivedAt[index] = this.#toMonotonic(
+            view.getUint32(base + offset + 16, true) +
+              view.getInt32(base + offset + 20, true) * 4294967296,
+            view.getUint32(base + offset + 24, true),
+          );
+          kernelTimes++;
+        } else if (level === IPPROTO_IP && type === IP_TOS) {
+          batch.tos[index] = view.getUint8(base + offset + 16);
+        } else if (level === IPPROTO_IPV6 && type === IPV6_TCLASS) {
+          batch.tos[index] = view.getInt32(base + offset + 16, true) & 0xff;
+        }
+        if (length < 16) break;
+        offset += (length + 7) & ~7;
+      }
+    }
+    batch.timestampSource = kernelTimes === count && count > 0 ? "kernel" : "userspace";
+    return count;
+  }
+
+  send(batch: DatagramBatch, count: number): Promise<number> {
+    const structures = this.#prepare(batch);
+    const { messageView, iovecView, names } = structures;
+    let sent = 0;
+    let run = 0; // messages gathered for the next sendmmsg
+    let runStart = 0;
+    let runTos = -2;
+    const flush = () => {
+      if (run === 0) return;
+      const tos = runTos >= 0 ? runTos : this.#baseTos;
+      if (tos !== this.#tos) this.#applyTos(tos);
+      const now = this.#realtimeMonotonic();
+      for (let index = runStart; index < runStart + run; index++) batch.sentAt[index] = now;
+      const result = this.#sendmmsg(structures, runStart, run);
+      sent += result;
+      run = 0;
+    };
+    for (let index = 0; index < count; index++) {
+      const length = batch.lengths[index];
+      if (length === 0) {
+        flush();
+        runStart = index + 1;
+        continue;
+      }
+      const tos = batch.tos[index];
+      if (run > 0 && tos !== runTos) {
+        flush();
+        runStart = index;
+      }
+      if (run === 0) {
+        runStart = index;
+        runTos = tos;
+      }
+      const message = index * MMSGHDR_BYTES;
+      names.set(this.#encode(batch.addresses[index]), index * NAME_BYTES);
+      messageView.setUint32(message + 8, this.#family === AF_INET6 ? 28 : 16, true);
+      setSize(iovecView, index * 16 + 8, length);
+      setSize(messageView, message + 40, 0); // no control data on send
+      run++;
+    }
+    flush();
+    return Promise.resolve(sent);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const c = libc();
+    // shutdown wakes a recvmmsg waiting on a worker thread; close alone would not.
+    c.shutdown(this.#fd, SHUT_RDWR);
+    c.close(this.#fd);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  #sendmmsg(structures: BatchStructures, start: number, count: number): number {
+    const c = libc();
+    const messages = structures.messages.subarray(start * MMSGHDR_BYTES);
+    let done = 0;
+    for (let attempt = 0; done < count && attempt < 100; attempt++) {
+      const result = c.sendmmsg(
+        this.#fd,
+        messages.subarray(done * MMSGHDR_BYTES),
+        count - done,
+        MSG_DONTWAIT,
+      );
+      if (result > 0) {
+        done += result;
+        continue;
+      }
+      const errno = this.#errno();
+      // A full send buffer clears within microseconds: try again; anything else fails the rest.
+      if (result < 0 && errno === 11) continue;
+      throw new SocketError(`sendmmsg failed: ${errnoName(errno)}`, { operation: "send" });
+    }
+    return done;
+  }
+
+  #prepare(batch: DatagramBatch): BatchStructures {
+    let structures = this.#structures.get(batch);
+    if (structures !== undefined) return structures;
+    const messages = new Uint8Array(batch.capacity * MMSGHDR_BYTES);
+    const names = new Uint8Array(batch.capacity * NAME_BYTES);
+    const control = new Uint8Array(batch.capacity * CONTROL_BYTES);
+    const iovecs = new Uint8Array(batch.capacity * 16);
+    const messageView = new DataView(messages.buffer);
+    const iovecView = new DataView(iovecs.buffer);
+    const address = (bytes: Uint8Array, offset: number) =>
+      BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes))) + BigInt(offset);
+    for (let index = 0; index < batch.capacity; index++) {
+      const slot = batch.slots[index];
+      iovecView.setBigUint64(index * 16, address(slot, 0), true);
+      iovecView.setBigUint64(index * 16 + 8, BigInt(slot.length), true);
+      const message = index * MMSGHDR_BYTES;
+      messageView.setBigUint64(message, address(names, index * NAME_BYTES), true); // msg_name
+      messageView.setUint32(message + 8, NAME_BYTES, true); // msg_namelen
+      messageView.setBigUint64(message + 16, address(iovecs, index * 16), true); // msg_iov
+      messageView.setBigUint64(message + 24, 1n, true); // msg_iovlen
+      messageView.setBigUint64(message + 32, address(control, index * CONTROL_BYTES), true); // msg_control
+      messageView.setBigUint64(message + 40, BigInt(CONTROL_BYTES), true); // msg_controllen
+    }
+    structures = {
+      messages,
+      messageView,
+      iovecView,
+      names,
+      nameView: new DataView(names.buffer),
+      control,
+      controlView: new DataView(control.buffer),
+      iovecs,
+    };
+    // Receiving overwrites iov_len only through msg_len; the slot sizes set above stay.
+    this.#structures.set(batch, structures);
+    return structures;
+  }
+
+  /** The peer of a received datagram, from a small cache so that a busy peer costs nothing. */
+  #peer(view: DataView, offset: number): SocketAddress {
+    const family = view.getUint16(offset, true);
+    const port = view.getUint16(offset + 2, false);
+    let key: string | number;
+    if (family === AF_INET) key = view.getUint32(offset + 4, false) * 65536 + port;
+    else {
+      let text = "";
+      for (let index = 8; index < 24; index += 4) {
+        text += view.getUint32(offset + index, false).toString(16) + ",";
+      }
+      key = text + port;
+    }
+    let address = this.#addresses.get(key);
+    if (address === undefined) {
+      if (this.#addresses.size >= 4096) this.#addresses.clear();
+      address = decodeAddress(view, offset);
+      this.#addresses.set(key, address);
+      const encoded = new Uint8Array(NAME_BYTES);
+      encoded.set(new Uint8Array(view.buffer, view.byteOffset + offset, NAME_BYTES));
+      this.#encoded.set(address, encoded);
+    }
+    return address;
+  }
+
+  #encode(address: SocketAddress): Uint8Array {
+    let encoded = this.#encoded.get(address);
+    if (encoded === undefined) {
+      encoded = encodeAddress(address, this.#family);
+      this.#encoded.set(address, encoded);
+    }
+    return encoded;
+  }
+
+  #applyTos(tos: number): void {
+    if (this.#family === AF_INET6) {
+      this.#setInt(IPPROTO_IPV6, IPV6_TCLASS, tos, "IPV6_TCLASS");
+      // A dual-stack socket sends to IPv4 peers with IP_TOS.
+      this.#setInt(IPPROTO_IP, IP_TOS, tos, "IP_TOS", true);
+    } else {
+      this.#setInt(IPPROTO_IP, IP_TOS, tos, "IP_TOS");
+    }
+    this.#tos = tos;
+  }
+
+  #setBuffer(force: number, plain: number, bytes: number, name: string): void {
+    // SO_*BUFFORCE passes the system limit (net.core.rmem_max) but needs CAP_NET_ADMIN.
+    this.#int[0] = bytes;
+    if (libc().setsockopt(this.#fd, SOL_SOCKET, force, this.#intBytes, 4) === 0) return;
+    this.#setInt(SOL_SOCKET, plain, bytes, name);
+  }
+
+  #setInt(level: number, option: number, value: number, name: string, optional = false): void {
+    this.#int[0] = value;
+    if (libc().setsockopt(this.#fd, level, option, this.#intBytes, 4) !== 0 && !optional) {
+      throw this.#error(`setsockopt(${name})`);
+    }
+  }
+
+  #getInt(option: number): number {
+    const length = new Uint32Array([4]);
+    libc().getsockopt(this.#fd, SOL_SOCKET, option, this.#intBytes, new Uint8Array(length.buffer));
+    return this.#int[0];
+  }
+
+  #calibrate(): void {
+    this.#baseMonotonic = performance.now();
+    libc().clock_gettime(CLOCK_REALTIME, this.#timespecBytes);
+    this.#baseSeconds = Number(this.#timespec[0]);
+    this.#baseNanos = Number(this.#timespec[1]);
+    this.#calibratedAt = this.#baseMonotonic;
+  }
+
+  /** Maps a CLOCK_REALTIME reading onto the performance.now() scale. */
+  #toMonotonic(seconds: number, nanos: number): number {
+    return this.#baseMonotonic + (seconds - this.#baseSeconds) * 1000 +
+      (nanos - this.#baseNanos) / 1e6;
+  }
+
+  /** CLOCK_REALTIME now, on the performance.now() scale: the same clock as kernel timestamps. */
+  #realtimeMonotonic(): number {
+    if (performance.now() - this.#calibratedAt > 1000) this.#calibrate();
+    libc().clock_gettime(CLOCK_REALTIME, this.#timespecBytes);
+    return this.#toMonotonic(Number(this.#timespec[0]), Number(this.#timespec[1]));
+  }
+
+  #errno(): number {
+    return new Deno.UnsafePointerView(libc().__errno_location()!).getInt32();
+  }
+
+  #error(call: string, options?: BindOptions): SocketError {
+    const errno = this.#errno();
+    const where = options === undefined ? "" : ` for ${formatAddress(options)}`;
+    return new SocketError(`${call}${where} failed: ${errnoName(errno)}`, {
+      operation: call.split(/[ (]/)[0],
+    });
+  }
+}
+
+/** Writes a size_t (below 2^32) without a BigInt. */
+function setSize(view: DataView, offset: number, value: number): void {
+  view.setUint32(offset, value, true);
+  view.setUint32(offset + 4, 0, true);
+}
+
+function errnoName(errno: number): string {
+  return `${ERRNO_NAMES[errno] ?? "errno"} (${errno})`;
+}
+
+/** Encodes an address as a sockaddr for a socket of `family` (IPv4 peers of IPv6 sockets are mapped). */
+function encodeAddress(address: SocketAddress, family: number): Uint8Array {
+  const bytes = new Uint8Array(NAME_BYTES);
+  const view = new DataView(bytes.buffer);
+  let hostname = address.hostname;
+  if (family === AF_INET) {
+    if (hostname.startsWith("::ffff:")) hostname = hostname.slice(7);
+    const parts = hostname.split(".").map(Number);
+    if (parts.length !== 4 || parts.some((part) => !(part >= 0 && part <= 255))) {
+      throw new SocketError(`not an IPv4 address: ${hostname}`, { operation: "address" });
+    }
+    view.setUint16(0, AF_INET, true);
+    view.setUint16(2, address.port, false);
+    bytes.set(parts, 4);
+    return bytes;
+  }
+  view.setUint16(0, AF_INET6, true);
+  view.setUint16(2, address.port, false);
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(hostname)) hostname = `::ffff:${hostname}`;
+  const groups = expandIpv6(hostname);
+  if (groups === undefined) {
+    throw new SocketError(`not an IP address: ${address.hostname}`, { operation: "address" });
+  }
+  groups.forEach((group, index) => view.setUint16(8 + index * 2, group, false));
+  return bytes;
+}
+
+function expandIpv6(text: string): number[] | undefined {
+  let tail: number[] = [];
+  const mapped = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (mapped !== null) {
+    const parts = mapped[2].split(".").map(Number);
+    tail = [(parts[0] << 8) | parts[1], (parts[2] << 8) | parts[3]];
+    text = mapped[1].endsWith("::") ? mapped[1] : mapped[1].slice(0, -1);
+  }
+  const [head, rest] = text.includes("::") ? text.split("::") : [text, undefined];
+  const parse = (part: string) =>
+    part === "" ? [] : part.split(":").map((group) => parseInt(group, 16));
+  const left = parse(head);
+  const right = rest === undefined ? [] : parse(rest);
+  const fill = 8 - tail.length - left.length - right.length;
+  if (fill < 0 || (rest === undefined && fill !== 0)) return undefined;
+  const groups = [...left, ...Array(fill).fill(0), ...right, ...tail];
+  return groups.length === 8 && groups.every((group) => group >= 0 && group <= 0xffff)
+    ? groups
+    : undefined;
+}
+
+function decodeAddress(view: DataView, offset: number): SocketAddress {
+  const family = view.getUint16(offset, true);
+  const port = view.getUint16(offset + 2, false);
+  if (family === AF_INET) {
+    return { hostname: [4, 5, 6, 7].map((index) => view.getUint8(offset + index)).join("."), port };
+  }
+  const groups: number[] = [];
+  for (let index = 0; index < 8; index++) {
+    groups.push(view.getUint16(offset + 8 + index * 2, false));
+  }
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    return {
+      hostname: `::ffff:${groups[6] >> 8}.${groups[6] & 0xff}.${groups[7] >> 8}.${
+        groups[7] & 0xff
+      }`,
+      port,
+    };
+  }
+  return { hostname: formatIpv6(groups), port };
+}
+
+/** RFC 5952 text: lowercase hex, the longest run of two or more zero groups as "::". */
+function formatIpv6(groups: number[]): string {
+  let bestStart = -1, bestLength = 1;
+  for (let start = 0; start < 8;) {
+    if (groups[start] !== 0) {
+      start++;
+      continue;
+    }
+    let end = start;
+    while (end < 8 && groups[end] === 0) end++;
+    if (end - start > bestLength) {
+      bestStart = start;
+      bestLength = end - start;
+    }
+    start = end;
+  }
+  const hex = groups.map((group) => group.toString(16));
+  if (bestStart < 0) return hex.join(":");
+  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`;
+}

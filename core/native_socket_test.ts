@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { DatagramBatch } from "./socket.ts";
+import { nativeEngineStatus, openNativeSocket } from "./native_socket.ts";
+import { openDenoSocket } from "./deno_socket.ts";
+import { SocketError } from "./errors.ts";
+
+const status = nativeEngineStatus();
+const ignore = !status.available && Deno.env.get("CI") !== "true";
+if (!status.available) {
+  console.error(`native engine tests: ${status.available ? "" : status.reason}`);
+}
+
+function fill(
+  batch: DatagramBatch,
+  messages: { text: string; to: { hostname: string; port: number }; tos?: number }[],
+) {
+  messages.forEach((message, index) => {
+    const bytes = new TextEncoder().encode(message.text);
+    batch.slots[index].set(bytes);
+    batch.lengths[index] = bytes.length;
+    batch.addresses[index] = message.to;
+    batch.tos[index] = message.tos ?? -1;
+  });
+  return messages.length;
+}
+
+async function receiveAll(
+  socket: Awaited<ReturnType<typeof openNativeSocket>>,
+  batch: DatagramBatch,
+  count: number,
+) {
+  const seen: { text: string; from: string; tos: number; receivedAt: number; source: string }[] =
+    [];
+  while (seen.length < count) {
+    const received = await socket.receive(batch);
+    for (let index = 0; index < received; index++) {
+      seen.push({
+        text: new TextDecoder().decode(batch.slots[index].subarray(0, batch.lengths[index])),
+        from: `${batch.addresses[index].hostname}:${batch.addresses[index].port}`,
+        tos: batch.tos[index],
+        receivedAt: batch.receivedAt[index],
+        source: batch.timestampSource,
+      });
+    }
+  }
+  return seen;
+}
+
+Deno.test(
+  "native socket moves a batch with one call, with kernel timestamps and the TOS seen on the wire",
+  { ignore },
+  async () => {
+    await using sender = await openNativeSocket({ hostname: "127.0.0.1", port: 0, tos: 0xb8 });
+    await using receiver = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+    const out = new DatagramBatch(8, 256);
+    const count = fill(out, [
+      { text: "one", to: receiver.localAddress },
+      { text: "two", to: receiver.localAddress, tos: 0x28 },
+      { text: "three", to: receiver.localAddress },
+    ]);
+    assert.equal(await sender.send(out, count), 3);
+    const seen = await receiveAll(receiver, new DatagramBatch(8, 256), 3);
+    assert.deepEqual(seen.map((item) => [item.text, item.tos]), [["one", 0xb8], ["two", 0x28], [
+      "three",
+      0xb8,
+    ]]);
+    assert.ok(seen.every((item) => item.from === `127.0.0.1:${sender.localAddress.port}`));
+    assert.ok(seen.every((item) => item.source === "kernel"));
+    for (let index = 0; index < 3; index++) {
+      const oneWay = seen[index].receivedAt - out.sentAt[index];
+      assert.ok(oneWay > 0 && oneWay < 100, `kernel receive ${oneWay} ms after the send`);
+    }
+  },
+);
+
+Deno.test(
+  "native socket over IPv6 carries the traffic class, and a dual-stack socket answers IPv4",
+  { ignore },
+  async () => {
+    await using sender = await openNativeSocket({ hostname: "::1", port: 0, tos: 0x20 });
+    await using receiver = await openNativeSocket({ hostname: "::", port: 0 });
+    const out = new DatagramBatch(2, 64);
+    fill(out, [{ text: "v6", to: { hostname: "::1", port: receiver.localAddress.port } }]);
+    await sender.send(out, 1);
+    const inbox = new DatagramBatch(4, 64);
+    const [v6] = await receiveAll(receiver, inbox, 1);
+    assert.deepEqual([v6.text, v6.from, v6.tos], ["v6", `::1:${sender.localAddress.port}`, 0x20]);
+
+    await using v4 = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+    fill(out, [{ text: "v4", to: { hostname: "127.0.0.1", port: receiver.localAddress.port } }]);
+    await v4.send(out, 1);
+    const [mapped] = await receiveAll(receiver, inbox, 1);
+    assert.equal(mapped.from, `::ffff:127.0.0.1:${v4.localAddress.port}`);
+    // Answer through the dual-stack socket to the mapped address.
+    inbox.lengths[0] = 2;
+    await receiver.send(inbox, 1);
+    const [answer] = await receiveAll(v4, new DatagramBatch(1, 64), 1);
+    assert.equal(answer.text, "v4");
+  },
+);
+
+Deno.test("native socket sizes its kernel buffers", { ignore }, async () => {
+  await using socket = await openNativeSocket({
+    hostname: "127.0.0.1",
+    port: 0,
+    receiveBufferBytes: 4 << 20,
+  });
+  const info =
+    (socket as unknown as { info: { receiveBufferBytes: number; sendBufferBytes: number } }).info;
+  // The kernel reports twice what was asked. Without CAP_NET_ADMIN, net.core.rmem_max caps it.
+  if (Deno.uid() === 0) assert.equal(info.receiveBufferBytes, 8 << 20);
+  assert.ok(info.receiveBufferBytes > 0 && info.sendBufferBytes > 0);
+});
+
+Deno.test(
+  "native socket: closing wakes a pending receive, and libc errors name the call and errno",
+  { ignore },
+  async () => {
+    const socket = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+    const pending = socket.receive(new DatagramBatch(4, 64));
+    setTimeout(() => socket.close(), 50);
+    await assert.rejects(pending, (error: SocketError) => error.operation === "closed");
+    await using holder = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+    await assert.rejects(
+      () => openNativeSocket({ hostname: "127.0.0.1", port: holder.localAddress.port }),
+      /bind 127\.0\.0\.1:\d+ for 127\.0\.0\.1:\d+ failed: EADDRINUSE \(98\)|bind 127\.0\.0\.1:\d+ failed: EADDRINUSE \(98\)/,
+    );
+  },
+);
+
+Deno.test("native and Deno sockets talk to each other", { ignore }, async () => {
+  await using native = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+  await using plain = await openDenoSocket({ hostname: "127.0.0.1", port: 0 });
+  const batch = new DatagramBatch(1, 64);
+  fill(batch, [{ text: "ping", to: native.localAddress }]);
+  await plain.send(batch, 1);
+  const [ping] = await receiveAll(native, new DatagramBatch(4, 64), 1);
+  assert.equal(ping.text, "ping");
+  fill(batch, [{ text: "pong", to: plain.localAddress }]);
+  await native.send(batch, 1);
+  await plain.receive(batch);
+  assert.equal(new TextDecoder().decode(batch.slots[0].subarray(0, batch.lengths[0])), "pong");
+});
