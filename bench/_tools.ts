@@ -169,6 +169,8 @@ export interface ProbeblastResult {
   lossPercent: number;
   /** RTT from the send time to the kernel's receive timestamp. */
   kernelRoundTrip: RoundTripTimes;
+  /** RTT from the send time to probeblast's own clock reading after the receive returned. */
+  userRoundTrip: RoundTripTimes;
   /** The reflector's CPU use while probes were sent, in percent of one core. */
   reflectorCpuPercent: number | null;
   /** The reflector's resident memory at the end, in KiB. */
@@ -239,6 +241,12 @@ export async function runProbeblast(
       p99: json.rtt_us.p99,
       max: json.rtt_us.max,
     },
+    userRoundTrip: {
+      count: json.rtt_user_us.n,
+      p50: json.rtt_user_us.p50,
+      p99: json.rtt_user_us.p99,
+      max: json.rtt_user_us.max,
+    },
     reflectorCpuPercent: json.refl_cpu_pct,
     reflectorRssKilobytes: json.refl_rss_kb < 0 ? null : json.refl_rss_kb,
     reflectorSocketDrops: json.refl_sock_drops,
@@ -274,6 +282,8 @@ export interface SpawnOptions {
   timeoutMilliseconds?: number;
   /** Stops the process when aborted. */
   signal?: AbortSignal;
+  /** Called with every line of `readyStream`, before and after the ready line. */
+  onLine?: (line: string) => void;
 }
 
 const KEPT_LINES = 20;
@@ -321,6 +331,9 @@ export async function spawnUntilReady(
     const onLine = (line: string) => {
       lines.push(line);
       if (lines.length > KEPT_LINES) lines.shift();
+      try {
+        options.onLine?.(line);
+      } catch { /* a listener's mistake must not stop the reading, or the pipe fills up */ }
       const match = options.readyPattern.exec(line);
       if (match !== null) ready.resolve(match);
     };
@@ -384,6 +397,73 @@ export function findFreeUdpPort(hostname = "0.0.0.0"): number {
   } finally {
     socket.close();
   }
+}
+
+/** A process's CPU time and memory, read from /proc. */
+export interface ProcessUsage {
+  /** User plus system CPU time consumed so far, in seconds. */
+  cpuSeconds: number;
+  /** Resident memory now, in KiB. */
+  rssKilobytes: number;
+}
+
+/** /proc counts CPU time in USER_HZ ticks, 100 per second on every Linux architecture (ABI). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** Reads a process's CPU time (/proc/PID/stat: utime + stime) and RSS (/proc/PID/status). */
+export async function readProcessUsage(pid: number): Promise<ProcessUsage> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // The command name, in parentheses, may hold spaces: count fields after its closing one.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of proc(5)
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const rss = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  return {
+    cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND,
+    rssKilobytes: rss === null ? NaN : Number(rss[1]),
+  };
+}
+
+/**
+ * Datagrams the kernel dropped at a process's UDP sockets since they opened (their receive
+ * buffer was full), summed over every UDP socket it holds, from /proc/PID/net/udp{,6}.
+ */
+export async function readUdpSocketDrops(pid: number): Promise<number> {
+  const inodes = new Set<string>();
+  for await (const entry of Deno.readDir(`/proc/${pid}/fd`)) {
+    const target = await Deno.readLink(`/proc/${pid}/fd/${entry.name}`).catch(() => "");
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode !== undefined) inodes.add(inode);
+  }
+  let drops = 0;
+  for (const table of ["udp", "udp6"]) {
+    const text = await Deno.readTextFile(`/proc/${pid}/net/${table}`).catch(() => "");
+    for (const line of text.split("\n").slice(1)) {
+      const columns = line.trim().split(/\s+/);
+      // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+      if (columns.length >= 13 && inodes.has(columns[9])) drops += Number(columns[12]);
+    }
+  }
+  return drops;
+}
+
+// ---- tables ------------------------------------------------------------------------------------
+
+/** Formats rows as a markdown table. */
+export function markdownTable(header: readonly string[], rows: readonly string[][]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** Formats rows as a plain-text table with aligned columns, for the terminal. */
+export function textTable(header: readonly string[], rows: readonly string[][]): string {
+  const widths = header.map((_, column) =>
+    Math.max(...[header, ...rows].map((row) => row[column].length))
+  );
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, column) => cell.padEnd(widths[column])).join("  ").trimEnd();
+  return [line(header), widths.map((width) => "-".repeat(width)).join("  "), ...rows.map(line)]
+    .join("\n");
 }
 
 // ---- machine and results -----------------------------------------------------------------------

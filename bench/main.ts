@@ -23,6 +23,7 @@ import {
 } from "./_tools.ts";
 
 const BENCHMARKS: Record<string, () => Promise<{ default: Benchmark }>> = {
+  collector: () => import("./collector_bench.ts"),
   reflector: () => import("./reflector_bench.ts"),
 };
 
