@@ -29,6 +29,8 @@ export const routeSourceAddresses: SourceAddressLookup = async (
       stdout: "piped",
       stderr: "piped",
     }).spawn();
+    // Read while writing: ip answers each line as it reads it, and would block on a full pipe.
+    const reading = child.output();
     const writer = child.stdin.getWriter();
     await writer.write(
       new TextEncoder().encode(
@@ -36,7 +38,7 @@ export const routeSourceAddresses: SourceAddressLookup = async (
       ),
     );
     await writer.close();
-    output = await child.output();
+    output = await reading;
   } catch (error) {
     getLogger(["llama", "collector"]).warn(
       "Cannot ask the routing table for source addresses ({message}); paths report the bind address",
