@@ -160,8 +160,8 @@ class RunningCollector implements Collector {
     const schedule = () => {
       if (this.#closed) return;
       const publishAt = next + intervalMs + this.#prober.maxTimeoutMs + 20;
-      this.#timer = setTimeout(() => {
-        this.#publish(next);
+      this.#timer = setTimeout(async () => {
+        await this.#publish(next);
         next += intervalMs;
         schedule();
       }, Math.max(0, publishAt - (this.#clock.origin + this.#clock.monotonic())));
@@ -169,9 +169,10 @@ class RunningCollector implements Collector {
     schedule();
   }
 
-  #publish(start: number): void {
+  async #publish(start: number): Promise<void> {
     this.#prober.expire();
-    const summary = this.#summarizer.finish(start);
+    const summary = await this.#summarizer.finish(start);
+    if (this.#closed) return;
     this.#latest = summary;
     let sent = 0, lost = 0;
     for (const path of summary.paths) {

@@ -65,6 +65,8 @@ export class FlowAccumulator {
   answers = 0;
   /** Round-trip times in milliseconds, in order of arrival. */
   rtts: Float64Array = new Float64Array(16);
+  /** Whether `rtts` has been sorted (by `summarizeFlows`); no answer may follow. */
+  sorted = false;
   /** Sum of absolute differences of consecutive RTTs. */
   jitterSum = 0;
   /** Number of differences in `jitterSum`. */
@@ -107,7 +109,7 @@ export class FlowAccumulator {
  */
 export function summarizeFlows(flows: readonly FlowAccumulator[]): ProbeStatistics {
   let sent = 0, lost = 0, late = 0, duplicates = 0, reordered = 0, dwellCorrected = 0;
-  let answers = 0, jitterSum = 0, jitterCount = 0;
+  let jitterSum = 0, jitterCount = 0;
   for (const flow of flows) {
     sent += flow.sent;
     lost += flow.lost;
@@ -115,34 +117,14 @@ export function summarizeFlows(flows: readonly FlowAccumulator[]): ProbeStatisti
     duplicates += flow.duplicates;
     reordered += flow.reordered;
     dwellCorrected += flow.dwellCorrected;
-    answers += flow.answers;
     jitterSum += flow.jitterSum;
     jitterCount += flow.jitterCount;
   }
-  let rtt: RttStatistics | null = null;
-  if (answers > 0) {
-    const samples = new Float64Array(answers);
-    let offset = 0;
-    for (const flow of flows) {
-      samples.set(flow.rtts.subarray(0, flow.answers), offset);
-      offset += flow.answers;
-    }
-    samples.sort();
-    let sum = 0;
-    for (const sample of samples) sum += sample;
-    const mean = sum / answers;
-    let squares = 0;
-    for (const sample of samples) squares += (sample - mean) ** 2;
-    rtt = {
-      min: samples[0],
-      mean,
-      max: samples[answers - 1],
-      stddev: answers > 1 ? Math.sqrt(squares / (answers - 1)) : 0,
-      p50: percentile(samples, 50),
-      p90: percentile(samples, 90),
-      p99: percentile(samples, 99),
-    };
-  }
+  // Each flow's samples are sorted once, in place (jitter was computed as they came); a path's
+  // come from merging its flows' sorted samples, which is linear, not from sorting them again.
+  const sorted = flows.length === 1
+    ? sortedSamples(flows[0])
+    : mergeSorted(flows.map(sortedSamples));
   return {
     sent,
     lost,
@@ -150,9 +132,65 @@ export function summarizeFlows(flows: readonly FlowAccumulator[]): ProbeStatisti
     late,
     duplicates,
     reordered,
-    rtt,
+    rtt: sorted.length === 0 ? null : rttStatistics(sorted),
     jitter: jitterCount === 0 ? null : jitterSum / jitterCount,
     dwellCorrected,
+  };
+}
+
+/** A flow's samples, sorted in place the first time they are asked for. */
+function sortedSamples(flow: FlowAccumulator): Float64Array {
+  const samples = flow.rtts.subarray(0, flow.answers);
+  if (!flow.sorted) {
+    samples.sort();
+    flow.sorted = true;
+  }
+  return samples;
+}
+
+/** Merges sorted arrays into one sorted array. */
+export function mergeSorted(arrays: readonly Float64Array[]): Float64Array {
+  let merged = arrays.filter((array) => array.length > 0);
+  if (merged.length === 0) return new Float64Array(0);
+  while (merged.length > 1) {
+    const next: Float64Array[] = [];
+    for (let index = 0; index < merged.length; index += 2) {
+      next.push(
+        index + 1 < merged.length ? mergeTwo(merged[index], merged[index + 1]) : merged[index],
+      );
+    }
+    merged = next;
+  }
+  return merged[0];
+}
+
+function mergeTwo(left: Float64Array, right: Float64Array): Float64Array {
+  const out = new Float64Array(left.length + right.length);
+  let i = 0, j = 0, k = 0;
+  while (i < left.length && j < right.length) {
+    out[k++] = left[i] <= right[j] ? left[i++] : right[j++];
+  }
+  while (i < left.length) out[k++] = left[i++];
+  while (j < right.length) out[k++] = right[j++];
+  return out;
+}
+
+/** RTT statistics of sorted samples (at least one). */
+function rttStatistics(sorted: Float64Array): RttStatistics {
+  const count = sorted.length;
+  let sum = 0;
+  for (let index = 0; index < count; index++) sum += sorted[index];
+  const mean = sum / count;
+  let squares = 0;
+  for (let index = 0; index < count; index++) squares += (sorted[index] - mean) ** 2;
+  return {
+    min: sorted[0],
+    mean,
+    max: sorted[count - 1],
+    stddev: count > 1 ? Math.sqrt(squares / (count - 1)) : 0,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
   };
 }
 

@@ -67,3 +67,29 @@ Deno.test("statistics: thousands of answers grow the sample array and keep exact
   assert.equal(stats.rtt?.p50, 4999.5);
   assert.equal(stats.rtt?.p99, 9899.01);
 });
+
+Deno.test("statistics: merging sorted flows gives exactly what sorting all samples gives", () => {
+  let state = 12345;
+  const random = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let round = 0; round < 50; round++) {
+    const flows = Array.from({ length: 1 + Math.floor(random() * 6) }, () => {
+      const flow = new FlowAccumulator();
+      const count = Math.floor(random() * 300);
+      for (let index = 0; index < count; index++) {
+        flow.answer(index, Math.round(random() * 1000) / 10, false);
+      }
+      return flow;
+    });
+    const all = new Float64Array(flows.flatMap((flow) => [...flow.rtts.subarray(0, flow.answers)]))
+      .sort();
+    const stats = summarizeFlows(flows);
+    if (all.length === 0) {
+      assert.equal(stats.rtt, null);
+      continue;
+    }
+    assert.equal(stats.rtt?.min, all[0]);
+    assert.equal(stats.rtt?.max, all[all.length - 1]);
+    assert.equal(stats.rtt?.p50, percentile(all, 50));
+    assert.equal(stats.rtt?.p99, percentile(all, 99));
+  }
+});

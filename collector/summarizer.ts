@@ -54,6 +54,8 @@ export interface IntervalSummary {
   paths: PathSummary[];
 }
 
+const YIELD_AFTER_MS = 4;
+
 interface OpenInterval {
   start: number;
   flows: (FlowAccumulator | undefined)[];
@@ -146,7 +148,7 @@ export class Summarizer implements ProbeOutcomeSink {
    * in it has been answered or has expired. An interval in which nothing was sent gives a summary
    * with no paths.
    */
-  finish(start: number): IntervalSummary {
+  async finish(start: number): Promise<IntervalSummary> {
     const open = this.#open.get(start);
     this.#open.delete(start);
     this.#finishedUpTo = Math.max(this.#finishedUpTo, start);
@@ -172,22 +174,31 @@ export class Summarizer implements ProbeOutcomeSink {
       Object.assign(group.tags, flow.tags);
       group.flows.push([flow, accumulator]);
     });
-    const paths = [...groups.values()].map((group): PathSummary => {
+    // Summarizing sorts every sample of the interval: give the event loop a turn every few
+    // milliseconds, or replies pile up in the sockets' buffers and overflow them.
+    let sliceStart = performance.now();
+    const paths: PathSummary[] = [];
+    for (const group of groups.values()) {
+      if (performance.now() - sliceStart > YIELD_AFTER_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        sliceStart = performance.now();
+      }
       group.flows.sort(([a], [b]) => a.srcPort - b.srcPort || a.dstPort - b.dstPort);
-      return {
+      const flows = group.flows.map(([flow, accumulator]): FlowSummary => ({
+        srcIp: flow.srcIp,
+        srcPort: flow.srcPort,
+        dstIp: flow.dstIp,
+        dstPort: flow.dstPort,
+        ...summarizeFlows([accumulator]),
+      }));
+      paths.push({
         srcIp: group.srcIp,
         dstIp: group.dstIp,
         tags: group.tags,
         ...summarizeFlows(group.flows.map(([, accumulator]) => accumulator)),
-        flows: group.flows.map(([flow, accumulator]) => ({
-          srcIp: flow.srcIp,
-          srcPort: flow.srcPort,
-          dstIp: flow.dstIp,
-          dstPort: flow.dstPort,
-          ...summarizeFlows([accumulator]),
-        })),
-      };
-    });
+        flows,
+      });
+    }
     paths.sort((a, b) => compareAddresses(a.srcIp, b.srcIp) || compareAddresses(a.dstIp, b.dstIp));
     return {
       start: new Date(start).toISOString(),
