@@ -33,7 +33,7 @@ export function toLineProtocol(points: readonly Point[], precision: Precision): 
 }
 
 /** The official client's point for one of ours. */
-export function toInfluxPoint(point: Point): InfluxPoint {
+function toInfluxPoint(point: Point): InfluxPoint {
   const influx = new InfluxPoint(point.measurement);
   for (const [key, value] of Object.entries(point.tags)) if (value !== "") influx.tag(key, value);
   for (const [key, value] of Object.entries(point.fields)) {

@@ -42,7 +42,7 @@ export async function loadPlugin<K extends Plugin["kind"]>(
   const hash = use.lastIndexOf("#");
   const specifier = hash > 0 ? use.slice(0, hash) : use;
   const exportName = hash > 0 ? use.slice(hash + 1) : "default";
-  const url = moduleUrl(use, specifier, kind, options);
+  const url = moduleUrl(use, specifier, exportName, kind, options);
   let module: Record<string, unknown>;
   try {
     module = await import(url);
@@ -66,7 +66,8 @@ export async function loadPlugin<K extends Plugin["kind"]>(
 function moduleUrl(
   use: string,
   specifier: string,
-  kind: string,
+  exportName: string,
+  kind: Plugin["kind"],
   options: LoadPluginOptions,
 ): string {
   if (/^(npm|jsr|file):/.test(specifier)) return specifier;
@@ -75,13 +76,22 @@ function moduleUrl(
     throw new PluginLoadError(
       use,
       "a published llama cannot import http(s) modules: write a local file that re-exports it " +
-        `(export { default } from "${specifier}";) and name that file instead`,
+        `(export { ${exportName} } from "${specifier}";) and name that file instead`,
     );
   }
   if (specifier.startsWith(".") || isAbsolute(specifier)) {
     return pathToFileURL(resolve(options.baseDirectory, specifier)).href;
   }
-  const builtins = Object.keys(BUILTIN_PLUGINS[kind as Plugin["kind"]]);
+  const other = kind === "output" ? "tags" : "output";
+  if (BUILTIN_PLUGINS[other][specifier] !== undefined) {
+    throw new PluginLoadError(
+      use,
+      `"${specifier}" is a built-in ${other} plugin, but ${
+        kind === "output" ? "an output" : "a tags"
+      } plugin is needed here (${Object.keys(BUILTIN_PLUGINS[kind]).join(", ")})`,
+    );
+  }
+  const builtins = Object.keys(BUILTIN_PLUGINS[kind]);
   throw new PluginLoadError(
     use,
     `not a built-in ${kind} plugin (${

@@ -121,7 +121,33 @@ export class OptionsReader {
     if (typeof value !== "object" || Array.isArray(value)) {
       throw this.#error(this.#at(key), `expected a map of text, got ${describe(value)}`);
     }
-    return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, String(item)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([name, item]) => {
+        if (typeof item !== "string" && typeof item !== "number" && typeof item !== "boolean") {
+          throw this.#error(`${this.#at(key)}.${name}`, `expected text, got ${describe(item)}`);
+        }
+        return [name, String(item)];
+      }),
+    );
+  }
+
+  /** A list of names: a YAML list, or text separated by commas (`src_ip, dst_ip`). */
+  list(key: string): string[] | undefined {
+    const value = this.#take(key);
+    if (value === undefined || value === null) return undefined;
+    const items = typeof value === "string" ? value.split(",") : value;
+    if (!Array.isArray(items)) {
+      throw this.#error(
+        this.#at(key),
+        `expected a list, or text separated by commas, got ${describe(value)}`,
+      );
+    }
+    return items.map((item, index) => {
+      if (typeof item !== "string" && typeof item !== "number") {
+        throw this.#error(`${this.#at(key)}[${index}]`, `expected text, got ${describe(item)}`);
+      }
+      return String(item).trim();
+    }).filter((item) => item !== "");
   }
 
   /** Rejects options that no reader asked for (typos). */
@@ -155,5 +181,7 @@ export class OptionsReader {
 function describe(value: unknown): string {
   if (Array.isArray(value)) return "a list";
   if (value !== null && typeof value === "object") return "a map";
+  // JSON.stringify would show YAML's .inf and .nan as null.
+  if (typeof value === "number") return String(value);
   return JSON.stringify(value);
 }

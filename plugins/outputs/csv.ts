@@ -27,16 +27,10 @@ export const csvOutput: OutputPlugin<CsvOptions> = {
   contract: PLUGIN_CONTRACT_VERSION,
   parseOptions(raw, path) {
     const options = new OptionsReader(raw, path, "csv");
-    const list = (key: string) => {
-      const text = options.string(key);
-      return text === undefined
-        ? undefined
-        : text.split(",").map((item) => item.trim()).filter((item) => item !== "");
-    };
     const parsed = {
       file: options.string("file", "-")!,
-      tags: list("tags"),
-      fields: list("fields"),
+      tags: options.list("tags"),
+      fields: options.list("fields"),
     };
     options.done();
     return parsed;
@@ -97,13 +91,49 @@ export function csvLine(values: readonly string[]): string {
 
 /** The columns after `time,measurement` of an existing CSV file's header, or undefined when new. */
 async function readHeader(path: string): Promise<string[] | undefined> {
-  let text: string;
+  // Only the first line: the file may have grown over months, past what a string can hold.
+  let file: Deno.FsFile;
   try {
-    text = await Deno.readTextFile(path);
+    file = await Deno.open(path, { read: true });
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
-  const first = text.split("\r\n", 1)[0];
-  return first === "" ? undefined : first.split(",").slice(2);
+  using _file = file;
+  const decoder = new TextDecoder();
+  const chunk = new Uint8Array(64 * 1024);
+  let text = "";
+  for (;;) {
+    const count = await file.read(chunk);
+    if (count === null) break;
+    text += decoder.decode(chunk.subarray(0, count), { stream: true });
+    if (/[\r\n]/.test(text.replace(/"[^"]*"/g, ""))) break;
+  }
+  const first = parseCsvRecord(text);
+  return first.length === 0 ? undefined : first.slice(2);
+}
+
+/** The values of the first record of `text` (RFC 4180); none for an empty text. */
+function parseCsvRecord(text: string): string[] {
+  const values: string[] = [];
+  let current = "";
+  let quoted = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index];
+    if (quoted) {
+      if (char === '"' && text[index + 1] === '"') {
+        current += '"';
+        index++;
+      } else if (char === '"') quoted = false;
+      else current += char;
+    } else if (char === '"') quoted = true;
+    else if (char === ",") {
+      values.push(current);
+      current = "";
+    } else if (char === "\r" || char === "\n") break;
+    else current += char;
+  }
+  if (values.length === 0 && current === "") return [];
+  values.push(current);
+  return values;
 }

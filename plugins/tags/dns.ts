@@ -33,16 +33,18 @@ export const dnsTags: TagResolverPlugin<DnsTagsOptions> = {
     const server = options.string("name_server");
     let nameServer: DnsTagsOptions["nameServer"];
     if (server !== undefined) {
-      const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(server);
-      if (match === null || addressBits(match[1] ?? match[2]) === undefined) {
+      // `ip`, `ip:port`, `[ipv6]:port`, or a bare IPv6 address (whose colons are not a port).
+      const bare = addressBits(server) !== undefined;
+      const match = bare ? null : /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(server);
+      const ipAddr = bare ? server : match?.[1] ?? match?.[2];
+      const port = Number(match?.[3] ?? 53);
+      if (ipAddr === undefined || addressBits(ipAddr) === undefined || port < 1 || port > 65535) {
         throw new ConfigError(
-          `dns: expected name_server as ip or ip:port, got ${JSON.stringify(server)}`,
-          {
-            path: `${path}.name_server`,
-          },
+          `dns: expected name_server as ip, ip:port or [ipv6]:port, got ${JSON.stringify(server)}`,
+          { path: `${path}.name_server` },
         );
       }
-      nameServer = { ipAddr: match[1] ?? match[2], port: Number(match[3] ?? 53) };
+      nameServer = { ipAddr, port };
     }
     const parsed = {
       tag: options.string("tag", "hostname")!,
@@ -57,6 +59,10 @@ export const dnsTags: TagResolverPlugin<DnsTagsOptions> = {
   create(options, context) {
     const cache = new Map<string, { name: string | undefined; expires: number }>();
     const pending = new Map<string, Promise<void>>();
+    // A query nobody answers stays open for seconds (the resolver retries); disposing must not
+    // wait for it.
+    const disposed = new AbortController();
+    const lookupSignal = AbortSignal.any([context.signal, disposed.signal]);
     const lookup = (address: string) => {
       let running = pending.get(address);
       if (running !== undefined) return running;
@@ -65,7 +71,7 @@ export const dnsTags: TagResolverPlugin<DnsTagsOptions> = {
         try {
           const answers = await Deno.resolveDns(ptrName(address), "PTR", {
             nameServer: options.nameServer,
-            signal: context.signal,
+            signal: lookupSignal,
           });
           name = answers[0]?.replace(/\.$/, "");
           if (name !== undefined && options.shortName) name = name.split(".")[0];
@@ -89,18 +95,22 @@ export const dnsTags: TagResolverPlugin<DnsTagsOptions> = {
         if (addressBits(address) === undefined) return {};
         const running = lookup(address);
         let timer: ReturnType<typeof setTimeout> | undefined;
-        const waited = await Promise.race([
+        let stop: (() => void) | undefined;
+        const waited = signal.aborted ? false : await Promise.race([
           running.then(() => true),
           new Promise<false>((resolve) => {
-            timer = setTimeout(() => resolve(false), options.timeoutMs);
-            signal.addEventListener("abort", () => resolve(false), { once: true });
+            stop = () => resolve(false);
+            timer = setTimeout(stop, options.timeoutMs);
+            signal.addEventListener("abort", stop, { once: true });
           }),
         ]);
         clearTimeout(timer);
+        if (stop !== undefined) signal.removeEventListener("abort", stop);
         const answer = waited ? cache.get(address) : cached;
         return answer?.name === undefined ? {} : { [options.tag]: answer.name };
       },
       async [Symbol.asyncDispose]() {
+        disposed.abort();
         await Promise.allSettled(pending.values());
       },
     };

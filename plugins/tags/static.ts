@@ -51,17 +51,23 @@ export const staticTags: TagResolverPlugin<StaticTagsOptions> = {
     let modified = (await Deno.stat(path)).mtime?.getTime();
     let checkedAt = Date.now();
     let checking: Promise<void> | undefined;
+    let reported: string | undefined;
     const check = async () => {
       try {
         const stat = await Deno.stat(path);
         if (stat.mtime?.getTime() === modified) return;
         table = await readTable(path);
         modified = stat.mtime?.getTime();
+        reported = undefined;
         context.logger.info("Reloaded {file}", { file: path });
       } catch (error) {
+        // Tried again at every check (an editor may still be writing), but logged once.
+        const message = (error as Error).message;
+        if (message === reported) return;
+        reported = message;
         context.logger.error("Cannot reload {file}, keeping the tags read before: {message}", {
           file: path,
-          message: (error as Error).message,
+          message,
         });
       }
     };
@@ -82,31 +88,49 @@ export const staticTags: TagResolverPlugin<StaticTagsOptions> = {
 
 /** Reads a tag file into a prefix table; throws `ConfigError` naming the file and entry. */
 export async function readTable(path: string): Promise<PrefixTable<Record<string, string>>> {
-  const text = await Deno.readTextFile(path);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new ConfigError(`cannot read: ${(error as Error).message}`, { file: path, cause: error });
+  }
   const table = new PrefixTable<Record<string, string>>();
-  const add = (key: string, tags: Record<string, string>, where: string) => {
+  const add = (
+    key: string,
+    tags: Record<string, string>,
+    where: { path?: string; line?: number },
+  ) => {
     const prefix = parsePrefix(key);
     if (prefix === undefined) {
       throw new ConfigError(`expected an IP address or CIDR prefix, got ${JSON.stringify(key)}`, {
         file: path,
-        path: where,
+        ...where,
       });
     }
     table.set(prefix, tags);
   };
   if (extname(path).toLowerCase() === ".csv") {
-    const rows = text.split(/\r?\n/).filter((line) => line.trim() !== "").map(parseCsvRow);
+    // Numbered before blank lines are dropped, so that errors point at the right line.
+    const rows = text.split(/\r?\n/).map((line, index) => ({ line: index + 1, text: line }))
+      .filter((row) => row.text.trim() !== "").map((row) => ({
+        ...row,
+        values: parseCsvRow(row.text),
+      }));
     const [header, ...data] = rows;
-    if (header === undefined || header.length < 2) {
-      throw new ConfigError("expected a header row: address,tag,tag…", { file: path, line: 1 });
-    }
-    data.forEach((row, index) => {
-      const tags: Record<string, string> = {};
-      header.slice(1).forEach((name, column) => {
-        if (row[column + 1] !== undefined && row[column + 1] !== "") tags[name] = row[column + 1];
+    if (header === undefined || header.values.length < 2) {
+      throw new ConfigError("expected a header row: address,tag,tag…", {
+        file: path,
+        line: header?.line ?? 1,
       });
-      add(row[0], tags, `row ${index + 2}`);
-    });
+    }
+    for (const row of data) {
+      const tags: Record<string, string> = {};
+      header.values.slice(1).forEach((name, column) => {
+        const value = row.values[column + 1];
+        if (value !== undefined && value !== "") tags[name] = value;
+      });
+      add(row.values[0], tags, { line: row.line });
+    }
     return table;
   }
   let data: unknown;
@@ -128,11 +152,19 @@ export async function readTable(path: string): Promise<PrefixTable<Record<string
         path: key,
       });
     }
-    add(
-      key,
-      Object.fromEntries(Object.entries(value).map(([name, tag]) => [name, String(tag)])),
-      key,
-    );
+    const tags: Record<string, string> = {};
+    for (const [name, tag] of Object.entries(value)) {
+      if (typeof tag !== "string" && typeof tag !== "number" && typeof tag !== "boolean") {
+        throw new ConfigError(
+          `expected text for tag ${JSON.stringify(name)}, got ${
+            tag === null ? "nothing" : Array.isArray(tag) ? "a list" : "a map"
+          }`,
+          { file: path, path: key },
+        );
+      }
+      tags[name] = String(tag);
+    }
+    add(key, tags, { path: key });
   }
   return table;
 }
