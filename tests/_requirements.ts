@@ -17,7 +17,13 @@ export interface RequirementContext {
 }
 
 // Debian packages that provide the commands our tests use, for the hint.
-const PACKAGES: Record<string, string> = { ip: "iproute2", nft: "nftables" };
+const PACKAGES: Record<string, string> = {
+  ip: "iproute2",
+  nft: "nftables",
+  influxd: "influxdb",
+  "victoria-metrics": "victoria-metrics",
+  promtool: "prometheus",
+};
 
 // Probing PATH is cheap but done per test file and per test; the notice must print only once.
 const commandFound = new Map<string, boolean>();

@@ -113,39 +113,38 @@ function createV1(options: Extract<InfluxdbOptions, { version: 1 }>, name: strin
 }
 
 function createV2(options: Extract<InfluxdbOptions, { version: 2 }>, name: string): Output {
-  const client = new InfluxDB({
-    url: options.url.href.replace(/\/$/, ""),
-    token: options.token,
-    timeout: options.timeoutMs,
-  });
   return {
-    async write(points, signal) {
+    async write(points, hostSignal) {
+      const lines = toLineProtocol(points, options.precision);
+      if (lines === "") return;
+      const signal = AbortSignal.any([hostSignal, AbortSignal.timeout(options.timeoutMs)]);
+      // Under Deno the client sends with fetch, which ignores its `timeout` option and which only
+      // `transportOptions.signal` can stop; a client holds no connection, so one per call is cheap.
+      const client = new InfluxDB({
+        url: options.url.href.replace(/\/$/, ""),
+        token: options.token,
+        timeout: options.timeoutMs,
+        transportOptions: { signal },
+      });
       // The host batches and retries: the client sends each call's points once, as they are.
       const writer = client.getWriteApi(options.org, options.bucket, options.precision, {
         batchSize: points.length + 1,
         flushInterval: 0,
         maxRetries: 0,
         maxBufferLines: points.length + 1,
+        // Hand failures back untouched: otherwise the client also logs each one to the console.
+        writeFailed: (error) => Promise.reject(error),
       });
-      const lines = toLineProtocol(points, options.precision);
-      if (lines === "") return;
       writer.writeRecords(lines.split("\n"));
-      const abort = () => writer.close().catch(() => {});
-      signal.addEventListener("abort", abort, { once: true });
       try {
         await writer.close();
       } catch (error) {
         const status = error instanceof HttpError ? error.statusCode : undefined;
-        throw new PluginError(
-          name,
-          `write to ${options.url.origin} failed: ${(error as Error).message}`,
-          {
-            cause: error,
-            retryable: status === undefined || retryableStatus(status),
-          },
-        );
-      } finally {
-        signal.removeEventListener("abort", abort);
+        const reason = signal.aborted ? "timed out" : (error as Error).message;
+        throw new PluginError(name, `write to ${options.url.origin} failed: ${reason}`, {
+          cause: error,
+          retryable: status === undefined || retryableStatus(status),
+        });
       }
     },
   };
