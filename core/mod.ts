@@ -29,3 +29,4 @@ export * from "./metrics_server.ts";
 export * from "./program.ts";
 export * from "./config_node.ts";
 export * from "./native_socket.ts";
+export * from "./engine.ts";

@@ -25,6 +25,7 @@ const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
 const IPV6_RECVTCLASS = 66;
 const IPV6_TCLASS = 67;
+const MSG_TRUNC = 0x20;
 const MSG_DONTWAIT = 0x40;
 const MSG_WAITFORONE = 0x10000;
 const SHUT_RDWR = 2;
@@ -188,7 +189,7 @@ class NativeSocket implements DatagramSocket {
     try {
       if (v6) this.#setInt(IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY", true);
       const name = encodeAddress({ hostname: options.hostname, port: options.port }, this.#family);
-      if (c.bind(fd, name, v6 ? 28 : 16) !== 0) throw this.#error(`bind ${formatAddress(options)}`);
+      if (c.bind(fd, name, v6 ? 28 : 16) !== 0) throw this.#error("bind", options);
       this.#setInt(SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS");
       this.#setInt(IPPROTO_IP, IP_RECVTOS, 1, "IP_RECVTOS", v6);
       if (v6) this.#setInt(IPPROTO_IPV6, IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS");
@@ -250,7 +251,9 @@ class NativeSocket implements DatagramSocket {
     let kernelTimes = 0;
     for (let index = 0; index < count; index++) {
       const message = index * MMSGHDR_BYTES;
-      batch.lengths[index] = messageView.getUint32(message + 56, true);
+      // A datagram longer than its slot arrives empty: cut short, it would be answered wrongly.
+      const truncated = (messageView.getInt32(message + 48, true) & MSG_TRUNC) !== 0;
+      batch.lengths[index] = truncated ? 0 : messageView.getUint32(message + 56, true);
       batch.addresses[index] = this.#peer(structures.nameView, index * NAME_BYTES);
       batch.tos[index] = -1;
       batch.receivedAt[index] = now;
@@ -493,7 +496,7 @@ class NativeSocket implements DatagramSocket {
 
   #error(call: string, options?: BindOptions): SocketError {
     const errno = this.#errno();
-    const where = options === undefined ? "" : ` for ${formatAddress(options)}`;
+    const where = options === undefined ? "" : ` ${formatAddress(options)}`;
     return new SocketError(`${call}${where} failed: ${errnoName(errno)}`, {
       operation: call.split(/[ (]/)[0],
     });

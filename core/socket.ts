@@ -101,12 +101,18 @@ export interface DatagramSocket extends AsyncDisposable {
   close(): void;
 }
 
-/** What to bind. */
+/** What to bind, and how the socket behaves. */
 export interface BindOptions {
   /** Local address; `::` is dual-stack where the host has IPv6. */
   hostname: string;
   /** Local port; 0 lets the kernel choose. */
   port: number;
+  /** TOS of datagrams sent without their own (native engine only; Deno's cannot mark TOS). */
+  tos?: number;
+  /** Kernel receive buffer in bytes (native engine only). */
+  receiveBufferBytes?: number;
+  /** Kernel send buffer in bytes (native engine only). */
+  sendBufferBytes?: number;
 }
 
 /** Opens a socket: the one thing the programs need from a socket implementation. */

@@ -9,11 +9,15 @@
 import { getLogger } from "@logtape/logtape";
 import {
   checkWholeNumber,
+  ENGINE_CHOICES,
+  type EngineChoice,
   hasDenoDatagramApi,
+  nativeEngineStatus,
   parseHostPort,
   readProgramFlags,
   serveMetrics,
   setupLogging,
+  UsageError,
   waitForSignal,
 } from "@llama/core";
 import { startReflector } from "./reflector.ts";
@@ -41,6 +45,17 @@ const FLAGS = {
     placeholder: "HOST:PORT",
     description: "Serve Prometheus metrics at http://HOST:PORT/metrics",
   },
+  engine: {
+    type: "string",
+    default: "auto",
+    description: "UDP engine: native (libc: TOS, kernel timestamps, batches), deno, or auto",
+  },
+  "receive-buffer": {
+    type: "number",
+    default: 2097152,
+    placeholder: "BYTES",
+    description: "Kernel receive buffer of the native engine",
+  },
 } as const;
 
 const COUNTER_LOG_INTERVAL_MS = 60_000;
@@ -54,11 +69,18 @@ export async function main(args: readonly string[]): Promise<number> {
       checkWholeNumber("max-pps", values["max-pps"], 0, 100_000_000);
       checkWholeNumber("backlog", values.backlog, 0, 10_000_000);
       if (values.metrics !== undefined) parseHostPort(values.metrics, "--metrics");
+      if (!(ENGINE_CHOICES as readonly string[]).includes(values.engine)) {
+        throw new UsageError(`--engine takes ${ENGINE_CHOICES.join(", ")}, got "${values.engine}"`);
+      }
+      checkWholeNumber("receive-buffer", values["receive-buffer"], 4096, 1 << 30);
     },
   });
   if (flags.exitCode !== undefined) return flags.exitCode;
   const { values } = flags;
-  if (!hasDenoDatagramApi()) {
+  if (
+    values.engine !== "native" && !hasDenoDatagramApi() &&
+    (values.engine === "deno" || !nativeEngineStatus().available)
+  ) {
     console.error(
       "llama-reflector: Deno's UDP API is disabled. Add --unstable-net, for example:\n" +
         "  deno run -A --unstable-net jsr:@llama/reflector",
@@ -75,8 +97,14 @@ export async function main(args: readonly string[]): Promise<number> {
       port: values.port,
       maxPps: values["max-pps"],
       backlog: values.backlog,
+      engine: values.engine as EngineChoice,
+      receiveBufferBytes: values["receive-buffer"],
     });
   } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`llama-reflector: ${error.message}`);
+      return 2;
+    }
     log.fatal("Cannot start: {message}", { message: (error as Error).message });
     return 1;
   }

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
-import { decodeProbe, encodeProbe, ProbeWriter, ProtocolError, ReflectionFlag } from "@llama/core";
-import { startReflector } from "./reflector.ts";
+import {
+  decodeProbe,
+  encodeProbe,
+  nativeEngineStatus,
+  ProbeWriter,
+  ProtocolError,
+  ReflectionFlag,
+} from "@llama/core";
+import { type ReflectorOptions, startReflector } from "./reflector.ts";
 import { reflectorMetrics } from "./metrics.ts";
 import { UdpClient } from "../tests/_udp.ts";
 
@@ -8,137 +15,213 @@ const fixture = Deno.readFileSync(
   new URL("../tests/fixtures/original/probe_tos184.bin", import.meta.url),
 );
 
-Deno.test("reflector answers an original LLAMA probe with exactly its bytes, over IPv4 and IPv6", async () => {
-  await using reflector = await startReflector({ port: 0, maxPps: 0 });
-  for (const hostname of ["127.0.0.1", "::1"]) {
-    using client = new UdpClient(hostname);
-    await client.send(fixture, hostname, reflector.address.port);
-    assert.deepEqual(await client.receive(2000), fixture, hostname);
-  }
-  assert.equal(reflector.counters().answered, 2);
-});
-
-Deno.test("reflector fills llama's reflection field in place and changes nothing else", async () => {
-  await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
-  using client = new UdpClient();
-  const writer = new ProbeWriter({ tos: 0x28, paddingLength: 64 });
-  writer.signature.set([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
-  writer.setSequence(42);
-  const before = Date.now() * 1_000_000;
-  await client.send(writer.bytes, "127.0.0.1", reflector.address.port);
-  const answer = await client.receive(2000);
-  assert.ok(answer !== undefined);
-  assert.equal(answer.length, writer.bytes.length);
-  const probe = decodeProbe(answer);
-  assert.ok(!(probe instanceof ProtocolError));
-  assert.deepEqual([...probe.signature], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
-  assert.equal(probe.sequence, 42n);
-  const reflection = probe.reflection!;
-  assert.equal(reflection.flags & ReflectionFlag.filled, ReflectionFlag.filled);
-  assert.ok(reflection.sent >= reflection.received, "sent after received");
-  assert.ok(reflection.sent - reflection.received < 100_000_000n, "dwell under 100 ms");
-  // The reflector's clock is this machine's: the stamps must be now, give or take a second.
-  assert.ok(Math.abs(Number(reflection.received) - before) < 1e9);
-  // Every byte outside the reflection body is the probe's.
-  const body = writer.reflectionOffset;
-  assert.deepEqual(answer.subarray(0, body), writer.bytes.subarray(0, body));
-  assert.deepEqual(answer.subarray(body + 28), writer.bytes.subarray(body + 28));
-});
-
-Deno.test("reflector answers a probe without a tos field, which crashes the original", async () => {
-  await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
-  using client = new UdpClient();
-  const buffer = new Uint8Array(64);
-  const length = encodeProbe({ signature: new Uint8Array([1, 2, 3]), sent: 5n }, buffer);
-  const probe = buffer.slice(0, length);
-  assert.equal((decodeProbe(probe) as { tos: unknown }).tos, undefined);
-  await client.send(probe, "127.0.0.1", reflector.address.port);
-  assert.deepEqual(await client.receive(2000), probe);
-});
-
-Deno.test("reflector drops datagrams that are not probes, and answers already answered", async () => {
-  await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
-  using client = new UdpClient();
-  const answered = new ProbeWriter({ paddingLength: 8 }).bytes;
-  answered[answered.length - 4] = ReflectionFlag.filled; // flags field of the reflection body
-  const junk = [
-    new Uint8Array(0),
-    new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"),
-    new Uint8Array([0x12, 0x01, 0x00]), // tos only: no signature
-    new Uint8Array([0x0a, 0x0a, 1, 2]), // truncated signature
-    answered,
-  ];
-  for (const datagram of junk) await client.send(datagram, "127.0.0.1", reflector.address.port);
-  const valid = new ProbeWriter({ paddingLength: 8 }).bytes;
-  await client.send(valid, "127.0.0.1", reflector.address.port);
-  // Datagrams from one socket arrive in order: the first answer must be the valid probe's.
-  const first = await client.receive(2000);
-  assert.equal(first?.length, valid.length);
-  assert.equal(await client.receive(200), undefined);
-  const counters = reflector.counters();
-  assert.equal(counters.received, 6);
-  assert.equal(counters.answered, 1);
-  assert.deepEqual(
-    Object.fromEntries(Object.entries(counters.invalid).filter(([, count]) => count > 0)),
-    { "no-signature": 2, "bad-wire-type": 1, "truncated": 1, "answer": 1 },
+const native = nativeEngineStatus();
+for (const engine of ["deno", "native"] as const satisfies ReflectorOptions["engine"][]) {
+  // The native engine needs Linux and FFI: skipped where it cannot run, except in CI.
+  const ignore = engine === "native" && !native.available && Deno.env.get("CI") !== "true";
+  Deno.test(
+    `[${engine}] reflector answers an original LLAMA probe with exactly its bytes, over IPv4 and IPv6`,
+    { ignore },
+    async () => {
+      await using reflector = await startReflector({ engine, port: 0, maxPps: 0 });
+      for (const hostname of ["127.0.0.1", "::1"]) {
+        using client = new UdpClient(hostname);
+        await client.send(fixture, hostname, reflector.address.port);
+        assert.deepEqual(await client.receive(2000), fixture, hostname);
+      }
+      assert.equal(reflector.counters().answered, 2);
+    },
   );
-});
 
-Deno.test("reflector delays answers above --max-pps instead of dropping them", async () => {
-  const maxPps = 200;
-  await using reflector = await startReflector({
-    hostname: "127.0.0.1",
-    port: 0,
-    maxPps,
-    backlog: 1000,
-  });
-  using client = new UdpClient();
-  const probe = new ProbeWriter({ paddingLength: 8 }).bytes;
-  const count = 300;
-  const start = performance.now();
-  for (let index = 0; index < count; index++) {
-    await client.send(probe, "127.0.0.1", reflector.address.port);
-    // Yield now and then: the reflector shares this event loop, and a kernel receive buffer
-    // cannot hold 300 datagrams sent while it is not running.
-    if (index % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  let answers = 0;
-  while (answers < count && (await client.receive(3000)) !== undefined) answers++;
-  const seconds = (performance.now() - start) / 1000;
-  const counters = reflector.counters();
-  assert.equal(counters.received, count);
-  assert.equal(answers, count);
-  assert.equal(counters.dropped, 0);
-  const burst = Math.ceil(maxPps / 20);
-  assert.ok(
-    counters.throttled >= count - burst - maxPps * seconds * 0.1,
-    `throttled ${counters.throttled}`,
+  Deno.test(
+    `[${engine}] reflector fills llama's reflection field in place and changes nothing else`,
+    { ignore },
+    async () => {
+      await using reflector = await startReflector({
+        engine,
+        hostname: "127.0.0.1",
+        port: 0,
+        maxPps: 0,
+      });
+      using client = new UdpClient();
+      const writer = new ProbeWriter({ tos: 0x28, paddingLength: 64 });
+      writer.signature.set([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+      writer.setSequence(42);
+      const before = Date.now() * 1_000_000;
+      await client.send(writer.bytes, "127.0.0.1", reflector.address.port);
+      const answer = await client.receive(2000);
+      assert.ok(answer !== undefined);
+      assert.equal(answer.length, writer.bytes.length);
+      const probe = decodeProbe(answer);
+      assert.ok(!(probe instanceof ProtocolError));
+      assert.deepEqual([...probe.signature], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+      assert.equal(probe.sequence, 42n);
+      const reflection = probe.reflection!;
+      assert.equal(reflection.flags & ReflectionFlag.filled, ReflectionFlag.filled);
+      assert.ok(reflection.sent >= reflection.received, "sent after received");
+      assert.ok(reflection.sent - reflection.received < 100_000_000n, "dwell under 100 ms");
+      // The reflector's clock is this machine's: the stamps must be now, give or take a second.
+      assert.ok(Math.abs(Number(reflection.received) - before) < 1e9);
+      // Every byte outside the reflection body is the probe's.
+      const body = writer.reflectionOffset;
+      assert.deepEqual(answer.subarray(0, body), writer.bytes.subarray(0, body));
+      assert.deepEqual(answer.subarray(body + 28), writer.bytes.subarray(body + 28));
+    },
   );
-  // At 200 answers/s, 300 answers beyond a burst of 10 cannot take less than 1.45 s.
-  assert.ok(seconds >= ((count - burst) / maxPps) * 0.95, `took only ${seconds.toFixed(2)} s`);
-});
 
-Deno.test("reflector drops and counts answers once its backlog is full", async () => {
-  await using reflector = await startReflector({
-    hostname: "127.0.0.1",
-    port: 0,
-    maxPps: 50,
-    backlog: 20,
+  Deno.test(
+    `[${engine}] reflector answers a probe without a tos field, which crashes the original`,
+    { ignore },
+    async () => {
+      await using reflector = await startReflector({
+        engine,
+        hostname: "127.0.0.1",
+        port: 0,
+        maxPps: 0,
+      });
+      using client = new UdpClient();
+      const buffer = new Uint8Array(64);
+      const length = encodeProbe({ signature: new Uint8Array([1, 2, 3]), sent: 5n }, buffer);
+      const probe = buffer.slice(0, length);
+      assert.equal((decodeProbe(probe) as { tos: unknown }).tos, undefined);
+      await client.send(probe, "127.0.0.1", reflector.address.port);
+      assert.deepEqual(await client.receive(2000), probe);
+    },
+  );
+
+  Deno.test(
+    `[${engine}] reflector drops datagrams that are not probes, and answers already answered`,
+    { ignore },
+    async () => {
+      await using reflector = await startReflector({
+        engine,
+        hostname: "127.0.0.1",
+        port: 0,
+        maxPps: 0,
+      });
+      using client = new UdpClient();
+      const answered = new ProbeWriter({ paddingLength: 8 }).bytes;
+      answered[answered.length - 4] = ReflectionFlag.filled; // flags field of the reflection body
+      const junk = [
+        new Uint8Array(0),
+        new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"),
+        new Uint8Array([0x12, 0x01, 0x00]), // tos only: no signature
+        new Uint8Array([0x0a, 0x0a, 1, 2]), // truncated signature
+        answered,
+      ];
+      for (const datagram of junk) await client.send(datagram, "127.0.0.1", reflector.address.port);
+      const valid = new ProbeWriter({ paddingLength: 8 }).bytes;
+      await client.send(valid, "127.0.0.1", reflector.address.port);
+      // Datagrams from one socket arrive in order: the first answer must be the valid probe's.
+      const first = await client.receive(2000);
+      assert.equal(first?.length, valid.length);
+      assert.equal(await client.receive(200), undefined);
+      const counters = reflector.counters();
+      assert.equal(counters.received, 6);
+      assert.equal(counters.answered, 1);
+      assert.deepEqual(
+        Object.fromEntries(Object.entries(counters.invalid).filter(([, count]) => count > 0)),
+        { "no-signature": 2, "bad-wire-type": 1, "truncated": 1, "answer": 1 },
+      );
+    },
+  );
+
+  Deno.test(`[${engine}] reflector delays answers above --max-pps instead of dropping them`, {
+    ignore,
+  }, async () => {
+    const maxPps = 200;
+    await using reflector = await startReflector({
+      engine,
+      hostname: "127.0.0.1",
+      port: 0,
+      maxPps,
+      backlog: 1000,
+    });
+    using client = new UdpClient();
+    const probe = new ProbeWriter({ paddingLength: 8 }).bytes;
+    const count = 300;
+    const start = performance.now();
+    for (let index = 0; index < count; index++) {
+      await client.send(probe, "127.0.0.1", reflector.address.port);
+      // Yield now and then: the reflector shares this event loop, and a kernel receive buffer
+      // cannot hold 300 datagrams sent while it is not running.
+      if (index % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    let answers = 0;
+    while (answers < count && (await client.receive(3000)) !== undefined) answers++;
+    const seconds = (performance.now() - start) / 1000;
+    const counters = reflector.counters();
+    assert.equal(counters.received, count);
+    assert.equal(answers, count);
+    assert.equal(counters.dropped, 0);
+    const burst = Math.ceil(maxPps / 20);
+    assert.ok(
+      counters.throttled >= count - burst - maxPps * seconds * 0.1,
+      `throttled ${counters.throttled}`,
+    );
+    // At 200 answers/s, 300 answers beyond a burst of 10 cannot take less than 1.45 s.
+    assert.ok(seconds >= ((count - burst) / maxPps) * 0.95, `took only ${seconds.toFixed(2)} s`);
   });
-  using client = new UdpClient();
-  const probe = new ProbeWriter({ paddingLength: 8 }).bytes;
-  for (let index = 0; index < 200; index++) {
-    await client.send(probe, "127.0.0.1", reflector.address.port);
-    if (index % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  let answers = 0;
-  while ((await client.receive(1000)) !== undefined) answers++;
-  const counters = reflector.counters();
-  assert.equal(counters.received, 200);
-  assert.equal(counters.answered, answers);
-  assert.equal(counters.answered + counters.dropped, 200);
-  assert.ok(counters.dropped >= 150, `dropped ${counters.dropped}`);
-  assert.equal(counters.backlog, 0);
-  const metrics = reflectorMetrics(counters);
-  assert.match(metrics, new RegExp(`^llama_reflector_dropped_total ${counters.dropped}$`, "m"));
-});
+
+  Deno.test(
+    `[${engine}] reflector drops and counts answers once its backlog is full`,
+    { ignore },
+    async () => {
+      await using reflector = await startReflector({
+        engine,
+        hostname: "127.0.0.1",
+        port: 0,
+        maxPps: 50,
+        backlog: 20,
+      });
+      using client = new UdpClient();
+      const probe = new ProbeWriter({ paddingLength: 8 }).bytes;
+      for (let index = 0; index < 200; index++) {
+        await client.send(probe, "127.0.0.1", reflector.address.port);
+        if (index % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      let answers = 0;
+      while ((await client.receive(1000)) !== undefined) answers++;
+      const counters = reflector.counters();
+      assert.equal(counters.received, 200);
+      assert.equal(counters.answered, answers);
+      assert.equal(counters.answered + counters.dropped, 200);
+      assert.ok(counters.dropped >= 150, `dropped ${counters.dropped}`);
+      assert.equal(counters.backlog, 0);
+      const metrics = reflectorMetrics(counters);
+      assert.match(metrics, new RegExp(`^llama_reflector_dropped_total ${counters.dropped}$`, "m"));
+    },
+  );
+}
+
+Deno.test(
+  "[native] reflector answers in the probe's TOS and reports the TOS and a kernel time it received",
+  { ignore: !native.available && Deno.env.get("CI") !== "true" },
+  async () => {
+    const { DatagramBatch, openNativeSocket } = await import("@llama/core");
+    await using reflector = await startReflector({
+      engine: "native",
+      hostname: "127.0.0.1",
+      port: 0,
+      maxPps: 0,
+    });
+    assert.equal(reflector.engine, "native");
+    // A client marking its probes AF11 (0x28), and reading the TOS of what comes back.
+    await using client = await openNativeSocket({ hostname: "127.0.0.1", port: 0, tos: 0x28 });
+    const batch = new DatagramBatch(4, 2048);
+    const probe = new ProbeWriter({ tos: 0x28, paddingLength: 32 }).bytes;
+    batch.slots[0].set(probe);
+    batch.lengths[0] = probe.length;
+    batch.addresses[0] = reflector.address;
+    await client.send(batch, 1);
+    assert.equal(await client.receive(batch), 1);
+    assert.equal(batch.tos[0], 0x28, "the answer left the reflector with the probe's TOS");
+    const answer = decodeProbe(batch.slots[0].subarray(0, batch.lengths[0]));
+    assert.ok(!(answer instanceof ProtocolError));
+    assert.equal(answer.reflection?.tos, 0x28, "the reflector saw the probe arrive with TOS 0x28");
+    assert.equal(
+      answer.reflection!.flags & ReflectionFlag.kernelReceiveTime,
+      ReflectionFlag.kernelReceiveTime,
+    );
+  },
+);
