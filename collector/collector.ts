@@ -1,9 +1,10 @@
 import { getLogger } from "@logtape/logtape";
 import {
   type Clock,
+  type EngineChoice,
   formatAddress,
-  openDenoSocket,
   type OpenSocket,
+  selectEngine,
   type SocketAddress,
   systemClock,
 } from "@llama/core";
@@ -30,6 +31,8 @@ export interface CollectorOptions {
   serveApi?: boolean;
   /** Called with every interval's summary as it is published. */
   onSummary?: (summary: IntervalSummary) => void;
+  /** UDP engine: `auto` (native on Linux when FFI is permitted), `native` or `deno`. Default auto. */
+  engine?: EngineChoice;
 }
 
 /** A running collector. */
@@ -71,9 +74,20 @@ export async function startCollector(
   dependencies: CollectorDependencies = {},
 ): Promise<Collector> {
   const clock = dependencies.clock ?? systemClock;
+  const engine = dependencies.openSocket === undefined
+    ? selectEngine(options.engine ?? "auto")
+    : undefined;
+  if (engine?.fallbackReason !== undefined) {
+    getLogger(["llama", "collector"]).info(
+      "Using Deno.listenDatagram: the native engine is unavailable: {reason}",
+      {
+        reason: engine.fallbackReason,
+      },
+    );
+  }
   const summarizer = new Summarizer(config.summarization.intervalSeconds);
   const prober = new Prober(summarizer, {
-    openSocket: dependencies.openSocket ?? openDenoSocket,
+    openSocket: dependencies.openSocket ?? engine!.open,
     clock,
     sourceAddresses: dependencies.sourceAddresses ?? routeSourceAddresses,
   });

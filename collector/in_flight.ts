@@ -49,6 +49,10 @@ export class InFlightTable {
   /** Oldest id that may still be in flight. */
   #head = 0;
   #inFlight = 0;
+  /** Flow of the probe the last `match` answered. */
+  lastFlow = 0;
+  /** Interval of the probe the last `match` answered. */
+  lastInterval = 0;
 
   /** Creates a table; it doubles its capacity when a timeout's worth of probes does not fit. */
   constructor(initialCapacity = 1024) {
@@ -117,6 +121,8 @@ export class InFlightTable {
       case SlotState.inFlight: {
         this.#states[slot] = SlotState.answered;
         this.#inFlight--;
+        this.lastFlow = this.#flows[slot];
+        this.lastInterval = this.#intervals[slot];
         const corrected = dwellMs >= 0;
         const rtt = receivedAt - this.#sentAt[slot] - (corrected ? dwellMs : 0);
         sink.answered(

@@ -11,10 +11,14 @@ import { getLogger } from "@logtape/logtape";
 import {
   checkWholeNumber,
   ConfigError,
+  ENGINE_CHOICES,
+  type EngineChoice,
   formatAddress,
   hasDenoDatagramApi,
+  nativeEngineStatus,
   readProgramFlags,
   setupLogging,
+  UsageError,
   waitForSignal,
 } from "@llama/core";
 import { startCollector } from "./collector.ts";
@@ -38,13 +42,24 @@ const FLAGS = {
     type: "boolean",
     description: "Validate the config (and resolve its hostnames), then exit",
   },
+  engine: {
+    type: "string",
+    default: "auto",
+    description:
+      "UDP engine: native (libc: TOS marking, kernel timestamps, batches), deno, or auto",
+  },
 } as const;
 
 /** Runs the collector until SIGINT or SIGTERM; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   const flags = readProgramFlags("llama-collector", args, FLAGS, {
     print: (text) => console.error(text),
-    validate: (values) => checkWholeNumber("dst-port", values["dst-port"], 1, 65535),
+    validate: (values) => {
+      checkWholeNumber("dst-port", values["dst-port"], 1, 65535);
+      if (!(ENGINE_CHOICES as readonly string[]).includes(values.engine)) {
+        throw new UsageError(`--engine takes ${ENGINE_CHOICES.join(", ")}, got "${values.engine}"`);
+      }
+    },
   });
   if (flags.exitCode !== undefined) return flags.exitCode;
   const { values } = flags;
@@ -67,7 +82,10 @@ export async function main(args: readonly string[]): Promise<number> {
     );
     return 0;
   }
-  if (!hasDenoDatagramApi()) {
+  if (
+    !hasDenoDatagramApi() &&
+    (values.engine === "deno" || (values.engine === "auto" && !nativeEngineStatus().available))
+  ) {
     console.error(
       "llama-collector: Deno's UDP API is disabled. Add --unstable-net, for example:\n" +
         "  deno run -A --unstable-net jsr:@llama/collector --config collector.yaml",
@@ -79,8 +97,12 @@ export async function main(args: readonly string[]): Promise<number> {
   const log = getLogger(["llama", "collector"]);
   let collector;
   try {
-    collector = await startCollector(config);
+    collector = await startCollector(config, { engine: values.engine as EngineChoice });
   } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`llama-collector: ${error.message}`);
+      return 2;
+    }
     log.fatal("Cannot start: {message}", { message: (error as Error).message });
     return 1;
   }

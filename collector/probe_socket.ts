@@ -7,6 +7,7 @@ import {
   reflectionDwellNs,
   ReflectionFlag,
   reflectionFlags,
+  reflectionTos,
   SIGNATURE_BYTES,
   type SocketAddress,
   SocketError,
@@ -193,7 +194,10 @@ export class ProbeSocket {
   }
 
   async #receive(): Promise<void> {
-    const batch = new DatagramBatch(1, 65536);
+    // The native engine takes up to 64 answers per call; Deno's takes one, of any size.
+    const batch = this.socket.engine === "native"
+      ? new DatagramBatch(64, 2048)
+      : new DatagramBatch(1, 65536);
     const reader = this.#reader;
     for (;;) {
       let count: number;
@@ -222,9 +226,11 @@ export class ProbeSocket {
           continue;
         }
         let dwellMs = -1;
+        let tosAtReflector = -1;
         if (reader.reflectionOffset >= 0) {
           const reflection = bytes.byteOffset + reader.reflectionOffset;
           if (reflectionFlags(view, reflection) & ReflectionFlag.filled) {
+            tosAtReflector = reflectionTos(view, reflection);
             dwellMs = reflectionDwellNs(view, reflection) / 1e6;
             // A negative or absurd dwell means a broken reflector clock: trust the RTT as it is.
             if (!(dwellMs >= 0 && dwellMs < this.settings.timeoutMs)) dwellMs = -1;
@@ -237,8 +243,17 @@ export class ProbeSocket {
           dwellMs,
           this.#summarizer,
         );
-        if (result === "answered") this.counters.answered++;
-        else if (result === "late") this.counters.late++;
+        if (result === "answered") {
+          this.counters.answered++;
+          if (tosAtReflector >= 0 || batch.tos[index] >= 0) {
+            this.#summarizer.observeTos(
+              this.table.lastFlow,
+              this.table.lastInterval,
+              tosAtReflector,
+              batch.tos[index],
+            );
+          }
+        } else if (result === "late") this.counters.late++;
         else if (result === "duplicate") this.counters.duplicates++;
         else this.counters.unmatched++;
       }

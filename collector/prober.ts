@@ -85,6 +85,7 @@ export class Prober {
   readonly #instanceTag = crypto.getRandomValues(new Uint16Array(1))[0];
   readonly #log = getLogger(["llama", "collector"]);
   #skipped = 0;
+  #warnedTos = false;
   #maxLagMs = 0;
   #closed = false;
   #wake: (() => void) | undefined;
@@ -140,7 +141,15 @@ export class Prober {
     try {
       for (const [key, port] of wanted) {
         if (this.#sockets.has(key)) continue;
-        const socket = await openSocket({ hostname: port.ip, port: port.port });
+        const socket = await openSocket({ hostname: port.ip, port: port.port, tos: port.tos });
+        if (socket.engine !== "native" && port.tos !== 0 && !this.#warnedTos) {
+          this.#warnedTos = true;
+          this.#log.warn(
+            "Probes carry tos {tos} in their tos field, but the Deno engine cannot mark the IP header; " +
+              "use the native engine (--engine native, needs --allow-ffi) to mark it",
+            { tos: port.tos },
+          );
+        }
         opened.set(
           key,
           new ProbeSocket(
@@ -167,6 +176,11 @@ export class Prober {
     const sources = await this.#dependencies.sourceAddresses([...destinations]);
 
     this.#summarizer.setSourceTags(config.sourceTags);
+    // The native engine stamps every answer in the kernel; Deno's can only read the clock.
+    this.#summarizer.timestampSource =
+      [...sockets.values()].every((socket) => socket.socket.engine === "native")
+        ? "kernel"
+        : "userspace";
     const now = clock.monotonic();
     const tests = plans.map(({ test, keys }): ScheduledTest => {
       const testSockets = keys.map((key) => sockets.get(key)!);
@@ -280,6 +294,7 @@ export class Prober {
         dstIp,
         dstPort,
         tags,
+        tos: socket.settings.tos,
       });
       this.#flowIds.set(flowKey, id);
       if (id >= this.#sequences.length) {

@@ -14,10 +14,24 @@ export interface FlowDescriptor {
   dstPort: number;
   /** The target's tags; replaced when a reload changes them. */
   tags: Record<string, string>;
+  /** The TOS byte the flow's probes are sent with. */
+  tos: number;
+}
+
+/** The traffic class along a flow: a change between these shows DSCP re-marking on the way. */
+export interface TosSummary {
+  /** TOS the probes were sent with. */
+  sent: number;
+  /** TOS the reflector saw them arrive with (llama reflectors on the native engine), or null. */
+  atReflector: number | null;
+  /** TOS the answers came back with (native engine), or null. */
+  onReturn: number | null;
 }
 
 /** One flow's statistics for an interval. */
 export interface FlowSummary extends ProbeStatistics {
+  /** The traffic class along the flow. */
+  tos: TosSummary;
   /** Source address. */
   srcIp: string;
   /** Source port. */
@@ -30,6 +44,8 @@ export interface FlowSummary extends ProbeStatistics {
 
 /** One path's statistics for an interval: every flow between a source and a destination address. */
 export interface PathSummary extends ProbeStatistics {
+  /** The traffic class along the path (of its first flow that reports one). */
+  tos: TosSummary;
   /** Source address. */
   srcIp: string;
   /** Destination address. */
@@ -74,6 +90,8 @@ export class Summarizer implements ProbeOutcomeSink {
   readonly #open = new Map<number, OpenInterval>();
   #last: OpenInterval | undefined;
   #sourceTags: Record<string, string> = {};
+  /** Where receive times come from, as the engine of the sockets says. */
+  timestampSource: TimestampSource = "userspace";
   /** Start of the last interval published: outcomes for it, or earlier, arrived too late. */
   #finishedUpTo = -Infinity;
 
@@ -113,11 +131,6 @@ export class Summarizer implements ProbeOutcomeSink {
     this.#accumulator(flow, interval).sent++;
   }
 
-  /** Notes that an interval's receive times came from kernel timestamps. */
-  kernelTimestamps(interval: number): void {
-    this.#interval(interval).kernelTimestamps = true;
-  }
-
   answered(
     flow: number,
     interval: number,
@@ -132,6 +145,14 @@ export class Summarizer implements ProbeOutcomeSink {
   lost(flow: number, interval: number): void {
     if (interval <= this.#finishedUpTo) return;
     this.#accumulator(flow, interval).lost++;
+  }
+
+  /** Records the TOS an answered probe was seen with at the reflector and on its return (-1: unknown). */
+  observeTos(flow: number, interval: number, atReflector: number, onReturn: number): void {
+    if (interval <= this.#finishedUpTo) return;
+    const accumulator = this.#accumulator(flow, interval);
+    if (atReflector >= 0) accumulator.tosAtReflector = atReflector;
+    if (onReturn >= 0) accumulator.tosOnReturn = onReturn;
   }
 
   stray(flow: number, interval: number, kind: "late" | "duplicate"): void {
@@ -189,12 +210,16 @@ export class Summarizer implements ProbeOutcomeSink {
         srcPort: flow.srcPort,
         dstIp: flow.dstIp,
         dstPort: flow.dstPort,
+        tos: tosOf(flow, accumulator),
         ...summarizeFlows([accumulator]),
       }));
       paths.push({
         srcIp: group.srcIp,
         dstIp: group.dstIp,
         tags: group.tags,
+        tos: flows.find((flow) =>
+          flow.tos.atReflector !== null || flow.tos.onReturn !== null
+        )?.tos ?? flows[0].tos,
         ...summarizeFlows(group.flows.map(([, accumulator]) => accumulator)),
         flows,
       });
@@ -204,7 +229,7 @@ export class Summarizer implements ProbeOutcomeSink {
       start: new Date(start).toISOString(),
       end: new Date(start + this.intervalMs).toISOString(),
       intervalSeconds: this.intervalMs / 1000,
-      timestampSource: open?.kernelTimestamps ? "kernel" : "userspace",
+      timestampSource: this.timestampSource,
       paths,
     };
   }
@@ -230,6 +255,14 @@ export class Summarizer implements ProbeOutcomeSink {
     }
     return accumulator;
   }
+}
+
+function tosOf(flow: FlowDescriptor, accumulator: FlowAccumulator): TosSummary {
+  return {
+    sent: flow.tos,
+    atReflector: accumulator.tosAtReflector < 0 ? null : accumulator.tosAtReflector,
+    onReturn: accumulator.tosOnReturn < 0 ? null : accumulator.tosOnReturn,
+  };
 }
 
 /** Orders addresses numerically within a family, IPv4 before IPv6. */

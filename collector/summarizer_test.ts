@@ -8,6 +8,7 @@ Deno.test("summarizer counts an outcome in the interval its probe was sent in, h
     srcPort: 5000,
     dstIp: "10.0.0.2",
     dstPort: 8100,
+    tos: 0,
     tags: { a: "b" },
   });
   summarizer.sent(flow, 0);
@@ -33,6 +34,7 @@ Deno.test("summarizer ignores outcomes for intervals it has already published", 
     srcPort: 5000,
     dstIp: "10.0.0.2",
     dstPort: 8100,
+    tos: 0,
     tags: {},
   });
   summarizer.sent(flow, 0);
@@ -55,6 +57,7 @@ Deno.test("summarizer groups flows into paths by source and destination address,
       srcPort: srcPort as number,
       dstIp: dstIp as string,
       dstPort: 8100,
+      tos: 0,
       tags: {},
     })
   );

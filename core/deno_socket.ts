@@ -123,6 +123,10 @@ class DenoSocket implements DatagramSocket {
     return sent;
   }
 
+  now(): number {
+    return performance.now();
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

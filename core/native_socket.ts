@@ -30,6 +30,11 @@ const MSG_DONTWAIT = 0x40;
 const MSG_WAITFORONE = 0x10000;
 const SHUT_RDWR = 2;
 const CLOCK_REALTIME = 0;
+// Kernel timestamps are CLOCK_REALTIME; they are mapped onto performance.now()'s scale by a
+// calibration. Between calibrations the two clocks drift apart (NTP slews up to 500 ppm), so a
+// probe whose send and receive straddle one is off by drift × period: 100 ms keeps that to a
+// few microseconds at realistic rates, for two clock reads per 100 ms.
+const CALIBRATE_EVERY_MS = 100;
 
 const MMSGHDR_BYTES = 64; // struct mmsghdr on x86_64 and aarch64: msghdr (56) + msg_len + padding
 const NAME_BYTES = 28; // sockaddr_in6, large enough for sockaddr_in
@@ -247,7 +252,7 @@ class NativeSocket implements DatagramSocket {
       throw new SocketError("recvmmsg failed", { operation: "receive" });
     }
     const now = performance.now();
-    if (now - this.#calibratedAt > 1000) this.#calibrate();
+    if (now - this.#calibratedAt > CALIBRATE_EVERY_MS) this.#calibrate();
     let kernelTimes = 0;
     for (let index = 0; index < count; index++) {
       const message = index * MMSGHDR_BYTES;
@@ -327,6 +332,10 @@ class NativeSocket implements DatagramSocket {
     }
     flush();
     return Promise.resolve(sent);
+  }
+
+  now(): number {
+    return this.#realtimeMonotonic();
   }
 
   close(): void {
@@ -485,7 +494,7 @@ class NativeSocket implements DatagramSocket {
 
   /** CLOCK_REALTIME now, on the performance.now() scale: the same clock as kernel timestamps. */
   #realtimeMonotonic(): number {
-    if (performance.now() - this.#calibratedAt > 1000) this.#calibrate();
+    if (performance.now() - this.#calibratedAt > CALIBRATE_EVERY_MS) this.#calibrate();
     libc().clock_gettime(CLOCK_REALTIME, this.#timespecBytes);
     return this.#toMonotonic(Number(this.#timespec[0]), Number(this.#timespec[1]));
   }

@@ -519,6 +519,13 @@ export function reflectionFlags(view: DataView, reflectionOffset: number): numbe
   return view.getUint32(reflectionOffset + REFLECTION_FLAGS, true);
 }
 
+/** The TOS byte a reflector saw the probe arrive with, or -1 when it could not tell. */
+export function reflectionTos(view: DataView, reflectionOffset: number): number {
+  return reflectionFlags(view, reflectionOffset) & ReflectionFlag.tosKnown
+    ? view.getUint32(reflectionOffset + REFLECTION_TOS, true) & 0xff
+    : -1;
+}
+
 /** The reflector's dwell time in nanoseconds (sent minus received), exact below 2^53. */
 export function reflectionDwellNs(view: DataView, reflectionOffset: number): number {
   // Subtract the halves separately: the timestamps themselves exceed 2^53.

@@ -97,6 +97,11 @@ export interface DatagramSocket extends AsyncDisposable {
   receive(batch: DatagramBatch): Promise<number>;
   /** Sends the first `count` slots of `batch`; resolves to the number sent. */
   send(batch: DatagramBatch, count: number): Promise<number>;
+  /**
+   * Now, on the scale of this socket's `receivedAt` and `sentAt`: stamp with it what is compared
+   * with them (a reflector's send time against its kernel receive time).
+   */
+  now(): number;
   /** Closes the socket; a pending `receive` rejects with a `SocketError` whose operation is `closed`. */
   close(): void;
 }

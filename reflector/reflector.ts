@@ -360,7 +360,8 @@ class RunningReflector implements Reflector {
     wall.convert(receivedAt);
     const receivedHigh = wall.high;
     const receivedLow = wall.low;
-    wall.convert(this.#clock.monotonic());
+    // The send time on the socket's own clock: with kernel receive times, the same clock.
+    wall.convert(this.#socket.now());
     fillReflection(view, offset, {
       receivedHigh,
       receivedLow,

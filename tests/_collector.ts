@@ -19,7 +19,7 @@ export interface RecordingCollector extends AsyncDisposable {
 /** Parses `yaml`, resolves it and starts a collector on it, recording its summaries. */
 export async function startRecordingCollector(
   yaml: string,
-  options: { serveApi?: boolean } = {},
+  options: { serveApi?: boolean; engine?: "deno" | "native" | "auto" } = {},
 ): Promise<RecordingCollector> {
   const config: ResolvedConfig = await resolveTargets(
     parseCollectorConfig(yaml, { file: "test.yaml" }),
@@ -27,6 +27,7 @@ export async function startRecordingCollector(
   const summaries: IntervalSummary[] = [];
   const waiters: (() => void)[] = [];
   const collector = await startCollector(config, {
+    engine: options.engine,
     serveApi: options.serveApi ?? false,
     onSummary: (summary) => {
       summaries.push(summary);
@@ -56,6 +57,7 @@ export async function startRecordingCollector(
 export function collectorYaml(options: {
   targets: [string, number, Record<string, string>][];
   sockets?: number;
+  tos?: number;
   cps?: number;
   interval?: number;
   timeout?: number;
@@ -67,7 +69,7 @@ export function collectorYaml(options: {
   ).join("\n");
   return `summarization: {interval: ${options.interval ?? 1}, handlers: 2}
 api: {bind: "${options.api ?? "127.0.0.1:0"}"}
-ports: {p: {ip: "${options.bind ?? "0.0.0.0"}", port: 0, tos: 0, timeout: ${
+ports: {p: {ip: "${options.bind ?? "0.0.0.0"}", port: 0, tos: ${options.tos ?? 0}, timeout: ${
     options.timeout ?? 300
   }}}
 port_groups: {g: [{port: p, count: ${options.sockets ?? 4}}]}

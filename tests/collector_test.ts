@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startReflector } from "@llama/reflector";
+import { nativeEngineStatus } from "@llama/core";
 import { collectorYaml, startRecordingCollector } from "./_collector.ts";
 import { parsePrometheusText } from "./_prometheus.ts";
 import { requirement } from "./_requirements.ts";
@@ -9,38 +10,55 @@ const fixture = JSON.parse(
   await Deno.readTextFile(new URL("./fixtures/original/influxdata_response.json", import.meta.url)),
 );
 
-Deno.test("collector: a healthy path shows 0% loss and a target nobody answers 100%", async () => {
-  await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
-  const port = reflector.address.port;
-  await using run = await startRecordingCollector(collectorYaml({
-    targets: [["127.0.0.1", port, { dst_hostname: "localhost" }], ["127.0.0.3", port, {
-      dst_hostname: "nobody-home",
-    }]],
-    sockets: 4,
-    cps: 20,
-  }));
-  await run.next(1); // the first interval began before the collector did
-  const summary = await run.next(1);
-  assert.equal(summary.intervalSeconds, 1);
-  assert.equal(Date.parse(summary.end) - Date.parse(summary.start), 1000);
-  assert.equal(Date.parse(summary.start) % 1000, 0, "aligned to wall-clock seconds");
-  const [healthy, dead] = summary.paths;
-  assert.equal(healthy.dstIp, "127.0.0.1");
-  assert.equal(healthy.srcIp, "127.0.0.1", "the real source address, not the bind address");
-  assert.equal(dead.dstIp, "127.0.0.3");
-  // 20 cycles per second × 4 sockets, spread evenly: 80 probes per second, give or take one.
-  assert.ok(Math.abs(healthy.sent - 80) <= 1, `sent ${healthy.sent}`);
-  assert.equal(healthy.lost, 0);
-  assert.equal(healthy.lossPercent, 0);
-  assert.equal(healthy.dwellCorrected, healthy.sent, "the llama reflector reported its dwell time");
-  assert.ok(healthy.rtt !== null && healthy.rtt.min > 0 && healthy.rtt.p50 < 50);
-  assert.equal(healthy.flows.length, 4);
-  assert.equal(new Set(healthy.flows.map((flow) => flow.srcPort)).size, 4, "four source ports");
-  assert.equal(dead.lossPercent, 100);
-  assert.equal(dead.lost, dead.sent);
-  assert.equal(dead.rtt, null);
-  assert.deepEqual(dead.tags, { dst_hostname: "nobody-home" });
-});
+for (const engine of ["deno", "native"] as const) {
+  Deno.test(
+    `[${engine}] collector: a healthy path shows 0% loss and a target nobody answers 100%`,
+    {
+      ignore: engine === "native" && !nativeEngineStatus().available &&
+        Deno.env.get("CI") !== "true",
+    },
+    async () => {
+      await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
+      const port = reflector.address.port;
+      await using run = await startRecordingCollector(
+        collectorYaml({
+          targets: [["127.0.0.1", port, { dst_hostname: "localhost" }], ["127.0.0.3", port, {
+            dst_hostname: "nobody-home",
+          }]],
+          sockets: 4,
+          cps: 20,
+        }),
+        { engine },
+      );
+      await run.next(1); // the first interval began before the collector did
+      const summary = await run.next(1);
+      assert.equal(summary.intervalSeconds, 1);
+      assert.equal(summary.timestampSource, engine === "native" ? "kernel" : "userspace");
+      assert.equal(Date.parse(summary.end) - Date.parse(summary.start), 1000);
+      assert.equal(Date.parse(summary.start) % 1000, 0, "aligned to wall-clock seconds");
+      const [healthy, dead] = summary.paths;
+      assert.equal(healthy.dstIp, "127.0.0.1");
+      assert.equal(healthy.srcIp, "127.0.0.1", "the real source address, not the bind address");
+      assert.equal(dead.dstIp, "127.0.0.3");
+      // 20 cycles per second × 4 sockets, spread evenly: 80 probes per second, give or take one.
+      assert.ok(Math.abs(healthy.sent - 80) <= 1, `sent ${healthy.sent}`);
+      assert.equal(healthy.lost, 0);
+      assert.equal(healthy.lossPercent, 0);
+      assert.equal(
+        healthy.dwellCorrected,
+        healthy.sent,
+        "the llama reflector reported its dwell time",
+      );
+      assert.ok(healthy.rtt !== null && healthy.rtt.min > 0 && healthy.rtt.p50 < 50);
+      assert.equal(healthy.flows.length, 4);
+      assert.equal(new Set(healthy.flows.map((flow) => flow.srcPort)).size, 4, "four source ports");
+      assert.equal(dead.lossPercent, 100);
+      assert.equal(dead.lost, dead.sent);
+      assert.equal(dead.rtt, null);
+      assert.deepEqual(dead.tags, { dst_hostname: "nobody-home" });
+    },
+  );
+}
 
 Deno.test("collector: /influxdata has the original's shape, number format and a real time", async () => {
   await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
@@ -255,3 +273,29 @@ Deno.test("collector publishes every interval in order when the timeout is longe
     assert.ok(dead.sent >= 39, `sent ${dead.sent}`);
   }
 });
+
+Deno.test(
+  "[native] collector marks probes with the port's TOS and shows the TOS seen at the reflector and on return",
+  { ignore: !nativeEngineStatus().available && Deno.env.get("CI") !== "true" },
+  async () => {
+    await using reflector = await startReflector({
+      engine: "native",
+      hostname: "127.0.0.1",
+      port: 0,
+      maxPps: 0,
+    });
+    await using run = await startRecordingCollector(
+      collectorYaml({ targets: [["127.0.0.1", reflector.address.port, {}]], tos: 0xb8, cps: 20 }),
+      { engine: "native" },
+    );
+    const summary = await run.next(2);
+    const [path] = summary.paths;
+    // EF (0xb8) on the wire both ways: the reflector read it from the probe's IP header and
+    // answered with it, and the collector read it from the answer's.
+    assert.deepEqual(path.tos, { sent: 0xb8, atReflector: 0xb8, onReturn: 0xb8 });
+    assert.ok(
+      path.flows.every((flow) => flow.tos.atReflector === 0xb8 && flow.tos.onReturn === 0xb8),
+    );
+    assert.equal(path.lost, 0);
+  },
+);
