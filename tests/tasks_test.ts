@@ -49,3 +49,30 @@ Deno.test("deno task demo shows a healthy path at 0%, the silent target at 100%,
     /^raw_stats,dst_hostname=nobody-home,dst_ip=127\.0\.0\.3,.*[ ,]loss=100,lost=\d+,.* \d{10}$/m,
   );
 });
+
+Deno.test("deno task reflector runs the native engine with the permissions the task grants", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "reflector", "--host", "127.0.0.1", "--port", "0"],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let stderr = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    while (!/Reflecting probes on/.test(stderr)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    const native = Deno.build.os === "linux";
+    assert.match(stderr, native ? /\(native engine,/ : /\(deno engine,/, stderr);
+  } finally {
+    // deno task runs the program as a child: stop the whole group.
+    child.kill("SIGTERM");
+    await reader.cancel();
+    await child.status;
+  }
+});
