@@ -3,6 +3,7 @@ import type { OutputPlugin } from "../contract.ts";
 import { PLUGIN_CONTRACT_VERSION } from "../contract.ts";
 import { OptionsReader } from "../options.ts";
 import { writeAll } from "./stdout.ts";
+import { parseCsvRecord } from "../_csv.ts";
 
 /** Options of the `csv` output. */
 export interface CsvOptions {
@@ -111,29 +112,4 @@ async function readHeader(path: string): Promise<string[] | undefined> {
   }
   const first = parseCsvRecord(text);
   return first.length === 0 ? undefined : first.slice(2);
-}
-
-/** The values of the first record of `text` (RFC 4180); none for an empty text. */
-function parseCsvRecord(text: string): string[] {
-  const values: string[] = [];
-  let current = "";
-  let quoted = false;
-  for (let index = 0; index < text.length; index++) {
-    const char = text[index];
-    if (quoted) {
-      if (char === '"' && text[index + 1] === '"') {
-        current += '"';
-        index++;
-      } else if (char === '"') quoted = false;
-      else current += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ",") {
-      values.push(current);
-      current = "";
-    } else if (char === "\r" || char === "\n") break;
-    else current += char;
-  }
-  if (values.length === 0 && current === "") return [];
-  values.push(current);
-  return values;
 }

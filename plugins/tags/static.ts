@@ -5,6 +5,7 @@ import type { TagResolverPlugin } from "../contract.ts";
 import { PLUGIN_CONTRACT_VERSION } from "../contract.ts";
 import { OptionsReader } from "../options.ts";
 import { parsePrefix, PrefixTable } from "./_prefix.ts";
+import { parseCsvRecord } from "../_csv.ts";
 
 /** Options of the `static` tag resolver. */
 export interface StaticTagsOptions {
@@ -114,7 +115,7 @@ export async function readTable(path: string): Promise<PrefixTable<Record<string
     const rows = text.split(/\r?\n/).map((line, index) => ({ line: index + 1, text: line }))
       .filter((row) => row.text.trim() !== "").map((row) => ({
         ...row,
-        values: parseCsvRow(row.text),
+        values: parseCsvRecord(row.text).map((value) => value.trim()),
       }));
     const [header, ...data] = rows;
     if (header === undefined || header.values.length < 2) {
@@ -167,26 +168,4 @@ export async function readTable(path: string): Promise<PrefixTable<Record<string
     add(key, tags, { path: key });
   }
   return table;
-}
-
-function parseCsvRow(line: string): string[] {
-  const values: string[] = [];
-  let current = "";
-  let quoted = false;
-  for (let index = 0; index < line.length; index++) {
-    const char = line[index];
-    if (quoted) {
-      if (char === '"' && line[index + 1] === '"') {
-        current += '"';
-        index++;
-      } else if (char === '"') quoted = false;
-      else current += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ",") {
-      values.push(current.trim());
-      current = "";
-    } else current += char;
-  }
-  values.push(current.trim());
-  return values;
 }
