@@ -66,9 +66,9 @@ export class FlowAccumulator {
   /** Round-trip times in milliseconds, in order of arrival. */
   rtts: Float64Array = new Float64Array(16);
   /** TOS the reflector last saw this flow's probes arrive with, or -1. */
-  tosAtReflector = -1;
+  tosAtReflector: number = -1;
   /** TOS this flow's answers last came back with, or -1. */
-  tosOnReturn = -1;
+  tosOnReturn: number = -1;
   /** Whether `rtts` has been sorted (by `summarizeFlows`); no answer may follow. */
   sorted = false;
   /** Sum of absolute differences of consecutive RTTs. */

@@ -8,7 +8,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Node, type Pair, parseDocumen
 import { ConfigError } from "./errors.ts";
 
 /** Where a config came from, shared by every node read from it. */
-export interface Source {
+interface Source {
   /** The file name for messages. */
   file: string | undefined;
   /** Maps offsets to lines and columns. */
@@ -27,26 +27,7 @@ export interface Source {
  * ```
  */
 export function parseYamlConfig(text: string, file?: string): ConfigNode {
-  const lines = new LineCounter();
-  const document = parseDocument(text, {
-    lineCounter: lines,
-    prettyErrors: false,
-    // Repeated keys are reported by ConfigNode.entries, which knows their path.
-    uniqueKeys: false,
-  });
-  if (document.errors.length > 0) {
-    const first = document.errors[0];
-    const { line, col } = lines.linePos(first.pos[0]);
-    throw new ConfigError(
-      `invalid YAML: ${first.message}${yamlHint(first.code, text, first.pos[0])}`,
-      {
-        file,
-        line,
-        column: col,
-      },
-    );
-  }
-  return new ConfigNode(document.contents, "", { file, lines }, 0);
+  return ConfigNode.parse(text, file);
 }
 
 /** What to write instead, for the YAML mistakes people make most in these configs. */
@@ -62,14 +43,38 @@ function yamlHint(code: string, text: string, offset: number): string {
  */
 export class ConfigNode {
   /** The YAML node, or null for an absent value. */
-  readonly node: Node | null;
+  private readonly node: Node | null;
   /** Path inside the config, such as `outputs[1].options.url`. */
   readonly path: string;
   readonly #source: Source;
   readonly #offset: number;
 
+  /** Parses YAML text into the node for its root; see `parseYamlConfig`. */
+  static parse(text: string, file?: string): ConfigNode {
+    const lines = new LineCounter();
+    const document = parseDocument(text, {
+      lineCounter: lines,
+      prettyErrors: false,
+      // Repeated keys are reported by ConfigNode.entries, which knows their path.
+      uniqueKeys: false,
+    });
+    if (document.errors.length > 0) {
+      const first = document.errors[0];
+      const { line, col } = lines.linePos(first.pos[0]);
+      throw new ConfigError(
+        `invalid YAML: ${first.message}${yamlHint(first.code, text, first.pos[0])}`,
+        {
+          file,
+          line,
+          column: col,
+        },
+      );
+    }
+    return new ConfigNode(document.contents, "", { file, lines }, 0);
+  }
+
   /** Wraps a node; `offset` locates it when it has no range of its own (an absent value). */
-  constructor(node: Node | null, path: string, source: Source, offset: number) {
+  private constructor(node: Node | null, path: string, source: Source, offset: number) {
     this.node = node;
     this.path = path;
     this.#source = source;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DatagramBatch } from "./socket.ts";
 import { nativeEngineStatus, openNativeSocket } from "./native_socket.ts";
 import { openDenoSocket } from "./deno_socket.ts";
-import { SocketError } from "./errors.ts";
+import type { SocketError } from "./errors.ts";
 
 const status = nativeEngineStatus();
 const ignore = !status.available && Deno.env.get("CI") !== "true";

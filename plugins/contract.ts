@@ -4,7 +4,6 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
 
 /** The contract version this package implements; a plugin states the one it was written for. */
 export const PLUGIN_CONTRACT_VERSION = 1;
@@ -21,12 +20,24 @@ export interface Point {
   readonly time: number;
 }
 
+/** A structured logger (LogTape's): `{name}` placeholders in the message are filled from `properties`. */
+export interface PluginLogger {
+  /** Details for debugging. */
+  debug(message: string, properties?: Record<string, unknown>): void;
+  /** Normal events. */
+  info(message: string, properties?: Record<string, unknown>): void;
+  /** Something is wrong but the plugin goes on. */
+  warn(message: string, properties?: Record<string, unknown>): void;
+  /** Something failed. */
+  error(message: string, properties?: Record<string, unknown>): void;
+}
+
 /** What the host gives a plugin when it creates it. */
 export interface PluginContext {
   /** The instance's name: the plugin's, or the one set in the config. */
   readonly name: string;
   /** A logger already named after the instance (`llama.plugin.<name>`). */
-  readonly logger: Logger;
+  readonly logger: PluginLogger;
   /** The folder of the config file, for relative paths in options. */
   readonly configDirectory: string;
   /** A folder of the scraper's data directory for this instance, if the scraper has one. */

@@ -39,6 +39,7 @@ export interface OutputHostCounters {
  * wait too long on disk. The plugin only writes.
  */
 export class OutputHost {
+  /** The output's instance name. */
   readonly name: string;
   readonly #output: Output;
   readonly #settings: OutputHostSettings;
@@ -52,6 +53,7 @@ export class OutputHost {
   #signaled = false;
   readonly #stop = new AbortController();
   readonly #loop: Promise<void>;
+  /** Counters, kept up to date. */
   readonly counters: OutputHostCounters = {
     written: 0,
     rejected: 0,
@@ -62,6 +64,7 @@ export class OutputHost {
     lastSuccess: 0,
   };
 
+  /** Starts writing to `output`; `spool` (if any) holds points that wait on disk. */
   constructor(
     name: string,
     output: Output,

@@ -11,6 +11,7 @@ const MIDDLE = 5_000_000_000_000_000; // sequence numbers start here, so batches
  * front (points that were already waiting in memory when the scraper stops).
  */
 export class Spool {
+  /** The folder holding the batches. */
   readonly directory: string;
   #files: { sequence: number; count: number }[] = [];
 
