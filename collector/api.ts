@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { PROMETHEUS_CONTENT_TYPE } from "@llama/core";
+import { createMatrixUi } from "@llama/ui";
 import { formatInfluxdata } from "./influxdata.ts";
 import type { IntervalSummary, PathSummary } from "./summarizer.ts";
 
@@ -18,14 +19,19 @@ export interface CollectorView {
   latest(): IntervalSummary | undefined;
   /** Prometheus text for `/metrics`. */
   metrics(): string;
+  /** The last intervals, oldest first, for the matrix page. Default: the last one. */
+  history?(): readonly IntervalSummary[];
+  /** Names the collector in the matrix page's header. */
+  describe?(): string;
 }
 
-const ROUTES = ["/status", "/influxdata", "/api/v1/summaries", "/metrics"];
+const API_ROUTES = ["/status", "/influxdata", "/api/v1/summaries", "/metrics"];
 const SUMMARY_PARAMETERS = ["src_ip", "dst_ip", "flows"];
 
 /**
  * The collector's HTTP API: `/status` and `/influxdata` exactly like the original LLAMA's,
- * `/api/v1/summaries` with every statistic and per-flow detail, and `/metrics` for Prometheus.
+ * `/api/v1/summaries` with every statistic and per-flow detail, `/metrics` for Prometheus, and the
+ * loss and latency matrix (`@llama/ui`): the page at `/`, `/api/v1/matrix` and `/api/v1/history`.
  * Errors are JSON: `{"error": "..."}` with the right status.
  *
  * @example
@@ -38,6 +44,12 @@ const SUMMARY_PARAMETERS = ["src_ip", "dst_ip", "flows"];
  */
 export function createCollectorApi(view: CollectorView): HttpApi {
   const app = new Hono();
+  const ui = createMatrixUi({
+    history: () => view.history?.() ?? [view.latest()].filter((summary) => summary !== undefined),
+    describe: () => view.describe?.() ?? "collector",
+  });
+  const routes = [...API_ROUTES, ...ui.paths];
+  for (const path of ui.paths) app.get(path, (context) => ui.fetch(context.req.raw));
   app.get("/status", (context) => context.text("ok"));
   app.get(
     "/influxdata",
@@ -91,14 +103,14 @@ export function createCollectorApi(view: CollectorView): HttpApi {
   });
   app.notFound((context) => {
     const path = context.req.path;
-    if (ROUTES.includes(path)) {
+    if (routes.includes(path)) {
       return context.json(
         { error: `${context.req.method} is not allowed on ${path}; use GET` },
         405,
         { allow: "GET, HEAD" },
       );
     }
-    return context.json({ error: `no route ${path}; routes: ${ROUTES.join(", ")}` }, 404);
+    return context.json({ error: `no route ${path}; routes: ${routes.join(", ")}` }, 404);
   });
   app.onError((error, context) => {
     if (error instanceof HTTPException) return context.json({ error: error.message }, error.status);

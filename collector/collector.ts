@@ -33,6 +33,8 @@ export interface CollectorOptions {
   onSummary?: (summary: IntervalSummary) => void;
   /** UDP engine: `auto` (native on Linux when FFI is permitted), `native` or `deno`. Default auto. */
   engine?: EngineChoice;
+  /** Intervals kept in memory for the matrix page's charts (`/api/v1/history`). Default 30. */
+  historyIntervals?: number;
 }
 
 /** A running collector. */
@@ -43,6 +45,8 @@ export interface Collector extends AsyncDisposable {
   readonly api: HttpApi;
   /** The last published interval. */
   latest(): IntervalSummary | undefined;
+  /** The last published intervals (`historyIntervals` of them at most), oldest first. */
+  history(): readonly IntervalSummary[];
   /** The collector's own health. */
   health(): CollectorHealth;
   /**
@@ -114,6 +118,7 @@ class RunningCollector implements Collector {
   readonly #prober: Prober;
   readonly #log = getLogger(["llama", "collector"]);
   #latest: IntervalSummary | undefined;
+  readonly #history: IntervalSummary[] = [];
   #server: Deno.HttpServer | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -133,6 +138,8 @@ class RunningCollector implements Collector {
     this.api = createCollectorApi({
       latest: () => this.#latest,
       metrics: () => collectorMetrics(this.#latest, this.health()),
+      history: () => this.#history,
+      describe: () => describeCollector(this.#config, this.apiAddress),
     });
   }
 
@@ -188,6 +195,9 @@ class RunningCollector implements Collector {
     const summary = await this.#summarizer.finish(start);
     if (this.#closed) return;
     this.#latest = summary;
+    this.#history.push(summary);
+    const keep = Math.max(1, this.#options.historyIntervals ?? 30);
+    if (this.#history.length > keep) this.#history.splice(0, this.#history.length - keep);
     let sent = 0, lost = 0;
     for (const path of summary.paths) {
       sent += path.sent;
@@ -208,6 +218,10 @@ class RunningCollector implements Collector {
 
   latest(): IntervalSummary | undefined {
     return this.#latest;
+  }
+
+  history(): readonly IntervalSummary[] {
+    return this.#history;
   }
 
   health(): CollectorHealth {
@@ -258,4 +272,12 @@ class RunningCollector implements Collector {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** `collector db-1 (10.0.0.1:5000)`: its `src_hostname` source tag, if any, and its API address. */
+function describeCollector(config: ResolvedConfig, address: SocketAddress | undefined): string {
+  const name = config.sourceTags.src_hostname;
+  const where = address === undefined ? undefined : formatAddress(address);
+  return ["collector", name, where === undefined ? undefined : name ? `(${where})` : where]
+    .filter((part) => part !== undefined && part !== "").join(" ");
 }

@@ -50,6 +50,8 @@ export interface ScraperConfig {
   dataDirectory: string | undefined;
   /** Where to serve `/metrics`, if anywhere. */
   metrics: SocketAddress | undefined;
+  /** Where to serve the loss and latency matrix page (`@llama/ui`), if anywhere. */
+  ui: SocketAddress | undefined;
   /** Output queueing: points kept in memory per output before spilling, and points per write. */
   buffer: { memoryPoints: number; batchPoints: number };
   /** Retries of a failed write: first delay and longest delay, in milliseconds (with jitter). */
@@ -70,6 +72,7 @@ const KEYS = [
   "flows",
   "data_directory",
   "metrics",
+  "ui",
   "buffer",
   "retry",
   "write_timeout_ms",
@@ -85,6 +88,7 @@ export const SCRAPER_DEFAULTS: Omit<ScraperConfig, "file" | "directory" | "colle
   flows: false,
   dataDirectory: undefined,
   metrics: undefined,
+  ui: undefined,
   buffer: { memoryPoints: 100_000, batchPoints: 5000 },
   retry: { initialMs: 1000, maxMs: 60_000 },
   writeTimeoutMs: 10_000,
@@ -144,6 +148,8 @@ export function parseScraperConfig(text: string, options: { file?: string } = {}
   }
   const metrics = fields.get("metrics");
   if (metrics !== undefined) config.metrics = hostPort(metrics);
+  const ui = fields.get("ui");
+  if (ui !== undefined) config.ui = hostPort(ui);
   const buffer = fields.get("buffer");
   if (buffer !== undefined) {
     const values = buffer.fields(

@@ -26,6 +26,7 @@ import {
   type ScraperConfig,
 } from "./config.ts";
 import { startScraper } from "./scraper.ts";
+import { serveMatrixUi } from "@llama/ui";
 
 const FLAGS = {
   config: { type: "string", placeholder: "FILE", description: "Scraper config (YAML)" },
@@ -38,6 +39,11 @@ const FLAGS = {
     type: "string",
     placeholder: "HOST:PORT",
     description: "Serve Prometheus metrics at http://HOST:PORT/metrics",
+  },
+  ui: {
+    type: "string",
+    placeholder: "HOST:PORT",
+    description: "Serve the loss and latency matrix of every collector at http://HOST:PORT/",
   },
   once: { type: "boolean", description: "Scrape once, write, and exit" },
   check: {
@@ -98,6 +104,7 @@ export async function main(args: readonly string[]): Promise<number> {
         checkWholeNumber("llama.interval", values["llama.interval"], 1, 86400);
       }
       if (values.metrics !== undefined) parseHostPort(values.metrics, "--metrics");
+      if (values.ui !== undefined) parseHostPort(values.ui, "--ui");
       if (values.config === undefined && values["llama.collector-hosts"] === undefined) {
         throw new UsageError(
           "No collectors: give --config FILE or -llama.collector-hosts HOST[,HOST…]",
@@ -132,6 +139,7 @@ export async function main(args: readonly string[]): Promise<number> {
     applyOriginalFlags(config, values);
     if (values["data-dir"] !== undefined) config.dataDirectory = values["data-dir"];
     if (values.metrics !== undefined) config.metrics = parseHostPort(values.metrics, "--metrics");
+    if (values.ui !== undefined) config.ui = parseHostPort(values.ui, "--ui");
     plugins = await loadScraperPlugins(config, text);
   } catch (error) {
     if (!(error instanceof ConfigError) && !(error instanceof UsageError)) throw error;
@@ -178,6 +186,17 @@ export async function main(args: readonly string[]): Promise<number> {
     return 1;
   }
   await using _metrics = metrics;
+  let ui;
+  try {
+    ui = config.ui === undefined ? undefined : await serveMatrixUi(config.ui, {
+      history: () => scraper.history(),
+      describe: () => describeCollectors(config.collectors.map((collector) => collector.name)),
+    });
+  } catch (error) {
+    log.fatal("Cannot serve the matrix page: {message}", { message: (error as Error).message });
+    return 1;
+  }
+  await using _ui = ui;
   log.info("Scraping {count} collectors every {interval} s into {outputs}", {
     count: config.collectors.length,
     interval: config.intervalSeconds,
@@ -190,6 +209,13 @@ export async function main(args: readonly string[]): Promise<number> {
     signals.dispose();
   }
   return 0;
+}
+
+/** `scraper of 3 collectors: c1, c2, c3` (the first three names only, for a fleet). */
+function describeCollectors(names: string[]): string {
+  const shown = names.slice(0, 3).join(", ") +
+    (names.length > 3 ? `, … (${names.length - 3} more)` : "");
+  return `scraper of ${names.length} collector${names.length === 1 ? "" : "s"}: ${shown}`;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { ProtocolError } from "@llama/core";
 import type { Point } from "@llama/plugins";
+import type { IntervalLike } from "@llama/ui";
 import type { CollectorTarget } from "./config.ts";
 
 /** What one scrape of one collector brought. */
@@ -10,6 +11,8 @@ export interface ScrapeResult {
   intervalStart: number;
   /** Which API answered. */
   api: "llama" | "original";
+  /** The summary itself, per-flow detail included, when `keepSummary` asked for it (llama collectors). */
+  summary?: IntervalLike;
 }
 
 /** Options of `scrapeCollector`. */
@@ -24,6 +27,8 @@ export interface ScrapeOptions {
   prefer?: "llama" | "original";
   /** `fetch`, replaceable in tests. */
   fetch?: typeof fetch;
+  /** Also return a llama collector's summary, with its flows (for the matrix page). */
+  keepSummary?: boolean;
 }
 
 /**
@@ -47,7 +52,9 @@ export async function scrapeCollector(
     ? ["original", "llama"]
     : ["llama", "original"];
   for (const [index, api] of order.entries()) {
-    const path = api === "llama" ? "api/v1/summaries?flows=" + options.flows : "influxdata";
+    const path = api === "llama"
+      ? "api/v1/summaries?flows=" + (options.flows || options.keepSummary === true)
+      : "influxdata";
     const url = new URL(path, collector.url);
     let response: Response;
     try {
@@ -82,9 +89,12 @@ export async function scrapeCollector(
         },
       );
     }
-    return api === "llama"
-      ? fromSummaries(collector, body, options.flows)
-      : fromInfluxdata(collector, body, options.fallbackTime);
+    if (api === "original") return fromInfluxdata(collector, body, options.fallbackTime);
+    const result = fromSummaries(collector, body, options.flows);
+    if (options.keepSummary === true && result.intervalStart !== 0) {
+      result.summary = asInterval(collector, body);
+    }
+    return result;
   }
   throw new ProtocolError(
     `collector ${collector.name}: neither /api/v1/summaries nor /influxdata exists`,
@@ -164,6 +174,26 @@ function fromSummaries(collector: CollectorTarget, body: unknown, flows: boolean
     }
   }
   return { points, intervalStart: time, api: "llama" };
+}
+
+/** A summary whose paths `fromSummaries` has checked, its flows and times checked here. */
+function asInterval(collector: CollectorTarget, body: unknown): IntervalLike {
+  const fail = (what: string) =>
+    new ProtocolError(`collector ${collector.name}: /api/v1/summaries ${what}`);
+  const summary = body as IntervalLike & Record<string, unknown>;
+  if (typeof summary.end !== "string" || typeof summary.intervalSeconds !== "number") {
+    throw fail("has no end or intervalSeconds");
+  }
+  for (const [index, path] of summary.paths.entries()) {
+    if (path.flows === undefined) continue;
+    if (!Array.isArray(path.flows)) throw fail(`paths[${index}].flows is not a list`);
+    for (const [flowIndex, flow] of path.flows.entries()) {
+      if (!isStats(flow) || typeof flow.srcPort !== "number" || typeof flow.dstPort !== "number") {
+        throw fail(`paths[${index}].flows[${flowIndex}] is not a flow summary`);
+      }
+    }
+  }
+  return summary;
 }
 
 function fromInfluxdata(

@@ -6,6 +6,8 @@ import type { CollectorTarget, ScraperConfig, ScraperPlugins } from "./config.ts
 import { OutputHost } from "./output_host.ts";
 import { scrapeCollector } from "./scrape.ts";
 import { Spool } from "./spool.ts";
+import { SummaryHistory } from "./summary_history.ts";
+import type { IntervalLike, PathLike } from "@llama/ui";
 
 /** What the scraper needs from the world, replaceable in tests. */
 export interface ScraperDependencies {
@@ -51,6 +53,11 @@ export interface Scraper extends AsyncDisposable {
   drained(timeoutMs: number): Promise<boolean>;
   /** Prometheus text of the scraper's health. */
   metrics(): string;
+  /**
+   * The last intervals of every llama collector, merged by start time and tagged by the resolvers,
+   * oldest first: the matrix page's data. Kept only when `config.ui` is set; else empty.
+   */
+  history(): readonly IntervalLike[];
   /** Stops scraping, keeps waiting points on disk, closes outputs and resolvers. */
   close(): Promise<void>;
 }
@@ -117,6 +124,25 @@ export async function startScraper(
   return new RunningScraper(config, hosts, resolvers, stop, clock, dependencies.fetch ?? fetch);
 }
 
+/** Intervals of each collector kept for the matrix page. */
+const UI_INTERVALS = 30;
+
+/** `tags` plus the resolvers' tags of the source and destination, as `src_<tag>` and `dst_<tag>`. */
+function withResolvedTags(
+  tags: Readonly<Record<string, string>>,
+  srcIp: string | undefined,
+  dstIp: string | undefined,
+  found: Map<string, Record<string, string>>,
+): Record<string, string> {
+  const result: Record<string, string> = { ...tags };
+  for (const [side, address] of [["src", srcIp], ["dst", dstIp]]) {
+    for (const [key, value] of Object.entries(found.get(address ?? "") ?? {})) {
+      if (key !== "ip") result[`${side}_${key}`] = value;
+    }
+  }
+  return result;
+}
+
 class RunningScraper implements Scraper {
   readonly #config: ScraperConfig;
   readonly #hosts: OutputHost[];
@@ -127,6 +153,7 @@ class RunningScraper implements Scraper {
   readonly #status: CollectorStatus[];
   readonly #log = getLogger(["llama", "scraper"]);
   readonly #running = new Set<Promise<void>>();
+  readonly #history: SummaryHistory | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -143,6 +170,7 @@ class RunningScraper implements Scraper {
     this.#stop = stop;
     this.#clock = clock;
     this.#fetch = fetcher;
+    this.#history = config.ui === undefined ? undefined : new SummaryHistory(UI_INTERVALS);
     this.#status = config.collectors.map((collector) => ({
       collector,
       api: undefined,
@@ -222,6 +250,7 @@ class RunningScraper implements Scraper {
         fallbackTime: boundary - this.#config.intervalSeconds * 1000,
         prefer: status.api,
         fetch: this.#fetch,
+        keepSummary: this.#history !== undefined,
       });
       status.api = result.api;
       status.lastDurationMs = performance.now() - started;
@@ -236,8 +265,21 @@ class RunningScraper implements Scraper {
       if (result.points.length === 0) return;
       status.lastInterval = result.intervalStart;
       status.points += result.points.length;
-      const points = await this.#addTags(result.points, signal);
+      const found = await this.#resolveTags(result.points, signal);
+      const points = found.size === 0 ? result.points : result.points.map((point) => ({
+        ...point,
+        tags: withResolvedTags(point.tags, point.tags.src_ip, point.tags.dst_ip, found),
+      }));
       for (const host of this.#hosts) host.enqueue(points);
+      if (result.summary !== undefined) {
+        const paths = found.size === 0 ? result.summary.paths : result.summary.paths.map((
+          path,
+        ): PathLike => ({
+          ...path,
+          tags: withResolvedTags(path.tags, path.srcIp, path.dstIp, found),
+        }));
+        this.#history?.add(status.collector.name, { ...result.summary, paths });
+      }
     } catch (error) {
       if (this.#stop.signal.aborted) return;
       status.failed++;
@@ -251,15 +293,18 @@ class RunningScraper implements Scraper {
     }
   }
 
-  /** Adds each resolver's tags for the source and destination addresses, as `src_<tag>` and `dst_<tag>`. */
-  async #addTags(points: Point[], signal: AbortSignal): Promise<Point[]> {
-    if (this.#resolvers.length === 0) return points;
+  /** Each resolver's tags for the points' source and destination addresses. */
+  async #resolveTags(
+    points: Point[],
+    signal: AbortSignal,
+  ): Promise<Map<string, Record<string, string>>> {
+    const found = new Map<string, Record<string, string>>();
+    if (this.#resolvers.length === 0) return found;
     const addresses = new Set<string>();
     for (const point of points) {
       if (point.tags.src_ip !== undefined) addresses.add(point.tags.src_ip);
       if (point.tags.dst_ip !== undefined) addresses.add(point.tags.dst_ip);
     }
-    const found = new Map<string, Record<string, string>>();
     for (const { name, resolver } of this.#resolvers) {
       await Promise.all([...addresses].map(async (address) => {
         try {
@@ -274,15 +319,11 @@ class RunningScraper implements Scraper {
         }
       }));
     }
-    return points.map((point) => {
-      const tags: Record<string, string> = { ...point.tags };
-      for (const [side, address] of [["src", point.tags.src_ip], ["dst", point.tags.dst_ip]]) {
-        for (const [key, value] of Object.entries(found.get(address ?? "") ?? {})) {
-          if (key !== "ip") tags[`${side}_${key}`] = value;
-        }
-      }
-      return { ...point, tags };
-    });
+    return found;
+  }
+
+  history(): readonly IntervalLike[] {
+    return this.#history?.merged() ?? [];
   }
 
   async drained(timeoutMs: number): Promise<boolean> {

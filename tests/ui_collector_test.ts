@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { startReflector } from "@llama/reflector";
+import { parseCollectorConfig, resolveTargets, startCollector } from "@llama/collector";
+import { collectorYaml } from "./_collector.ts";
+
+Deno.test("collector serves the matrix page at / and its last intervals at /api/v1/history", async () => {
+  await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
+  const config = await resolveTargets(parseCollectorConfig(
+    collectorYaml({
+      targets: [
+        ["127.0.0.1", reflector.address.port, { dst_region: "west" }],
+        ["127.0.0.3", reflector.address.port, { dst_region: "east" }],
+      ],
+      interval: 1,
+    }),
+    { file: "test.yaml" },
+  ));
+  let published = 0;
+  await using collector = await startCollector(config, {
+    historyIntervals: 2,
+    onSummary: () => published++,
+  });
+  const base = `http://127.0.0.1:${collector.apiAddress!.port}`;
+  while (published < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+
+  const page = await fetch(`${base}/?cols=dst_region`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get("content-type") ?? "", /text\/html/);
+  assert.match(await page.text(), /<option value="dst_region" selected="">/);
+
+  const history = await (await fetch(`${base}/api/v1/history?flows=true`)).json();
+  assert.equal(history.intervals.length, 2, "historyIntervals: 2 kept");
+  assert.deepEqual(history.intervals.map((one: { start: string }) => one.start), [
+    collector.history()[0].start,
+    collector.latest()!.start,
+  ]);
+  assert.equal(history.intervals[1].paths[0].flows.length, 4);
+
+  const matrix = await (await fetch(`${base}/api/v1/matrix?rows=src_ip&cols=dst_region`)).json();
+  assert.deepEqual(matrix.cols.values, ["east", "west"]);
+  assert.deepEqual(
+    matrix.intervals[0].cells.map((cell: { lossPercent: number }) => cell.lossPercent),
+    [100, 0],
+  );
+
+  const bad = await fetch(`${base}/api/v1/matrix?intervals=31`);
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /"intervals" takes a whole number from 1 to 30/);
+  const post = await fetch(`${base}/api/v1/history`, { method: "POST" });
+  assert.equal(post.status, 405);
+  assert.match((await post.json()).error, /POST is not allowed on \/api\/v1\/history; use GET/);
+});

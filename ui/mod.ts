@@ -1,0 +1,21 @@
+/**
+ * The loss and latency matrix in a browser: sources × destinations grouped by any tag, coloured by
+ * loss or RTT, with each cell's paths, flows and last intervals one click away. Served at `/` by
+ * the collector and by the scraper's `--ui`; no build step: the page is rendered on the server
+ * with Hono's JSX, and two small browser modules read the JSON API.
+ *
+ * @example
+ * ```ts
+ * import { createMatrixUi } from "@llama/ui";
+ * const ui = createMatrixUi({ history: () => [], describe: () => "an empty example" });
+ * const page = await ui.request("/");
+ * console.assert((await page.text()).includes("an empty example"));
+ * ```
+ *
+ * @module
+ */
+export * from "./types.ts";
+export * from "./matrix.ts";
+export * from "./history.ts";
+export * from "./api.ts";
+export * from "./serve.ts";

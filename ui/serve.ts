@@ -1,0 +1,115 @@
+import { getLogger } from "@logtape/logtape";
+import { createMatrixUi, type MatrixUi } from "./api.ts";
+import { selectHistory } from "./history.ts";
+import type { MatrixSource } from "./types.ts";
+
+/** A running matrix server. */
+export interface MatrixServer extends AsyncDisposable {
+  /** Where it listens (the real port when asked for port 0). */
+  readonly address: { hostname: string; port: number };
+  /** The handler it serves, also usable without a socket. */
+  readonly ui: MatrixUi;
+}
+
+const SUMMARY_PARAMETERS = ["src_ip", "dst_ip", "flows"];
+
+/**
+ * Serves the matrix on its own address, for a program without an HTTP API of its own (the
+ * scraper): the page and its API, `/api/v1/summaries` with the last interval of `source` (the
+ * collector's format, so a scraper can be scraped), and `/status`.
+ *
+ * @example
+ * ```ts
+ * import { serveMatrixUi } from "@llama/ui";
+ * await using server = await serveMatrixUi({ hostname: "127.0.0.1", port: 0 }, { history: () => [] });
+ * const response = await fetch(`http://127.0.0.1:${server.address.port}/status`);
+ * console.assert((await response.text()) === "ok");
+ * ```
+ */
+export function serveMatrixUi(
+  address: { hostname: string; port: number },
+  source: MatrixSource,
+): Promise<MatrixServer> {
+  const log = getLogger(["llama", "ui"]);
+  const ui = createMatrixUi(source);
+  const handle = (request: Request): Response | Promise<Response> => {
+    const url = new URL(request.url);
+    const known = url.pathname === "/status" || url.pathname === "/api/v1/summaries" ||
+      ui.paths.includes(url.pathname);
+    if (!known) {
+      return Response.json({
+        error: `no route ${url.pathname}; routes: ${
+          ["/status", "/api/v1/summaries", ...ui.paths].join(", ")
+        }`,
+      }, { status: 404 });
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return Response.json(
+        { error: `${request.method} is not allowed on ${url.pathname}; use GET` },
+        { status: 405, headers: { allow: "GET, HEAD" } },
+      );
+    }
+    if (url.pathname === "/status") return new Response("ok");
+    if (url.pathname === "/api/v1/summaries") return summaries(source, url.searchParams);
+    return ui.fetch(request);
+  };
+  return new Promise((resolve, reject) => {
+    try {
+      const server = Deno.serve({
+        hostname: address.hostname,
+        port: address.port,
+        onListen: (local) => {
+          const shown = local.hostname.includes(":")
+            ? `[${local.hostname}]:${local.port}`
+            : `${local.hostname}:${local.port}`;
+          log.info("Serving the matrix on http://{address}/", { address: shown });
+          resolve({
+            address: { hostname: local.hostname, port: local.port },
+            ui,
+            [Symbol.asyncDispose]: () => server.shutdown(),
+          });
+        },
+        onError: (error) => {
+          log.error("Matrix request failed: {error}", { error });
+          return Response.json({ error: "internal error" }, { status: 500 });
+        },
+      }, handle);
+    } catch (error) {
+      reject(error);
+    }
+  });
+}
+
+/** The last interval, in the collector's `/api/v1/summaries` format and with its filters. */
+function summaries(source: MatrixSource, parameters: URLSearchParams): Response {
+  for (const name of new Set(parameters.keys())) {
+    if (!SUMMARY_PARAMETERS.includes(name)) {
+      return Response.json({
+        error: `unknown query parameter "${name}"; known: ${SUMMARY_PARAMETERS.join(", ")}`,
+      }, { status: 400 });
+    }
+    if (parameters.getAll(name).length > 1) {
+      return Response.json({
+        error: `query parameter "${name}" given ${parameters.getAll(name).length} times`,
+      }, { status: 400 });
+    }
+  }
+  const flows = parameters.get("flows");
+  if (flows !== null && flows !== "true" && flows !== "false") {
+    return Response.json({
+      error: `query parameter "flows" takes true or false, got "${flows}"`,
+    }, { status: 400 });
+  }
+  const match = (["src_ip", "dst_ip"] as const).flatMap((key) => {
+    const value = parameters.get(key);
+    return value === null ? [] : [[key, value] as const];
+  });
+  const [last] = selectHistory(source.history(), { intervals: 1, match, flows: flows !== "false" });
+  return Response.json({
+    start: last?.start ?? null,
+    end: last?.end ?? null,
+    intervalSeconds: last?.intervalSeconds ?? null,
+    timestampSource: last?.timestampSource ?? null,
+    paths: last?.paths ?? [],
+  });
+}
