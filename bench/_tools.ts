@@ -63,6 +63,16 @@ export function delay(milliseconds: number, signal?: AbortSignal): Promise<void>
   });
 }
 
+/** The median of the numbers among `values` (the mean of the middle two for an even count); null for none. */
+export function median(values: readonly (number | null | undefined)[]): number | null {
+  const numbers = values.filter((value): value is number =>
+    typeof value === "number" && Number.isFinite(value)
+  ).sort((a, b) => a - b);
+  if (numbers.length === 0) return null;
+  const middle = Math.floor(numbers.length / 2);
+  return numbers.length % 2 === 1 ? numbers[middle] : (numbers[middle - 1] + numbers[middle]) / 2;
+}
+
 // ---- reference tools ---------------------------------------------------------------------------
 
 /** The reference tools built in a temporary folder, removed on dispose. */
@@ -504,6 +514,13 @@ export async function describeMachine(): Promise<MachineInfo> {
   };
 }
 
+/** The load averages of /proc/loadavg, as `0.52 / 0.31 / 0.20`, or `unknown`. */
+export async function readLoadAverage(): Promise<string> {
+  const text = await Deno.readTextFile("/proc/loadavg").catch(() => "");
+  const fields = text.trim().split(/\s+/);
+  return fields.length >= 3 ? fields.slice(0, 3).join(" / ") : "unknown";
+}
+
 /** Formats machine information on one line. */
 export function formatMachine(machine: MachineInfo): string {
   return `nproc ${machine.processors}, ${machine.cpuModel}, Linux ${machine.kernel}, ` +
@@ -530,6 +547,8 @@ export interface ResultsSection {
   machine: MachineInfo;
   /** The command that produced it. */
   command: string;
+  /** Lines about the circumstances, such as other work on the machine. */
+  notes?: readonly string[];
   /** The benchmark's own markdown. */
   body: string;
 }
@@ -556,6 +575,7 @@ export async function appendResults(path: string, section: ResultsSection): Prom
     `- Machine: ${formatMachine(section.machine)}`,
     `- Command: \`${section.command}\``,
     `- Duration: ${formatDuration(section.durationMilliseconds)}`,
+    ...(section.notes ?? []).map((note) => `- ${note}`),
     "",
     section.body.trimEnd(),
     "",

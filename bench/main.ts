@@ -5,6 +5,10 @@
  * adding one takes that file and one entry in `BENCHMARKS`. Results go to stdout and, unless the
  * benchmark says otherwise, are appended to `bench/RESULTS.md`.
  *
+ * `--note TEXT` (anywhere after the name, any number of times) adds a line to the recorded
+ * section, such as what else the machine was doing; the load average at the start and the end
+ * of the run, and the highest one-minute load average seen during it, are recorded anyway.
+ *
  * Exit codes: 0 on success, 1 when a run fails, 2 for an unknown benchmark, bad flags or a
  * missing prerequisite (no numbers are made up), 130 when interrupted.
  *
@@ -20,11 +24,13 @@ import {
   formatDuration,
   formatMachine,
   PrerequisiteError,
+  readLoadAverage,
 } from "./_tools.ts";
 
 const BENCHMARKS: Record<string, () => Promise<{ default: Benchmark }>> = {
   collector: () => import("./collector_bench.ts"),
   reflector: () => import("./reflector_bench.ts"),
+  scraper: () => import("./scraper_bench.ts"),
 };
 
 const REPOSITORY_ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -32,7 +38,17 @@ const RESULTS_FILE = fileURLToPath(new URL("./RESULTS.md", import.meta.url));
 
 /** Runs the benchmark named by `args[0]` with the rest of `args`; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
-  const [name, ...rest] = args;
+  const [name, ...others] = args;
+  let notes: string[];
+  let rest: string[];
+  try {
+    ({ notes, rest } = takeNotes(others));
+  } catch (error) {
+    console.error(
+      `${(error as Error).message}\nUsage: deno task bench <name> [--note TEXT] [flags]`,
+    );
+    return 2;
+  }
   if (name === undefined || !Object.hasOwn(BENCHMARKS, name)) {
     console.error(
       `${name === undefined ? "Name a benchmark" : `Unknown benchmark "${name}"`}. ` +
@@ -52,6 +68,8 @@ export async function main(args: readonly string[]): Promise<number> {
   signals.forEach((signal) => Deno.addSignalListener(signal, onSignal));
   try {
     const startedAt = new Date();
+    const loadAtStart = await readLoadAverage();
+    await using load = watchLoad();
     const report = await benchmark.run({
       args: rest,
       repositoryRoot: REPOSITORY_ROOT,
@@ -71,7 +89,13 @@ export async function main(args: readonly string[]): Promise<number> {
         startedAt,
         durationMilliseconds,
         machine,
-        command: ["deno task bench", ...args].join(" "),
+        command: ["deno task bench", name, ...rest.map(quoteArgument)].join(" "),
+        notes: [
+          ...notes,
+          `Load average (1 / 5 / 15 min) at the start: ${loadAtStart}; at the end: ` +
+          `${await readLoadAverage()}; highest one-minute load during the run: ` +
+          `${load.highest().toFixed(2)} (the benchmark itself keeps 1 to 2 busy).`,
+        ],
         body: report.record,
       });
       console.error(`Appended the results to bench/RESULTS.md.`);
@@ -95,6 +119,47 @@ export async function main(args: readonly string[]): Promise<number> {
   } finally {
     signals.forEach((signal) => Deno.removeSignalListener(signal, onSignal));
   }
+}
+
+/** Samples the one-minute load average every few seconds until disposed. */
+function watchLoad(): AsyncDisposable & { highest(): number } {
+  let highest = 0;
+  const sample = async () => {
+    const text = await Deno.readTextFile("/proc/loadavg").catch(() => "");
+    const value = Number(text.split(" ")[0]);
+    if (Number.isFinite(value)) highest = Math.max(highest, value);
+  };
+  sample();
+  const timer = setInterval(sample, 5_000);
+  return {
+    highest: () => highest,
+    [Symbol.asyncDispose]: async () => {
+      clearInterval(timer);
+      await sample();
+    },
+  };
+}
+
+/** Takes every `--note TEXT` and `--note=TEXT` out of `args`. */
+function takeNotes(args: readonly string[]): { notes: string[]; rest: string[] } {
+  const notes: string[] = [];
+  const rest: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index];
+    if (arg === "--note") {
+      if (index + 1 >= args.length) throw new Error("--note needs a text");
+      notes.push(args[++index]);
+    } else if (arg.startsWith("--note=")) {
+      notes.push(arg.slice("--note=".length));
+    } else {
+      rest.push(arg);
+    }
+  }
+  return { notes, rest };
+}
+
+function quoteArgument(arg: string): string {
+  return /^[\w./:=@,-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
 }
 
 if (import.meta.main) {

@@ -1,9 +1,11 @@
 /**
  * The reflector benchmark: `deno task bench reflector [--quick [--record]]`.
  *
- * For our reflector and the C reference `refl_c`, it finds the highest rate of 1,028-byte probes
- * answered at least 99.9% of the time on loopback, and records the round-trip time at 1k
- * probes/s and CPU and memory at 20k probes/s, all measured by `probeblast`.
+ * In one run it measures our reflector on each UDP engine (`--engine native`, libc through FFI,
+ * and `--engine deno`, `Deno.listenDatagram`) and the C reference `refl_c`: the highest rate of
+ * 1,028-byte probes answered at least 99.9% of the time on loopback, the round-trip time at 1k
+ * probes/s, and CPU and memory at 20k probes/s, all measured by `probeblast`. A full run repeats
+ * every reading three times, because one 10-second trial is noisy on a small shared machine.
  *
  * @module
  */
@@ -14,17 +16,21 @@ import {
   buildReferenceTools,
   delay,
   findFreeUdpPort,
+  markdownTable,
+  median,
   type ProbeblastResult,
   type ReadyProcess,
   type ReferenceTools,
   runProbeblast,
   spawnUntilReady,
+  textTable,
 } from "./_tools.ts";
 
 const FLAGS = {
   quick: {
     type: "boolean",
-    description: "3-second trials and fewer rates: a smoke test of the harness in under a minute",
+    description:
+      "3-second single trials and fewer rates: a smoke test of the harness in a few minutes",
   },
   record: {
     type: "boolean",
@@ -36,29 +42,37 @@ const FLAGS = {
 interface Plan {
   /** Rates tried in order, stopping at the first that fails. */
   rates: number[];
-  /** Seconds of probes per rate. */
+  /** Seconds of probes per trial of a rate. */
   trialSeconds: number;
+  /** Trials per rate at most; a rate passes when a majority of them pass. */
+  trialsPerRate: number;
   /** Seconds of probes for the RTT and CPU readings. */
   sampleSeconds: number;
+  /** Runs of each RTT and CPU reading; the median is reported. */
+  samples: number;
   /** Whether to try once between the last rate that passed and the first that failed. */
   bisect: boolean;
 }
 
 const FULL_PLAN: Plan = {
-  rates: [10, 20, 30, 40, 50, 60, 80, 100, 150, 200, 250].map((thousands) => thousands * 1000),
+  rates: [10, 20, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250].map((thousands) => thousands * 1000),
   trialSeconds: 10,
+  trialsPerRate: 3,
   sampleSeconds: 5,
+  samples: 3,
   bisect: true,
 };
 
 const QUICK_PLAN: Plan = {
-  rates: [10_000, 20_000, 50_000, 100_000, 200_000],
+  rates: [10_000, 20_000, 50_000, 100_000, 150_000, 200_000],
   trialSeconds: 3,
+  trialsPerRate: 1,
   sampleSeconds: 2,
+  samples: 1,
   bisect: false,
 };
 
-/** The fraction of probes that must come back for a rate to pass. */
+/** The fraction of probes that must come back for a trial to pass. */
 const REQUIRED_ANSWERED = 0.999;
 /** Below this fraction of the rate asked for, probeblast rather than the reflector was the limit. */
 const REQUIRED_ACHIEVED = 0.97;
@@ -67,33 +81,61 @@ const WARM_UP_MILLISECONDS = 1_000;
 const CPU_SAMPLE_RATE = 20_000;
 const RTT_SAMPLE_RATE = 1_000;
 
+/** The issue's targets for the native engine. */
+const TARGET_RATE = 150_000;
+const TARGET_CPU_PERCENT = 44;
+
 const REFERENCE_NOTE = "Reference figures from shared/tools/README.md, not measured in this run " +
-  "(2 cores, loopback, 1,028-byte probes, medians of 3): original LLAMA reflector (Go) 100k/s, " +
-  "naive `Deno.listenDatagram` loop 20k/s (refl_c 200k/s there).";
+  "(2 cores, loopback, 1,028-byte probes, medians of 3): original LLAMA reflector (Go) 100k/s " +
+  "and 44% CPU at 20k/s, naive `Deno.listenDatagram` loop 20k/s and 47% (refl_c 200k/s and 13% " +
+  "there). Targets for our reflector on the native engine: ≥ 150k/s with < 0.1% loss, and CPU " +
+  "at 20k/s ≤ 44% of a core (the Go reflector's).";
 
 /** A reflector under test; `start` resolves once it answers, its port in the ready match. */
 interface ReflectorUnderTest {
   name: string;
+  /** The engine its ready line must name, for our reflector. */
+  engine?: "native" | "deno";
+  /** Whether the issue's targets apply to it. */
+  hasTargets: boolean;
   start(tools: ReferenceTools, context: BenchmarkContext): Promise<ReadyProcess>;
 }
 
-const REFLECTORS: readonly ReflectorUnderTest[] = [
-  {
-    name: "llama reflector (Deno)",
-    start: (_tools, context) =>
-      spawnUntilReady(Deno.execPath(), {
+function llamaReflector(engine: "native" | "deno"): ReflectorUnderTest {
+  return {
+    name: `llama reflector, --engine ${engine}`,
+    engine,
+    hasTargets: engine === "native",
+    async start(_tools, context) {
+      const process = await spawnUntilReady(Deno.execPath(), {
         // Port 0: the reflector picks a free port and names it in its ready line.
         args: [
           ...["run", "-A", "reflector/main.ts"],
-          ...["--host", "127.0.0.1", "--port", "0", "--max-pps", "0"],
+          ...["--host", "127.0.0.1", "--port", "0", "--max-pps", "0", "--engine", engine],
         ],
         cwd: context.repositoryRoot,
-        readyPattern: /Reflecting probes on udp:\/\/(?<host>\S+):(?<port>\d+)/,
+        readyPattern:
+          /Reflecting probes on udp:\/\/(?<host>\S+):(?<port>\d+) \((?<engine>\w+) engine/,
         signal: context.signal,
-      }),
-  },
+      });
+      if (process.ready.groups?.engine !== engine) {
+        await process[Symbol.asyncDispose]();
+        throw new Error(
+          `Asked for --engine ${engine}, but the reflector says it runs the ` +
+            `${process.ready.groups?.engine} engine`,
+        );
+      }
+      return process;
+    },
+  };
+}
+
+const REFLECTORS: readonly ReflectorUnderTest[] = [
+  llamaReflector("native"),
+  llamaReflector("deno"),
   {
     name: "refl_c (C reference)",
+    hasTargets: false,
     start: (tools, context) =>
       spawnUntilReady(tools.reflectorC, {
         args: ["-p", `${findFreeUdpPort()}`],
@@ -103,6 +145,8 @@ const REFLECTORS: readonly ReflectorUnderTest[] = [
   },
 ];
 
+type Verdict = "pass" | "fail" | "generator-limited";
+
 /** One probeblast run against a freshly started reflector. */
 interface Trial {
   rate: number;
@@ -110,7 +154,15 @@ interface Trial {
   result: ProbeblastResult;
   /** Fraction of the probes sent that came back. */
   answered: number;
-  verdict: "pass" | "fail" | "generator-limited";
+  verdict: Verdict;
+}
+
+/** One rate, tried until a majority of its trials agree. */
+interface Rung {
+  rate: number;
+  trials: Trial[];
+  /** The verdict a majority of the trials reached; `fail` when there is none. */
+  verdict: Verdict;
 }
 
 /** The outcome of the search for the highest rate. */
@@ -120,15 +172,25 @@ interface RateSearch {
   /** What ended the search: a failing rate, probeblast's own limit, or the top of the ladder. */
   endedBy: "reflector" | "generator" | "ladder";
   /** The first rate that failed, if one did. */
-  firstFailure?: Trial;
+  firstFailure?: Rung;
+  rungs: Rung[];
+}
+
+/** Repeated runs at one rate, and the medians of what they read. */
+interface Sample {
+  rate: number;
   trials: Trial[];
+  p50: number | null;
+  p99: number | null;
+  cpuPercent: number | null;
+  rssKilobytes: number | null;
 }
 
 interface ReflectorResult {
-  name: string;
+  reflector: ReflectorUnderTest;
   search: RateSearch;
-  cpuSample: Trial;
-  rttSample: Trial;
+  cpuSample: Sample;
+  rttSample: Sample;
 }
 
 interface TrialSetup {
@@ -163,33 +225,74 @@ async function runTrial(
   return trial;
 }
 
+/**
+ * Tries a rate until one verdict has a majority of `plan.trialsPerRate` trials (2 of 3: a third
+ * trial runs only when the first two disagree).
+ */
+async function runRung(
+  reflector: ReflectorUnderTest,
+  rate: number,
+  plan: Plan,
+  setup: TrialSetup,
+): Promise<Rung> {
+  const majority = Math.floor(plan.trialsPerRate / 2) + 1;
+  const trials: Trial[] = [];
+  const count = (verdict: Verdict) => trials.filter((trial) => trial.verdict === verdict).length;
+  while (trials.length < plan.trialsPerRate) {
+    trials.push(await runTrial(reflector, { rate, seconds: plan.trialSeconds }, setup));
+    const decided = (["pass", "fail", "generator-limited"] as const).find((verdict) =>
+      count(verdict) >= majority
+    );
+    if (decided !== undefined) return { rate, trials, verdict: decided };
+  }
+  return { rate, trials, verdict: "fail" };
+}
+
 async function findHighestRate(
   reflector: ReflectorUnderTest,
   plan: Plan,
   setup: TrialSetup,
 ): Promise<RateSearch> {
-  const trials: Trial[] = [];
+  const rungs: Rung[] = [];
   let highest = 0;
   for (const rate of plan.rates) {
-    const trial = await runTrial(reflector, { rate, seconds: plan.trialSeconds }, setup);
-    trials.push(trial);
-    if (trial.verdict === "generator-limited") return { highest, endedBy: "generator", trials };
-    if (trial.verdict === "fail") {
+    const rung = await runRung(reflector, rate, plan, setup);
+    rungs.push(rung);
+    if (rung.verdict === "generator-limited") return { highest, endedBy: "generator", rungs };
+    if (rung.verdict === "fail") {
       const middle = Math.round((highest + rate) / 2 / 1000) * 1000;
       if (plan.bisect && middle > highest && middle < rate) {
-        const between = await runTrial(
-          reflector,
-          { rate: middle, seconds: plan.trialSeconds },
-          setup,
-        );
-        trials.push(between);
+        const between = await runRung(reflector, middle, plan, setup);
+        rungs.push(between);
         if (between.verdict === "pass") highest = middle;
       }
-      return { highest, endedBy: "reflector", firstFailure: trial, trials };
+      return { highest, endedBy: "reflector", firstFailure: rung, rungs };
     }
     highest = rate;
   }
-  return { highest, endedBy: "ladder", trials };
+  return { highest, endedBy: "ladder", rungs };
+}
+
+async function takeSample(
+  reflector: ReflectorUnderTest,
+  rate: number,
+  plan: Plan,
+  setup: TrialSetup,
+): Promise<Sample> {
+  const trials: Trial[] = [];
+  for (let index = 0; index < plan.samples; index++) {
+    trials.push(await runTrial(reflector, { rate, seconds: plan.sampleSeconds }, setup));
+  }
+  const medianOf = (read: (result: ProbeblastResult) => number | null) =>
+    median(trials.map((trial) => read(trial.result)));
+  return {
+    rate,
+    trials,
+    p50: medianOf((result) => result.kernelRoundTrip.p50),
+    p99: medianOf((result) => result.kernelRoundTrip.p99),
+    cpuPercent: medianOf((result) => result.reflectorCpuPercent),
+    rssKilobytes: medianOf((result) => result.reflectorRssKilobytes),
+  };
 }
 
 async function measureReflector(
@@ -199,20 +302,12 @@ async function measureReflector(
 ): Promise<ReflectorResult> {
   const { progress } = setup.context;
   progress(`${reflector.name}: RTT at ${formatRate(RTT_SAMPLE_RATE)}/s`);
-  const rttSample = await runTrial(
-    reflector,
-    { rate: RTT_SAMPLE_RATE, seconds: plan.sampleSeconds },
-    setup,
-  );
+  const rttSample = await takeSample(reflector, RTT_SAMPLE_RATE, plan, setup);
   progress(`${reflector.name}: CPU and memory at ${formatRate(CPU_SAMPLE_RATE)}/s`);
-  const cpuSample = await runTrial(
-    reflector,
-    { rate: CPU_SAMPLE_RATE, seconds: plan.sampleSeconds },
-    setup,
-  );
+  const cpuSample = await takeSample(reflector, CPU_SAMPLE_RATE, plan, setup);
   progress(`${reflector.name}: highest rate with ≥ ${REQUIRED_ANSWERED * 100}% answered`);
   const search = await findHighestRate(reflector, plan, setup);
-  return { name: reflector.name, search, cpuSample, rttSample };
+  return { reflector, search, cpuSample, rttSample };
 }
 
 // ---- formatting --------------------------------------------------------------------------------
@@ -222,7 +317,7 @@ function formatRate(rate: number): string {
 }
 
 function formatNumber(value: number | null, digits = 0): string {
-  return value === null ? "n/a" : value.toLocaleString("en-US", {
+  return value === null || !Number.isFinite(value) ? "n/a" : value.toLocaleString("en-US", {
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
   });
@@ -247,81 +342,124 @@ function highestRateCell(search: RateSearch, plan: Plan): string {
   if (endedBy === "generator") {
     return `≥ ${formatRate(highest)}/s (probeblast could not send faster)`;
   }
-  return highest === 0 ? `< ${formatRate(plan.rates[0])}/s` : `${formatRate(highest)}/s`;
+  const failure = search.firstFailure!;
+  const count = votes(failure, "fail");
+  const failed = `${formatRate(failure.rate)}/s failed${count === "" ? "" : ` ${count}`}`;
+  return highest === 0
+    ? `< ${formatRate(plan.rates[0])}/s (${failed})`
+    : `${formatRate(highest)}/s (${failed})`;
 }
 
-function lossNote(trial: Trial): string {
-  return trial.verdict === "fail" ? ` (${formatPercent(1 - trial.answered)} unanswered)` : "";
+/** `2 of 3` trials with this verdict, or nothing with single trials. */
+function votes(rung: Rung, verdict: Verdict): string {
+  if (rung.trials.length === 1) return "";
+  const count = rung.trials.filter((trial) => trial.verdict === verdict).length;
+  return `${count} of ${rung.trials.length}`;
+}
+
+function sampleLoss(sample: Sample): string {
+  const worst = Math.min(...sample.trials.map((trial) => trial.answered));
+  return worst < REQUIRED_ANSWERED ? ` (up to ${formatPercent(1 - worst)} unanswered)` : "";
 }
 
 function tableRows(results: readonly ReflectorResult[], plan: Plan): string[][] {
-  return results.map(({ name, search, cpuSample, rttSample }) => {
-    const { p50, p99 } = rttSample.result.kernelRoundTrip;
-    const rss = cpuSample.result.reflectorRssKilobytes;
+  return results.map(({ reflector, search, cpuSample, rttSample }) => {
+    const rss = cpuSample.rssKilobytes;
     return [
-      name,
+      reflector.name,
       highestRateCell(search, plan),
-      `${formatNumber(p50, 1)} / ${formatNumber(p99, 1)}${lossNote(rttSample)}`,
-      `${formatNumber(cpuSample.result.reflectorCpuPercent)}%${lossNote(cpuSample)}`,
+      `${formatNumber(rttSample.p50, 1)} / ${formatNumber(rttSample.p99, 1)}${
+        sampleLoss(rttSample)
+      }`,
+      `${formatNumber(cpuSample.cpuPercent)}%${sampleLoss(cpuSample)}`,
       rss === null ? "n/a" : `${formatNumber(rss / 1024, 1)} MiB`,
     ];
   });
 }
 
-const TABLE_HEADER = [
-  "reflector",
-  `highest rate with ≥ ${REQUIRED_ANSWERED * 100}% answered`,
-  `RTT p50 / p99 at ${formatRate(RTT_SAMPLE_RATE)}/s (µs, kernel timestamps)`,
-  `CPU % at ${formatRate(CPU_SAMPLE_RATE)}/s`,
-  `RSS at ${formatRate(CPU_SAMPLE_RATE)}/s`,
-];
-
-function markdownTable(header: readonly string[], rows: readonly string[][]): string {
-  const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
-  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
-}
-
-function textTable(header: readonly string[], rows: readonly string[][]): string {
-  const widths = header.map((_, column) =>
-    Math.max(...[header, ...rows].map((row) => row[column].length))
-  );
-  const line = (cells: readonly string[]) =>
-    cells.map((cell, column) => cell.padEnd(widths[column])).join("  ").trimEnd();
-  return [line(header), widths.map((width) => "-".repeat(width)).join("  "), ...rows.map(line)]
-    .join("\n");
-}
-
-/** Says where the probes of the first failing rate went. */
-function explainLoss(name: string, trial: Trial): string {
-  const { result } = trial;
-  const lost = result.sent - result.received;
-  const parts = [
-    `${name} at ${formatRate(trial.rate)}/s lost ${formatNumber(lost)} of ` +
-    `${formatNumber(result.sent)} probes; the kernel dropped ` +
-    `${formatNumber(result.reflectorSocketDrops)} at the reflector's socket (receive buffer full)`,
+function tableHeader(plan: Plan): string[] {
+  const of = plan.samples > 1 ? `, median of ${plan.samples}` : "";
+  return [
+    "reflector",
+    `highest rate with ≥ ${REQUIRED_ANSWERED * 100}% answered` +
+    (plan.trialsPerRate > 1 ? ` (2 of ${plan.trialsPerRate} trials)` : ""),
+    `RTT p50 / p99 at ${formatRate(RTT_SAMPLE_RATE)}/s (µs, kernel timestamps${of})`,
+    `CPU % at ${formatRate(CPU_SAMPLE_RATE)}/s${of}`,
+    `RSS at ${formatRate(CPU_SAMPLE_RATE)}/s`,
   ];
-  if (result.generatorSocketDrops > 0) {
-    parts.push(`${formatNumber(result.generatorSocketDrops)} at probeblast's socket`);
-  }
-  if (result.softnetDrops > 0) parts.push(`${formatNumber(result.softnetDrops)} in softnet`);
-  const elsewhere = lost - result.reflectorSocketDrops - result.generatorSocketDrops -
-    Math.max(0, result.softnetDrops);
-  if (elsewhere > 0) {
-    parts.push(
-      `${formatNumber(elsewhere)} not counted by the kernel (late or lost in the reflector)`,
-    );
-  }
-  return `${parts.join(", ")}; reflector CPU ${formatNumber(result.reflectorCpuPercent)}% ` +
-    "of a core.";
+}
+
+/** The issue's targets against what this run measured, for the reflectors they apply to. */
+function targetRows(results: readonly ReflectorResult[]): string[][] {
+  return results.filter(({ reflector }) => reflector.hasTargets).flatMap(
+    ({ reflector, search, cpuSample }) => {
+      const rateMet = search.highest >= TARGET_RATE;
+      const cpu = cpuSample.cpuPercent;
+      return [
+        [
+          `${reflector.name}: highest rate with < 0.1% loss`,
+          `≥ ${formatRate(TARGET_RATE)}/s`,
+          `${formatRate(search.highest)}/s`,
+          rateMet ? "met" : "not met",
+        ],
+        [
+          `${reflector.name}: CPU at ${formatRate(CPU_SAMPLE_RATE)}/s`,
+          `≤ ${TARGET_CPU_PERCENT}% of a core`,
+          `${formatNumber(cpu)}%`,
+          cpu !== null && cpu <= TARGET_CPU_PERCENT ? "met" : "not met",
+        ],
+      ];
+    },
+  );
+}
+
+const TARGET_HEADER = ["target", "asked", "this run", "verdict"];
+
+/** Says where the probes of the first failing rate went, trial by trial. */
+function explainLoss(name: string, rung: Rung): string {
+  const failed = rung.trials.filter((trial) => trial.verdict === "fail");
+  const trials = failed.map((trial, index) => {
+    const { result } = trial;
+    const lost = result.sent - result.received;
+    const parts = [
+      `lost ${formatNumber(lost)} of ${formatNumber(result.sent)}; the kernel dropped ` +
+      `${
+        formatNumber(result.reflectorSocketDrops)
+      } at the reflector's socket (receive buffer full)`,
+    ];
+    if (result.generatorSocketDrops > 0) {
+      parts.push(`${formatNumber(result.generatorSocketDrops)} at probeblast's socket`);
+    }
+    if (result.softnetDrops > 0) parts.push(`${formatNumber(result.softnetDrops)} in softnet`);
+    const elsewhere = lost - result.reflectorSocketDrops - result.generatorSocketDrops -
+      Math.max(0, result.softnetDrops);
+    if (elsewhere > 0) {
+      parts.push(
+        `${formatNumber(elsewhere)} not counted by the kernel (late or lost in the reflector)`,
+      );
+    }
+    const label = failed.length > 1 ? `trial ${index + 1} ` : "";
+    return `${label}${parts.join(", ")}; reflector CPU ${
+      formatNumber(result.reflectorCpuPercent)
+    }%`;
+  });
+  return `${name} at ${formatRate(rung.rate)}/s: ${trials.join("; ")}.`;
 }
 
 function trialRows(results: readonly ReflectorResult[]): string[][] {
-  return results.flatMap(({ name, search, cpuSample, rttSample }) =>
-    [rttSample, cpuSample, ...search.trials].map((trial) => {
+  return results.flatMap(({ reflector, search, cpuSample, rttSample }) =>
+    [
+      ...rttSample.trials.map((trial) => ["RTT", trial] as const),
+      ...cpuSample.trials.map((trial) => ["CPU", trial] as const),
+      ...search.rungs.flatMap((rung) =>
+        rung.trials.map((trial) => [`ladder → ${rung.verdict}`, trial] as const)
+      ),
+    ].map(([purpose, trial]) => {
       const { result } = trial;
       const { p50, p99 } = result.kernelRoundTrip;
       return [
-        name,
+        reflector.name,
+        purpose,
         formatRate(trial.rate),
         `${trial.seconds} s`,
         formatNumber(result.achievedRate),
@@ -337,6 +475,7 @@ function trialRows(results: readonly ReflectorResult[]): string[][] {
 
 const TRIAL_HEADER = [
   "reflector",
+  "for",
   "rate asked (/s)",
   "length",
   "rate sent (/s)",
@@ -344,30 +483,43 @@ const TRIAL_HEADER = [
   "reflector socket drops",
   "reflector CPU %",
   "RTT p50 / p99 (µs)",
-  "verdict",
+  "trial verdict",
 ];
 
 function describeMethod(plan: Plan): string {
+  const repeats = plan.trialsPerRate > 1
+    ? `Each rate is tried up to ${plan.trialsPerRate} times and passes when 2 of ` +
+      `${plan.trialsPerRate} trials pass (a third trial runs only when the first two disagree), ` +
+      "because a single 10-second trial is noisy on this small shared machine. "
+    : "Each rate is tried once (quick run). ";
+  const samples = plan.samples > 1
+    ? `RTT and CPU/RSS readings are the median of ${plan.samples} separate ` +
+      `${plan.sampleSeconds}-second runs, each against a fresh reflector. `
+    : `RTT and CPU/RSS readings are single ${plan.sampleSeconds}-second runs. `;
   return `Method: every trial starts a fresh reflector, waits ${WARM_UP_MILLISECONDS / 1000} s, ` +
     `then \`probeblast -r RATE -d ${plan.trialSeconds} -c PID -j\` sends 1,028-byte probes on ` +
-    `loopback; a probe not back 1 s after the last send counts as lost. Rates tried: ` +
-    `${plan.rates.map(formatRate).join(", ")}, stopping at the first with fewer than ` +
-    `${REQUIRED_ANSWERED * 100}% answered${
+    "loopback; a probe not back 1 s after the last send counts as lost, and a trial passes with " +
+    `at least ${REQUIRED_ANSWERED * 100}% answered. ${repeats}Rates tried: ` +
+    `${plan.rates.map(formatRate).join(", ")}, stopping at the first that fails${
       plan.bisect ? ", then one more halfway between the last pass and that failure" : ""
-    }. RTT and CPU/RSS readings are separate ${plan.sampleSeconds}-second runs. ` +
+    }. ${samples}` +
     "Our reflector runs as `deno run -A reflector/main.ts --host 127.0.0.1 --port 0 " +
-    "--max-pps 0`; refl_c with its defaults (batches of 64, protobuf check).";
+    "--max-pps 0 --engine native|deno` (the engine its ready line names is checked); refl_c with " +
+    "its defaults (batches of 64, protobuf check, 1 MiB receive buffer). CPU is the reflector's " +
+    "user + system time while probes were sent, as probeblast reads it from /proc.";
 }
 
 function lossExplanations(results: readonly ReflectorResult[]): string[] {
-  return results.flatMap(({ name, search }) =>
-    search.firstFailure === undefined ? [] : [explainLoss(name, search.firstFailure)]
+  return results.flatMap(({ reflector, search }) =>
+    search.firstFailure === undefined ? [] : [explainLoss(reflector.name, search.firstFailure)]
   );
 }
 
 function formatSummary(results: readonly ReflectorResult[], plan: Plan): string {
   return [
-    textTable(TABLE_HEADER, tableRows(results, plan)),
+    textTable(tableHeader(plan), tableRows(results, plan)),
+    "",
+    textTable(TARGET_HEADER, targetRows(results)),
     "",
     ...lossExplanations(results),
     "",
@@ -377,9 +529,18 @@ function formatSummary(results: readonly ReflectorResult[], plan: Plan): string 
 
 function formatRecord(results: readonly ReflectorResult[], plan: Plan): string {
   return [
-    markdownTable(TABLE_HEADER, tableRows(results, plan)),
+    markdownTable(tableHeader(plan), tableRows(results, plan)),
     "",
-    ...lossExplanations(results).flatMap((line) => [line, ""]),
+    "Against the issue's targets:",
+    "",
+    markdownTable(TARGET_HEADER, targetRows(results)),
+    "",
+    ...(lossExplanations(results).length === 0 ? [] : [
+      "Where the probes of each first failing rate went (failed trials only):",
+      "",
+      ...lossExplanations(results).map((line) => `- ${line}`),
+      "",
+    ]),
     REFERENCE_NOTE,
     "",
     describeMethod(plan),
@@ -392,7 +553,8 @@ function formatRecord(results: readonly ReflectorResult[], plan: Plan): string {
 
 /** The reflector benchmark. */
 const reflectorBenchmark: Benchmark = {
-  description: "Highest probe rate answered, RTT, CPU and memory: our reflector against refl_c",
+  description: "Highest probe rate answered, RTT, CPU and memory: our reflector on each engine " +
+    "against refl_c",
   usage: formatUsage("deno task bench reflector", FLAGS),
   async run(context) {
     const { values, positionals } = parseFlags(context.args, FLAGS);
