@@ -207,8 +207,21 @@ export interface ProbeblastOptions {
   seconds: number;
   /** The reflector's pid, to measure its CPU, memory and socket drops. */
   reflectorPid: number;
+  /** Run it on these CPUs only (`taskset -c`), such as `0`. */
+  cpus?: string;
   /** Stops probeblast when aborted. */
   signal?: AbortSignal;
+}
+
+/** `command args…`, or `taskset -c CPUS command args…` when `cpus` is given. */
+export function onCpus(
+  cpus: string | undefined,
+  command: string,
+  args: readonly string[],
+): { command: string; args: string[] } {
+  return cpus === undefined
+    ? { command, args: [...args] }
+    : { command: "taskset", args: ["-c", cpus, command, ...args] };
 }
 
 /** Runs `probeblast … -j` against a reflector and returns its report. */
@@ -220,8 +233,9 @@ export async function runProbeblast(
     ...["-a", options.host ?? "127.0.0.1", "-p", `${options.port}`],
     ...["-r", `${options.rate}`, "-d", `${options.seconds}`, "-c", `${options.reflectorPid}`, "-j"],
   ];
-  const output = await new Deno.Command(tools.probeblast, {
-    args,
+  const pinned = onCpus(options.cpus, tools.probeblast, args);
+  const output = await new Deno.Command(pinned.command, {
+    args: pinned.args,
     stdin: "null",
     signal: options.signal,
   }).output();
@@ -294,6 +308,11 @@ export interface SpawnOptions {
   signal?: AbortSignal;
   /** Called with every line of `readyStream`, before and after the ready line. */
   onLine?: (line: string) => void;
+  /**
+   * Run it on these CPUs only, such as `0`, through `taskset -c` (which becomes the command, so
+   * the pid is still the command's).
+   */
+  cpus?: string;
 }
 
 const KEPT_LINES = 20;
@@ -323,8 +342,9 @@ export async function spawnUntilReady(
   options: SpawnOptions,
 ): Promise<ReadyProcess> {
   const readyStream = options.readyStream ?? "stderr";
-  const child = new Deno.Command(command, {
-    args: [...options.args],
+  const pinned = onCpus(options.cpus, command, options.args);
+  const child = new Deno.Command(pinned.command, {
+    args: pinned.args,
     cwd: options.cwd,
     env: { NO_COLOR: "1" },
     stdin: "null",

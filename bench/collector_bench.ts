@@ -137,6 +137,8 @@ const REFERENCE_NOTE = "References (shared/tools/README.md, not measured here): 
 /** What one collector run probes. */
 interface CollectorSetup {
   engine: Engine;
+  /** Run it on these CPUs only (`taskset -c`). */
+  cpus?: string;
   intervalSeconds: number;
   cps: number;
   /** Address the probe sockets bind. */
@@ -217,6 +219,7 @@ async function startCollector(setup: CollectorSetup, run: RunSetup): Promise<Col
     cwd: context.repositoryRoot,
     readyPattern: /Serving the API on (?<url>http:\/\/\S+)/,
     timeoutMilliseconds: 60_000,
+    cpus: setup.cpus,
     signal: context.signal,
     onLine: (line) => {
       const groups = INTERVAL_LINE.exec(line)?.groups;
@@ -526,22 +529,43 @@ interface ReflectorUnderTest {
   name: string;
   /** Whether it fills the reflection block, so the collector can subtract its dwell time. */
   reportsDwell: boolean;
-  start(tools: ReferenceTools, context: BenchmarkContext): Promise<ReadyProcess>;
+  start(tools: ReferenceTools, context: BenchmarkContext, cpus?: string): Promise<ReadyProcess>;
 }
 
-function startReflectorC(tools: ReferenceTools, context: BenchmarkContext): Promise<ReadyProcess> {
+function startReflectorC(
+  tools: ReferenceTools,
+  context: BenchmarkContext,
+  cpus?: string,
+): Promise<ReadyProcess> {
   return spawnUntilReady(tools.reflectorC, {
     args: ["-p", `${findFreeUdpPort()}`],
     readyPattern: /refl_c: reflecting on \S+:(?<port>\d+)/,
     signal: context.signal,
+    cpus,
   });
 }
+
+/**
+ * Where the RTT runs put their processes. On loopback a reply's time includes waking the
+ * reflector; how long that takes depends on which CPU the scheduler wakes it on (an idle virtual
+ * CPU wakes slowly), and that depends on what the sender does next, which differs between
+ * probeblast and a collector. Pinning every process to one CPU takes that difference out.
+ */
+interface Placement {
+  name: string;
+  cpus: string | undefined;
+}
+
+const PLACEMENTS: readonly Placement[] = [
+  { name: "scheduler's choice", cpus: undefined },
+  { name: "all on CPU 0", cpus: "0" },
+];
 
 const REFLECTORS: readonly ReflectorUnderTest[] = [
   {
     name: "llama reflector, --engine native",
     reportsDwell: true,
-    async start(_tools, context) {
+    async start(_tools, context, cpus) {
       const process = await spawnUntilReady(Deno.execPath(), {
         args: [
           ...["run", "-A", "reflector/main.ts"],
@@ -551,6 +575,7 @@ const REFLECTORS: readonly ReflectorUnderTest[] = [
         readyPattern:
           /Reflecting probes on udp:\/\/(?<host>\S+):(?<port>\d+) \((?<engine>\w+) engine/,
         signal: context.signal,
+        cpus,
       });
       if (process.ready.groups?.engine !== "native") {
         await process[Symbol.asyncDispose]();
@@ -585,6 +610,7 @@ interface CollectorRtt {
 /** Every run through one reflector instance. */
 interface RttComparison {
   reflector: ReflectorUnderTest;
+  placement: Placement;
   /** probeblast before the collectors ran, and after. */
   probeblast: [ProbeblastResult, ProbeblastResult];
   /** Mean of the two probeblast kernel-timestamped p50s, µs. */
@@ -593,16 +619,16 @@ interface RttComparison {
 }
 
 async function probeblastAt(
-  port: number,
-  reflectorPid: number,
+  reflector: { port: number; pid: number; cpus: string | undefined },
   plan: Plan,
   run: RunSetup,
 ): Promise<ProbeblastResult> {
   const result = await runProbeblast(run.tools, {
-    port,
+    port: reflector.port,
     rate: RTT_SAMPLE_RATE,
     seconds: plan.probeblastSeconds,
-    reflectorPid,
+    reflectorPid: reflector.pid,
+    cpus: reflector.cpus,
     signal: run.context.signal,
   });
   run.context.progress(
@@ -613,13 +639,15 @@ async function probeblastAt(
 
 async function collectorRtt(
   engine: Engine,
-  port: number,
+  reflector: { port: number; cpus: string | undefined },
   plan: Plan,
   run: RunSetup,
 ): Promise<Omit<CollectorRtt, "bias">> {
   const { context } = run;
+  const { port } = reflector;
   await using collector = await startCollector({
     engine,
+    cpus: reflector.cpus,
     intervalSeconds: plan.rttIntervalSeconds,
     cps: RTT_SAMPLE_RATE / SOCKETS,
     bindIp: "0.0.0.0",
@@ -651,24 +679,32 @@ async function collectorRtt(
 
 async function compareRtt(
   reflector: ReflectorUnderTest,
+  placement: Placement,
   plan: Plan,
   run: RunSetup,
 ): Promise<RttComparison> {
   const { context, tools } = run;
-  context.progress(`RTT at ${formatRate(RTT_SAMPLE_RATE)}/s through ${reflector.name}`);
+  context.progress(
+    `RTT at ${formatRate(RTT_SAMPLE_RATE)}/s through ${reflector.name}, ${placement.name}`,
+  );
   // One reflector instance for every tool, which take turns: none disturbs another. probeblast
   // runs before and after the collectors, so a drift in the machine's load shows.
-  await using reflectorProcess = await reflector.start(tools, context);
+  await using reflectorProcess = await reflector.start(tools, context, placement.cpus);
   await delay(REFLECTOR_WARM_UP_MILLISECONDS, context.signal);
-  const port = Number(reflectorProcess.ready.groups?.port);
-  const before = await probeblastAt(port, reflectorProcess.pid, plan, run);
+  const target = {
+    port: Number(reflectorProcess.ready.groups?.port),
+    pid: reflectorProcess.pid,
+    cpus: placement.cpus,
+  };
+  const before = await probeblastAt(target, plan, run);
   const runs: Omit<CollectorRtt, "bias">[] = [];
-  for (const engine of ENGINES) runs.push(await collectorRtt(engine, port, plan, run));
-  const after = await probeblastAt(port, reflectorProcess.pid, plan, run);
+  for (const engine of ENGINES) runs.push(await collectorRtt(engine, target, plan, run));
+  const after = await probeblastAt(target, plan, run);
   const referenceP50 = ((before.kernelRoundTrip.p50 ?? NaN) + (after.kernelRoundTrip.p50 ?? NaN)) /
     2;
   return {
     reflector,
+    placement,
     probeblast: [before, after],
     referenceP50,
     collectors: runs.map((collector) => ({ ...collector, bias: collector.p50 - referenceP50 })),
@@ -931,11 +967,11 @@ function headlineRows(results: Results): string[][] {
         "—",
       ];
     }),
-    ...rtt.flatMap(({ reflector, collectors, referenceP50 }) =>
+    ...rtt.flatMap(({ reflector, placement, collectors, referenceP50 }) =>
       collectors.map((collector) => [
         `--engine ${collector.engine}: RTT p50 bias at ${
           formatRate(RTT_SAMPLE_RATE)
-        }/s through ${reflector.name}`,
+        }/s through ${reflector.name}, ${placement.name}`,
         `${formatSigned(collector.bias)} µs (collector ${formatNumber(collector.p50, 1)}, ` +
         `probeblast kernel ${formatNumber(referenceP50, 1)}; ` +
         `${
@@ -1020,9 +1056,10 @@ const TRIAL_HEADER = [
 ];
 
 function rttRows(rtt: readonly RttComparison[]): string[][] {
-  return rtt.flatMap(({ reflector, probeblast, collectors }) =>
+  return rtt.flatMap(({ reflector, placement, probeblast, collectors }) =>
     collectors.map(({ engine, intervals, p50, bias }) => [
       reflector.name,
+      placement.name,
       probeblast.map((result) =>
         `${formatNumber(result.kernelRoundTrip.p50, 1)} / ` +
         formatNumber(result.kernelRoundTrip.p99, 1)
@@ -1043,6 +1080,7 @@ function rttRows(rtt: readonly RttComparison[]): string[][] {
 
 const RTT_HEADER = [
   "reflector",
+  "processes on",
   "probeblast kernel p50 / p99 (µs), before; after",
   "probeblast user-space p50 (µs), before; after",
   "collector engine",
@@ -1081,7 +1119,8 @@ const MEMORY_HEADER = [
 ];
 
 function rttNotes(rtt: readonly RttComparison[]): string {
-  return rtt.map(({ reflector }) =>
+  const reflectors = [...new Set(rtt.map(({ reflector }) => reflector))];
+  return reflectors.map((reflector) =>
     reflector.reportsDwell
       ? `Through the ${reflector.name} the collector subtracts the reflector's dwell time (the ` +
         "reflection block is filled) and probeblast does not, so that bias is the collector's " +
@@ -1118,7 +1157,15 @@ function describeMethod(plan: Plan): string {
     `timestamp), a collector on each engine at cps ${RTT_SAMPLE_RATE / SOCKETS} × ${SOCKETS} ` +
     `sockets, one target, ${plan.rttIntervalSeconds}-second intervals, and probeblast again. ` +
     `A collector's p50 is the median of the p50s of ${plan.rttIntervals} complete intervals ` +
-    "after one of warm-up; the bias is it minus the mean of the two probeblast p50s.",
+    "after one of warm-up; the bias is it minus the mean of the two probeblast p50s. Each " +
+    "reflector is measured twice, with a fresh instance: once with every process where the " +
+    "scheduler puts it, once with the reflector, probeblast and the collector all pinned to " +
+    "CPU 0 (`taskset -c 0`). On loopback the time of an answer includes waking the reflector: " +
+    "on this 2-vCPU VM ~5 µs when it wakes on the sender's CPU, ~60 µs on the other, idle one " +
+    "(measured with probeblast and refl_c pinned apart). A collector (many threads, work after " +
+    "each send) leads the scheduler to pick differently from probeblast (which sleeps right " +
+    "after sending), so only the pinned comparison isolates the collector's own timestamping: " +
+    "with the scheduler's choice the bias also holds that difference in wake-up time.",
     `Memory, for each engine: collectors probing ${memoryTargets} targets on distinct ` +
     `addresses 127.1.x.y (refl_c on 0.0.0.0) from sockets bound to 0.0.0.0 (source addresses ` +
     `from the routing table), cps ${plan.memoryCps} × ${SOCKETS} sockets, ` +
@@ -1195,7 +1242,11 @@ const collectorBenchmark: Benchmark = {
     const run: RunSetup = { tools, context, directory };
     const searches = await measureThroughput(plan, run);
     const rtt: RttComparison[] = [];
-    for (const reflector of REFLECTORS) rtt.push(await compareRtt(reflector, plan, run));
+    for (const reflector of REFLECTORS) {
+      for (const placement of PLACEMENTS) {
+        rtt.push(await compareRtt(reflector, placement, plan, run));
+      }
+    }
     const memory = await measureMemoryPerPath(plan, run);
     const results: Results = { plan, searches, rtt, memory };
     return {
