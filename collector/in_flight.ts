@@ -35,15 +35,15 @@ export interface ProbeOutcomeSink {
 
 /** The ring of one socket's probes in flight. */
 export class InFlightTable {
-  #capacity: number;
-  #mask: number;
-  #ids: Uint32Array;
-  #nonces: Uint32Array;
-  #sentAt: Float64Array;
-  #flows: Uint32Array;
-  #intervals: Float64Array;
-  #sequences: Float64Array;
-  #states: Uint8Array;
+  #capacity = 0;
+  #mask = 0;
+  #ids: Uint32Array = new Uint32Array(0);
+  #nonces: Uint32Array = new Uint32Array(0);
+  #sentAt: Float64Array = new Float64Array(0);
+  #flows: Uint32Array = new Uint32Array(0);
+  #intervals: Float64Array = new Float64Array(0);
+  #sequences: Float64Array = new Float64Array(0);
+  #states: Uint8Array = new Uint8Array(0);
   /** Next id to hand out; ids are the probe count modulo 2^32. */
   #next = 0;
   /** Oldest id that may still be in flight. */
@@ -56,16 +56,7 @@ export class InFlightTable {
 
   /** Creates a table; it doubles its capacity when a timeout's worth of probes does not fit. */
   constructor(initialCapacity = 1024) {
-    const capacity = 2 ** Math.ceil(Math.log2(Math.max(16, initialCapacity)));
-    this.#capacity = capacity;
-    this.#mask = capacity - 1;
-    this.#ids = new Uint32Array(capacity);
-    this.#nonces = new Uint32Array(capacity);
-    this.#sentAt = new Float64Array(capacity);
-    this.#flows = new Uint32Array(capacity);
-    this.#intervals = new Float64Array(capacity);
-    this.#sequences = new Float64Array(capacity);
-    this.#states = new Uint8Array(capacity);
+    this.#allocate(2 ** Math.ceil(Math.log2(Math.max(16, initialCapacity))));
   }
 
   /** Probes sent and not yet answered or expired. */
@@ -160,6 +151,19 @@ export class InFlightTable {
     }
   }
 
+  /** Replaces the ring with an empty one of `capacity` slots (a power of two). */
+  #allocate(capacity: number): void {
+    this.#capacity = capacity;
+    this.#mask = capacity - 1;
+    this.#ids = new Uint32Array(capacity);
+    this.#nonces = new Uint32Array(capacity);
+    this.#sentAt = new Float64Array(capacity);
+    this.#flows = new Uint32Array(capacity);
+    this.#intervals = new Float64Array(capacity);
+    this.#sequences = new Float64Array(capacity);
+    this.#states = new Uint8Array(capacity);
+  }
+
   /** Doubles the ring, keeping every entry at its id's new slot. */
   #grow(): void {
     const old = {
@@ -172,16 +176,7 @@ export class InFlightTable {
       states: this.#states,
       mask: this.#mask,
     };
-    const capacity = this.#capacity * 2;
-    this.#capacity = capacity;
-    this.#mask = capacity - 1;
-    this.#ids = new Uint32Array(capacity);
-    this.#nonces = new Uint32Array(capacity);
-    this.#sentAt = new Float64Array(capacity);
-    this.#flows = new Uint32Array(capacity);
-    this.#intervals = new Float64Array(capacity);
-    this.#sequences = new Float64Array(capacity);
-    this.#states = new Uint8Array(capacity);
+    this.#allocate(this.#capacity * 2);
     // Every id from head to next is in the old ring; older resolved entries are dropped, so their
     // late replies become unknown, which only happens while the ring is growing.
     for (let id = this.#head; id !== this.#next; id = (id + 1) >>> 0) {
