@@ -94,7 +94,7 @@ export async function main(args: readonly string[]): Promise<number> {
           ...notes,
           `Load average (1 / 5 / 15 min) at the start: ${loadAtStart}; at the end: ` +
           `${await readLoadAverage()}; highest one-minute load during the run: ` +
-          `${load.highest().toFixed(2)} (the benchmark itself keeps 1 to 2 busy).`,
+          `${load.highest().toFixed(2)} (the benchmark's own processes count in it).`,
         ],
         body: report.record,
       });
