@@ -45,7 +45,9 @@ export class OutputHost {
   readonly #settings: OutputHostSettings;
   readonly #spool: Spool | undefined;
   readonly #log: Logger;
+  /** Batches waiting in memory, oldest first; the one being written is not among them. */
   readonly #memory: Point[][] = [];
+  /** Points in memory, including the batch being written. */
   #memoryPoints = 0;
   #spooling: Promise<void> = Promise.resolve();
   #wake: (() => void) | undefined;
@@ -120,6 +122,7 @@ export class OutputHost {
     }
     this.#memory.push(batch);
     this.#memoryPoints += batch.length;
+    // The batch being written is not in #memory, so it is never dropped under the writer.
     while (
       spool === undefined && this.#memoryPoints > this.#settings.memoryPoints &&
       this.#memory.length > 1
@@ -195,7 +198,7 @@ export class OutputHost {
         this.#wake = undefined;
         continue;
       }
-      const { points, done } = next;
+      const { points, done, retry } = next;
       const timeout = AbortSignal.any([
         this.#stop.signal,
         AbortSignal.timeout(this.#settings.writeTimeoutMs),
@@ -208,7 +211,10 @@ export class OutputHost {
         if (attempt > 0) this.#log.info("{output} is writing again", { output: this.name });
         attempt = 0;
       } catch (error) {
-        if (this.#stop.signal.aborted) break;
+        if (this.#stop.signal.aborted) {
+          retry();
+          break;
+        }
         if (error instanceof PluginError && !error.retryable) {
           await done();
           this.counters.rejected += points.length;
@@ -220,6 +226,7 @@ export class OutputHost {
           continue;
         }
         this.counters.failures++;
+        retry();
         const delay = Math.min(
           this.#settings.retry.maxMs,
           this.#settings.retry.initialMs * 2 ** attempt,
@@ -249,26 +256,32 @@ export class OutputHost {
     }
   }
 
-  /** The next batch to write (memory first: it is older than the spool), and how to release it. */
-  async #next(): Promise<{ points: Point[]; done: () => Promise<void> } | undefined> {
+  /**
+   * The next batch to write (memory first: it is older than the spool), `done` to release it once
+   * written or refused, and `retry` to put it back in front after a failure. A batch from memory
+   * leaves #memory while it is written, so enqueue() cannot drop it under the writer.
+   */
+  async #next(): Promise<
+    { points: Point[]; done: () => Promise<void>; retry: () => void } | undefined
+  > {
     const limit = this.#settings.batchPoints;
     if (this.#memory.length > 0) {
-      const first = this.#memory[0];
+      const first = this.#memory.shift()!;
       const points = first.length <= limit ? first : first.slice(0, limit);
+      if (points !== first) this.#memory.unshift(first.slice(limit));
       return {
         points,
         done: () => {
-          if (points === first) this.#memory.shift();
-          else this.#memory[0] = first.slice(limit);
           this.#memoryPoints -= points.length;
           return Promise.resolve();
         },
+        retry: () => void this.#memory.unshift(points),
       };
     }
     await this.#spooling;
     const spooled = await this.#spool?.peek();
     if (spooled === undefined) return undefined;
-    return { points: spooled, done: () => this.#spool!.shift() };
+    return { points: spooled, done: () => this.#spool!.shift(), retry: () => {} };
   }
 
   #refreshCounters(): void {

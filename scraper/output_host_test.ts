@@ -112,3 +112,73 @@ Deno.test("output host without a data directory drops the oldest points past its
   await host.close();
   assert.deepEqual(stored, [4, 5, 6, 7]);
 });
+
+/** An output that takes `delayMs` per write (giving up when the host aborts it), and records what it stored. */
+function slowOutput(delayMs: number) {
+  const stored: number[] = [];
+  const output: Output = {
+    write(batch, signal) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          stored.push(...batch.map((point) => point.fields.n));
+          resolve();
+        }, delayMs);
+        signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          reject(signal.reason);
+        }, { once: true });
+      });
+    },
+  };
+  return { output, stored };
+}
+
+Deno.test("output host behind a slow output never drops the batch it is writing: written + dropped = enqueued", async () => {
+  const { output, stored } = slowOutput(5);
+  const host = new OutputHost(
+    "slow",
+    output,
+    { ...settings, memoryPoints: 100_000, batchPoints: 5000 },
+    undefined,
+    log,
+  );
+  const batches = 20, size = 10_000;
+  for (let batch = 0; batch < batches; batch++) {
+    host.enqueue(points(batch * size, size));
+    // Let the writer take a batch now and then, so drops happen while a write is under way.
+    if (batch % 3 === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  assert.ok(await host.drained(10_000), `still queued: ${host.counters.queued}`);
+  await host.close();
+  assert.ok(host.counters.dropped > 0, "memory_points was exceeded, so some points were dropped");
+  assert.equal(host.counters.written + host.counters.dropped, batches * size);
+  assert.equal(stored.length, host.counters.written);
+  assert.equal(host.counters.queued, 0);
+  for (let index = 1; index < stored.length; index++) {
+    assert.ok(
+      stored[index] > stored[index - 1],
+      `written in order, once: ${stored[index]} at ${index}`,
+    );
+  }
+});
+
+Deno.test("output host closed during a write keeps that batch in the spool", async () => {
+  const directory = await Deno.makeTempDir();
+  try {
+    const { output, stored } = slowOutput(60_000);
+    const host = new OutputHost("slow", output, settings, await Spool.open(directory), log);
+    host.enqueue(points(0, 3));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the write is under way
+    await host.close();
+    assert.deepEqual(stored, []);
+
+    const again = flakyOutput();
+    again.state.down = false;
+    const next = new OutputHost("flaky", again.output, settings, await Spool.open(directory), log);
+    assert.ok(await next.drained(5000));
+    await next.close();
+    assert.deepEqual(again.stored, [0, 1, 2]);
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
