@@ -196,7 +196,12 @@ export function collectorTarget(text: string, defaultPort = 5000): CollectorTarg
   if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
     return undefined;
   }
-  return { name: url.host, url: new URL(url.href.endsWith("/") ? url.href : `${url.href}/`) };
+  // Collectors behind one reverse proxy differ only by path, so a path is part of the name.
+  const path = url.pathname.replace(/\/+$/, "");
+  return {
+    name: `${url.host}${path}`,
+    url: new URL(url.href.endsWith("/") ? url.href : `${url.href}/`),
+  };
 }
 
 function parseCollectors(items: ConfigNode[]): CollectorTarget[] {

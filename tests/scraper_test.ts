@@ -209,6 +209,10 @@ Deno.test("scraper config errors name the file, line, column and path, plugin op
         /scraper\.yaml:2:1: intervall: unknown key "intervall" \(did you mean "interval"\?\)/,
       ],
       [
+        "collectors: [a:5000, 'http://a:5000/']\n",
+        /scraper\.yaml:1:22: collectors\[1\]: collector "a:5000" is listed twice/,
+      ],
+      [
         'collectors: ["ftp://x"]\n',
         /scraper\.yaml:1:14: collectors\[0\]: expected host:port or an http\(s\) URL, got "ftp:\/\/x"/,
       ],
@@ -289,4 +293,19 @@ Deno.test("every sample scraper config in configs/ passes --check", async () => 
     assert.equal(code, 0, stderr);
     assert.match(stderr, new RegExp(`configs/${name} is valid: \\d collectors, outputs: `));
   }
+});
+
+Deno.test("collectors behind one proxy are told apart by their path", () => {
+  const config = parseScraperConfig(
+    "collectors: ['http://proxy:8080/c1/', 'http://proxy:8080/c2', '[::1]:5000']\n",
+    { file: "scraper.yaml" },
+  );
+  assert.deepEqual(
+    config.collectors.map((collector) => [collector.name, collector.url.href]),
+    [
+      ["proxy:8080/c1", "http://proxy:8080/c1/"],
+      ["proxy:8080/c2", "http://proxy:8080/c2/"],
+      ["[::1]:5000", "http://[::1]:5000/"],
+    ],
+  );
 });
