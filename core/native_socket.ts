@@ -28,6 +28,9 @@ const IPV6_TCLASS = 67;
 const MSG_TRUNC = 0x20;
 const MSG_DONTWAIT = 0x40;
 const MSG_WAITFORONE = 0x10000;
+const POLLIN = 1;
+const EAGAIN = 11;
+const EINTR = 4;
 const SHUT_RDWR = 2;
 const CLOCK_REALTIME = 0;
 // Kernel timestamps are CLOCK_REALTIME; they are mapped onto performance.now()'s scale by a
@@ -42,6 +45,7 @@ const CONTROL_BYTES = 64; // a timespec and a TOS/TCLASS message
 
 const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM",
+  4: "EINTR",
   9: "EBADF",
   11: "EAGAIN",
   13: "EACCES",
@@ -69,6 +73,13 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  // The same call, blocking the calling thread: for a receive loop on a Worker of its own.
+  recvmmsgBlocking: {
+    name: "recvmmsg",
+    parameters: ["i32", "buffer", "u32", "i32", "pointer"],
+    result: "i32",
+  },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
@@ -131,12 +142,55 @@ export interface NativeSocketOptions extends BindOptions {
  * await using socket = await openNativeSocket({ hostname: "127.0.0.1", port: 0, tos: 0xb8 });
  * ```
  */
-export function openNativeSocket(options: NativeSocketOptions): Promise<DatagramSocket> {
+export function openNativeSocket(options: NativeSocketOptions): Promise<NativeDatagramSocket> {
   try {
     return Promise.resolve(new NativeSocket(options));
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/**
+ * A native socket, with what a receive loop on a thread of its own needs: its file descriptor,
+ * a receive that blocks the calling thread, and a send that returns at once.
+ */
+export interface NativeDatagramSocket extends DatagramSocket {
+  /** The kernel's buffer sizes, as granted. */
+  readonly info: NativeSocketInfo;
+  /** The file descriptor: hand it to `adoptNativeSocket` on a Worker. */
+  readonly fd: number;
+  /**
+   * Receives into `batch`, blocking the calling thread until a datagram comes, for at most
+   * `timeoutMs` (< 0: no limit). Returns the slots filled, 0 when the time ran out; once the
+   * socket is shut down, it returns at once with one empty datagram. Only for a thread that has
+   * nothing else to do: it stops the event loop.
+   */
+  receiveBlocking(batch: DatagramBatch, timeoutMs: number): number;
+  /** Sends the first `count` slots of `batch` now; returns the number sent. */
+  sendNow(batch: DatagramBatch, count: number): number;
+  /** Wakes a `receiveBlocking` on any thread; receives and sends fail or come back empty from then on. */
+  shutdown(): void;
+}
+
+/**
+ * Wraps the file descriptor of a native socket opened elsewhere in this process (by the main
+ * thread, for a Worker running the receive loop). The wrapper never closes the descriptor: its
+ * owner does, once the Worker has stopped using it.
+ *
+ * @example
+ * ```ts ignore
+ * import { adoptNativeSocket } from "@llama/core";
+ * self.onmessage = ({ data }) => {
+ *   const socket = adoptNativeSocket(data.fd);
+ *   // socket.receiveBlocking(...), socket.sendNow(...)
+ * };
+ * ```
+ */
+export function adoptNativeSocket(
+  fd: number,
+  options: { tos?: number } = {},
+): NativeDatagramSocket {
+  return new NativeSocket({ hostname: "", port: 0, tos: options.tos }, fd);
 }
 
 /** The kernel's buffer sizes of a native socket, as it granted them. */
@@ -159,11 +213,15 @@ interface BatchStructures {
   iovecs: Uint8Array;
 }
 
-class NativeSocket implements DatagramSocket {
+class NativeSocket implements NativeDatagramSocket {
   readonly engine = "native";
   readonly localAddress: SocketAddress;
   readonly info: NativeSocketInfo;
   readonly #fd: number;
+  /** Whether this object opened the descriptor (and so closes it). */
+  readonly #owner: boolean;
+  readonly #pollfd = new Int32Array(2);
+  readonly #pollfdBytes = new Uint8Array(this.#pollfd.buffer);
   readonly #family: number;
   readonly #structures = new WeakMap<DatagramBatch, BatchStructures>();
   readonly #addresses = new Map<string | number, SocketAddress>();
@@ -184,8 +242,27 @@ class NativeSocket implements DatagramSocket {
   #baseSeconds = 0;
   #baseNanos = 0;
 
-  constructor(options: NativeSocketOptions) {
+  constructor(options: NativeSocketOptions, adopted?: number) {
     const c = libc();
+    if (adopted !== undefined) {
+      this.#fd = adopted;
+      this.#owner = false;
+      const local = new Uint8Array(NAME_BYTES);
+      const length = new Uint32Array([NAME_BYTES]);
+      if (c.getsockname(adopted, local, new Uint8Array(length.buffer)) !== 0) {
+        throw this.#error("getsockname");
+      }
+      this.localAddress = decodeAddress(new DataView(local.buffer), 0);
+      this.#family = new DataView(local.buffer).getUint16(0, true);
+      this.#baseTos = options.tos ?? 0;
+      this.#tos = this.#baseTos; // the owner set it when it opened the socket
+      this.info = {
+        receiveBufferBytes: this.#getInt(SO_RCVBUF),
+        sendBufferBytes: this.#getInt(SO_SNDBUF),
+      };
+      return;
+    }
+    this.#owner = true;
     const v6 = options.hostname.includes(":");
     this.#family = v6 ? AF_INET6 : AF_INET;
     const fd = c.socket(this.#family, SOCK_DGRAM, 0);
@@ -229,16 +306,7 @@ class NativeSocket implements DatagramSocket {
   }
 
   async receive(batch: DatagramBatch): Promise<number> {
-    const structures = this.#prepare(batch);
-    const { messageView, iovecView } = structures;
-    const slotBytes = batch.slotSize;
-    for (let index = 0; index < batch.capacity; index++) {
-      const message = index * MMSGHDR_BYTES;
-      messageView.setUint32(message + 8, NAME_BYTES, true); // msg_namelen
-      setSize(messageView, message + 40, CONTROL_BYTES); // msg_controllen
-      messageView.setUint32(message + 48, 0, true); // msg_flags
-      setSize(iovecView, index * 16 + 8, slotBytes); // a send may have shortened iov_len
-    }
+    const structures = this.#prepareReceive(batch);
     const count = await libc().recvmmsg(
       this.#fd,
       structures.messages,
@@ -251,6 +319,52 @@ class NativeSocket implements DatagramSocket {
       // errno is the worker thread's and cannot be read here.
       throw new SocketError("recvmmsg failed", { operation: "receive" });
     }
+    return this.#received(batch, structures, count);
+  }
+
+  receiveBlocking(batch: DatagramBatch, timeoutMs: number): number {
+    const c = libc();
+    const structures = this.#prepareReceive(batch);
+    let flags = MSG_WAITFORONE;
+    if (timeoutMs >= 0) {
+      // recvmmsg's own timeout is only looked at after a datagram arrives: poll first.
+      this.#pollfd[0] = this.#fd;
+      this.#pollfd[1] = POLLIN;
+      const ready = c.poll(this.#pollfdBytes, 1n, Math.ceil(timeoutMs));
+      if (ready === 0) return 0;
+      if (ready < 0) {
+        if (this.#errno() === EINTR) return 0;
+        throw this.#error("poll");
+      }
+      flags |= MSG_DONTWAIT;
+    }
+    const count = c.recvmmsgBlocking(this.#fd, structures.messages, batch.capacity, flags, null);
+    if (count < 0) {
+      const errno = this.#errno();
+      if (errno === EAGAIN || errno === EINTR) return 0;
+      throw new SocketError(`recvmmsg failed: ${errnoName(errno)}`, { operation: "receive" });
+    }
+    return this.#received(batch, structures, count);
+  }
+
+  /** Resets the receive structures of `batch` (a send may have shortened them). */
+  #prepareReceive(batch: DatagramBatch): BatchStructures {
+    const structures = this.#prepare(batch);
+    const { messageView, iovecView } = structures;
+    const slotBytes = batch.slotSize;
+    for (let index = 0; index < batch.capacity; index++) {
+      const message = index * MMSGHDR_BYTES;
+      messageView.setUint32(message + 8, NAME_BYTES, true); // msg_namelen
+      setSize(messageView, message + 40, CONTROL_BYTES); // msg_controllen
+      messageView.setUint32(message + 48, 0, true); // msg_flags
+      setSize(iovecView, index * 16 + 8, slotBytes); // a send may have shortened iov_len
+    }
+    return structures;
+  }
+
+  /** Fills the batch's lengths, peers, TOS and receive times from what recvmmsg wrote. */
+  #received(batch: DatagramBatch, structures: BatchStructures, count: number): number {
+    const { messageView } = structures;
     const now = performance.now();
     if (now - this.#calibratedAt > CALIBRATE_EVERY_MS) this.#calibrate();
     let kernelTimes = 0;
@@ -291,6 +405,14 @@ class NativeSocket implements DatagramSocket {
   }
 
   send(batch: DatagramBatch, count: number): Promise<number> {
+    try {
+      return Promise.resolve(this.sendNow(batch, count));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  sendNow(batch: DatagramBatch, count: number): number {
     const structures = this.#prepare(batch);
     const { messageView, iovecView, names } = structures;
     let sent = 0;
@@ -331,18 +453,27 @@ class NativeSocket implements DatagramSocket {
       run++;
     }
     flush();
-    return Promise.resolve(sent);
+    return sent;
   }
 
   now(): number {
     return this.#realtimeMonotonic();
   }
 
+  get fd(): number {
+    return this.#fd;
+  }
+
+  shutdown(): void {
+    libc().shutdown(this.#fd, SHUT_RDWR);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (!this.#owner) return;
     const c = libc();
-    // shutdown wakes a recvmmsg waiting on a worker thread; close alone would not.
+    // shutdown wakes a recvmmsg waiting on another thread; close alone would not.
     c.shutdown(this.#fd, SHUT_RDWR);
     c.close(this.#fd);
   }

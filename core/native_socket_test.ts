@@ -141,3 +141,44 @@ Deno.test("native and Deno sockets talk to each other", { ignore }, async () => 
   await plain.receive(batch);
   assert.equal(new TextDecoder().decode(batch.slots[0].subarray(0, batch.lengths[0])), "pong");
 });
+
+Deno.test(
+  "native socket receiving on a blocked thread: a timeout, a batch with kernel times, an adopted descriptor, a wake by shutdown",
+  { ignore },
+  async () => {
+    const { adoptNativeSocket } = await import("./native_socket.ts");
+    await using owner = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+    await using sender = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+    const batch = new DatagramBatch(8, 64);
+    const started = performance.now();
+    assert.equal(owner.receiveBlocking(batch, 30), 0, "nothing came: the time ran out");
+    assert.ok(performance.now() - started >= 25, "it waited for the timeout");
+
+    const out = new DatagramBatch(8, 64);
+    const to = owner.localAddress;
+    const count = fill(out, [{ text: "a", to }, { text: "bb", to }, { text: "ccc", to }]);
+    assert.equal(sender.sendNow(out, count), 3);
+    // The adopted wrapper sees the owner's socket through the same descriptor.
+    const adopted = adoptNativeSocket(owner.fd);
+    assert.equal(adopted.localAddress.port, owner.localAddress.port);
+    let received = 0;
+    const lengths: number[] = [];
+    while (received < 3) {
+      const got = adopted.receiveBlocking(batch, 1000);
+      assert.ok(got > 0, "the datagrams were there");
+      for (let index = 0; index < got; index++) lengths.push(batch.lengths[index]);
+      received += got;
+    }
+    assert.deepEqual(lengths, [1, 2, 3]);
+    assert.equal(batch.timestampSource, "kernel");
+    adopted.close(); // not the owner's: the descriptor stays open
+    assert.equal(sender.sendNow(out, 1), 1);
+    assert.equal(owner.receiveBlocking(batch, 1000), 1);
+
+    // shutdown wakes a receive blocked with no time limit (here after it began, from a timer
+    // that cannot run while this thread blocks, so shut down first and check it returns).
+    owner.shutdown();
+    const woken = owner.receiveBlocking(batch, -1);
+    assert.ok(woken <= 1 && (woken === 0 || batch.lengths[0] === 0), "an empty wake-up");
+  },
+);

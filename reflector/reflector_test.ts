@@ -16,29 +16,38 @@ const fixture = Deno.readFileSync(
 );
 
 const native = nativeEngineStatus();
-for (const engine of ["deno", "native"] as const satisfies ReflectorOptions["engine"][]) {
+// Deno's engine; the native one with its loop on a Worker of its own (the default); the native one
+// on the event loop.
+const variants = [
+  { label: "deno", engine: "deno", ownThread: false },
+  { label: "native", engine: "native", ownThread: true },
+  { label: "native, event loop", engine: "native", ownThread: false },
+] as const satisfies (ReflectorOptions & { label: string })[];
+for (const { label, engine, ownThread } of variants) {
   // The native engine needs Linux and FFI: skipped where it cannot run, except in CI.
   const ignore = engine === "native" && !native.available && Deno.env.get("CI") !== "true";
   Deno.test(
-    `[${engine}] reflector answers an original LLAMA probe with exactly its bytes, over IPv4 and IPv6`,
+    `[${label}] reflector answers an original LLAMA probe with exactly its bytes, over IPv4 and IPv6`,
     { ignore },
     async () => {
-      await using reflector = await startReflector({ engine, port: 0, maxPps: 0 });
+      await using reflector = await startReflector({ engine, ownThread, port: 0, maxPps: 0 });
       for (const hostname of ["127.0.0.1", "::1"]) {
         using client = new UdpClient(hostname);
         await client.send(fixture, hostname, reflector.address.port);
         assert.deepEqual(await client.receive(2000), fixture, hostname);
       }
       assert.equal(reflector.counters().answered, 2);
+      assert.equal(reflector.ownThread, ownThread);
     },
   );
 
   Deno.test(
-    `[${engine}] reflector fills llama's reflection field in place and changes nothing else`,
+    `[${label}] reflector fills llama's reflection field in place and changes nothing else`,
     { ignore },
     async () => {
       await using reflector = await startReflector({
         engine,
+        ownThread,
         hostname: "127.0.0.1",
         port: 0,
         maxPps: 0,
@@ -70,11 +79,12 @@ for (const engine of ["deno", "native"] as const satisfies ReflectorOptions["eng
   );
 
   Deno.test(
-    `[${engine}] reflector answers a probe without a tos field, which crashes the original`,
+    `[${label}] reflector answers a probe without a tos field, which crashes the original`,
     { ignore },
     async () => {
       await using reflector = await startReflector({
         engine,
+        ownThread,
         hostname: "127.0.0.1",
         port: 0,
         maxPps: 0,
@@ -90,11 +100,12 @@ for (const engine of ["deno", "native"] as const satisfies ReflectorOptions["eng
   );
 
   Deno.test(
-    `[${engine}] reflector drops datagrams that are not probes, and answers already answered`,
+    `[${label}] reflector drops datagrams that are not probes, and answers already answered`,
     { ignore },
     async () => {
       await using reflector = await startReflector({
         engine,
+        ownThread,
         hostname: "127.0.0.1",
         port: 0,
         maxPps: 0,
@@ -126,12 +137,13 @@ for (const engine of ["deno", "native"] as const satisfies ReflectorOptions["eng
     },
   );
 
-  Deno.test(`[${engine}] reflector delays answers above --max-pps instead of dropping them`, {
+  Deno.test(`[${label}] reflector delays answers above --max-pps instead of dropping them`, {
     ignore,
   }, async () => {
     const maxPps = 200;
     await using reflector = await startReflector({
       engine,
+      ownThread,
       hostname: "127.0.0.1",
       port: 0,
       maxPps,
@@ -164,11 +176,12 @@ for (const engine of ["deno", "native"] as const satisfies ReflectorOptions["eng
   });
 
   Deno.test(
-    `[${engine}] reflector drops and counts answers once its backlog is full`,
+    `[${label}] reflector drops and counts answers once its backlog is full`,
     { ignore },
     async () => {
       await using reflector = await startReflector({
         engine,
+        ownThread,
         hostname: "127.0.0.1",
         port: 0,
         maxPps: 50,

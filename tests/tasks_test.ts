@@ -50,9 +50,10 @@ Deno.test("deno task demo shows a healthy path at 0%, the silent target at 100%,
   );
 });
 
-Deno.test("deno task reflector runs the native engine with the permissions the task grants", async () => {
+/** The reflector's log up to its "Reflecting probes on" line, run with `args`. */
+async function reflectorStartLog(args: string[]): Promise<string> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "reflector", "--host", "127.0.0.1", "--port", "0"],
+    args: [...args, "--host", "127.0.0.1", "--port", "0"],
     cwd: ROOT,
     stdin: "null",
     stdout: "null",
@@ -67,12 +68,53 @@ Deno.test("deno task reflector runs the native engine with the permissions the t
       if (done) break;
       stderr += value;
     }
-    const native = Deno.build.os === "linux";
-    assert.match(stderr, native ? /\(native engine,/ : /\(deno engine,/, stderr);
+    return stderr;
   } finally {
     // deno task runs the program as a child: stop the whole group.
     child.kill("SIGTERM");
     await reader.cancel();
     await child.status;
+  }
+}
+
+Deno.test("deno task reflector runs the native engine on its own thread with the permissions the task grants", async () => {
+  const stderr = await reflectorStartLog(["task", "reflector"]);
+  const native = Deno.build.os === "linux";
+  assert.match(stderr, native ? /\(native engine on its own thread,/ : /\(deno engine,/, stderr);
+});
+
+Deno.test(
+  "a reflector whose receive thread cannot start (no read permission for it) says so and uses the event loop",
+  {
+    ignore: Deno.build.os !== "linux",
+  },
+  async () => {
+    const stderr = await reflectorStartLog([
+      "run",
+      "--allow-ffi",
+      "--allow-net",
+      "reflector/main.ts",
+    ]);
+    assert.match(
+      stderr,
+      /Receiving on the event loop: the receive loop's own thread could not start: it needs read access to .*reflect_worker\.ts/,
+    );
+    assert.match(stderr, /\(native engine, max/, stderr);
+  },
+);
+
+Deno.test("every compile task names files that exist: its entry point and what it --include-s (workers, plugins)", async () => {
+  for (const member of ["reflector", "collector", "scraper"]) {
+    const config = JSON.parse(await Deno.readTextFile(new URL(`${member}/deno.json`, ROOT)));
+    const words: string[] = config.tasks.compile.split(/\s+/);
+    const entry = words.at(-1)!;
+    const included = words.flatMap((word, index) => word === "--include" ? [words[index + 1]] : []);
+    for (const path of [entry, ...included]) {
+      const stat = await Deno.stat(new URL(`${member}/${path}`, ROOT)).catch(() => undefined);
+      assert.ok(stat !== undefined, `${member}/deno.json compile: ${path} does not exist`);
+    }
+    if (member === "reflector") {
+      assert.ok(included.includes("reflect_worker.ts"), "the reflector's Worker is embedded");
+    }
   }
 });

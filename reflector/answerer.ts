@@ -1,0 +1,257 @@
+import {
+  type Clock,
+  type DatagramBatch,
+  type DatagramSocket,
+  fillReflection,
+  ProbeReader,
+  type ProbeRejection,
+  ReflectionFlag,
+  reflectionFlags,
+  type SocketAddress,
+  SocketError,
+  TokenBucket,
+  WallNanos,
+} from "@llama/core";
+
+/** Why a datagram was not answered: a `ProbeRejection`, or `answer` for a filled reflection. */
+export type InvalidReason = ProbeRejection | "answer";
+
+/** The reflector's counters since it started. */
+export interface ReflectorCounters {
+  /** Datagrams received. */
+  received: number;
+  /** Answers sent. */
+  answered: number;
+  /** Datagrams that were not probes, by reason. */
+  invalid: Record<InvalidReason, number>;
+  /** Answers delayed by the rate limit. */
+  throttled: number;
+  /** Answers dropped because the backlog was full. */
+  dropped: number;
+  /** Answers the socket failed to send. */
+  sendErrors: number;
+  /** Answers waiting in the backlog now. */
+  backlog: number;
+}
+
+const INVALID_REASONS: readonly InvalidReason[] = [
+  "truncated",
+  "varint-overflow",
+  "bad-field-number",
+  "bad-wire-type",
+  "bad-reflection",
+  "no-signature",
+  "answer",
+];
+const RECEIVED = 0, ANSWERED = 1, THROTTLED = 2, DROPPED = 3, SEND_ERRORS = 4, BACKLOG = 5;
+const INVALID = 6;
+
+/** Slots of the counters array: a Float64Array, shared with the main thread when the loop runs on a Worker. */
+export const COUNTER_SLOTS = INVALID + INVALID_REASONS.length;
+
+/** Reads the counters array written by an `Answerer`. */
+export function readCounters(values: Float64Array): ReflectorCounters {
+  const invalid = {} as Record<InvalidReason, number>;
+  INVALID_REASONS.forEach((reason, index) => invalid[reason] = values[INVALID + index]);
+  return {
+    received: values[RECEIVED],
+    answered: values[ANSWERED],
+    invalid,
+    throttled: values[THROTTLED],
+    dropped: values[DROPPED],
+    sendErrors: values[SEND_ERRORS],
+    backlog: values[BACKLOG],
+  };
+}
+
+/** An answer held back by the rate limit. */
+interface Delayed {
+  bytes: Uint8Array;
+  address: SocketAddress;
+  receivedAt: number;
+  tos: number;
+  reflectionOffset: number;
+  kernelTime: boolean;
+}
+
+/** Where the answerer's warnings go: a logger, or a message to the main thread. */
+export type Warn = (message: string, properties: Record<string, unknown>) => void;
+
+/**
+ * What a reflector does with the datagrams it receives, whichever thread runs its loop: checks
+ * each one, fills the reflection block in place, applies the rate limit (holding answers in a
+ * bounded backlog), and counts everything in a Float64Array.
+ */
+export class Answerer {
+  readonly #socket: DatagramSocket;
+  readonly #wall: WallNanos;
+  readonly #reader = new ProbeReader();
+  readonly #bucket: TokenBucket | undefined;
+  readonly #backlogLimit: number;
+  readonly #backlog: Delayed[] = [];
+  readonly #counters: Float64Array;
+  readonly #warn: Warn;
+
+  /** Answers through `socket`, counting in `counters` (`COUNTER_SLOTS` long). */
+  constructor(
+    socket: DatagramSocket,
+    clock: Clock,
+    settings: { maxPps: number; backlogLimit: number },
+    counters: Float64Array,
+    warn: Warn,
+  ) {
+    this.#socket = socket;
+    this.#wall = new WallNanos(clock);
+    this.#backlogLimit = settings.backlogLimit;
+    this.#counters = counters;
+    this.#warn = warn;
+    if (settings.maxPps > 0) {
+      // A burst of 50 ms worth lets a collector's cycle through many targets pass unthrottled.
+      this.#bucket = new TokenBucket(
+        { rate: settings.maxPps, burst: Math.ceil(settings.maxPps / 20) },
+        clock,
+      );
+    }
+  }
+
+  /** Answers held back by the rate limit, waiting now. */
+  get backlog(): number {
+    return this.#backlog.length;
+  }
+
+  /**
+   * Prepares a received batch for sending in place: a slot that is not answered now gets length
+   * 0. Returns how many answers it holds.
+   */
+  answerBatch(batch: DatagramBatch, count: number): number {
+    const counters = this.#counters;
+    let answers = 0;
+    for (let index = 0; index < count; index++) {
+      counters[RECEIVED]++;
+      const bytes = batch.slots[index];
+      const length = batch.lengths[index];
+      const reader = this.#reader;
+      if (!reader.read(bytes, length)) {
+        counters[INVALID + INVALID_REASONS.indexOf(reader.rejection ?? "truncated")]++;
+        batch.lengths[index] = 0;
+        continue;
+      }
+      // Offsets in the batch's shared view: no per-datagram view is allocated.
+      const reflection = reader.reflectionOffset < 0
+        ? -1
+        : bytes.byteOffset + reader.reflectionOffset;
+      if (reflection >= 0) {
+        if (reflectionFlags(batch.view, reflection) & ReflectionFlag.filled) {
+          // Already answered by a reflector: answering it would bounce it back and forth forever.
+          counters[INVALID + INVALID_REASONS.indexOf("answer")]++;
+          batch.lengths[index] = 0;
+          continue;
+        }
+      }
+      if (this.#bucket !== undefined && (this.#backlog.length > 0 || !this.#bucket.take())) {
+        this.#delay(batch, index, reader.reflectionOffset);
+        batch.lengths[index] = 0;
+        continue;
+      }
+      if (reflection >= 0) {
+        this.#fill(
+          batch.view,
+          reflection,
+          batch.receivedAt[index],
+          batch.tos[index],
+          batch.timestampSource === "kernel",
+        );
+      }
+      answers++;
+    }
+    return answers;
+  }
+
+  /** Milliseconds until the oldest delayed answer may go: 0 now, Infinity when none waits. */
+  delayedWaitMs(): number {
+    if (this.#backlog.length === 0) return Infinity;
+    return this.#bucket?.waitMs() ?? 0;
+  }
+
+  /**
+   * Puts the oldest delayed answer the rate limit lets go now into slot 0 of `batch`, ready to
+   * send; false when none may go.
+   */
+  takeDelayed(batch: DatagramBatch): boolean {
+    if (this.#backlog.length === 0) return false;
+    if (this.#bucket !== undefined && !this.#bucket.take()) return false;
+    const delayed = this.#backlog.shift()!;
+    this.#counters[BACKLOG] = this.#backlog.length;
+    batch.slots[0].set(delayed.bytes);
+    batch.lengths[0] = delayed.bytes.length;
+    batch.addresses[0] = delayed.address;
+    batch.tos[0] = delayed.tos; // answered in the probe's traffic class, as at once
+    if (delayed.reflectionOffset >= 0) {
+      this.#fill(
+        batch.view,
+        delayed.reflectionOffset,
+        delayed.receivedAt,
+        delayed.tos,
+        delayed.kernelTime,
+      );
+    }
+    return true;
+  }
+
+  /** Counts answers the socket sent. */
+  sent(count: number): void {
+    this.#counters[ANSWERED] += count;
+  }
+
+  /** Counts (and logs the first few of) failed sends; a closed socket is not a failure. */
+  sendFailed(error: unknown): void {
+    if (error instanceof SocketError && error.operation === "closed") return;
+    const errors = ++this.#counters[SEND_ERRORS];
+    // One line per failure would flood the log when a peer's host is unreachable; the counter
+    // keeps the total and the first few are logged.
+    if (errors <= 10 || errors % 1000 === 0) {
+      this.#warn("Answer not sent ({count} so far): {error}", { count: errors, error });
+    }
+  }
+
+  #fill(
+    view: DataView,
+    offset: number,
+    receivedAt: number,
+    tos: number,
+    kernelTime: boolean,
+  ): void {
+    const wall = this.#wall;
+    wall.convert(receivedAt);
+    const receivedHigh = wall.high;
+    const receivedLow = wall.low;
+    // The send time on the socket's own clock: with kernel receive times, the same clock.
+    wall.convert(this.#socket.now());
+    fillReflection(view, offset, {
+      receivedHigh,
+      receivedLow,
+      sentHigh: wall.high,
+      sentLow: wall.low,
+      tos,
+      flags: kernelTime ? ReflectionFlag.kernelReceiveTime : 0,
+    });
+  }
+
+  #delay(batch: DatagramBatch, index: number, reflectionOffset: number): void {
+    if (this.#backlog.length >= this.#backlogLimit) {
+      this.#counters[DROPPED]++;
+      return;
+    }
+    this.#counters[THROTTLED]++;
+    const address = batch.addresses[index];
+    this.#backlog.push({
+      bytes: batch.slots[index].slice(0, batch.lengths[index]),
+      address: { hostname: address.hostname, port: address.port },
+      receivedAt: batch.receivedAt[index],
+      tos: batch.tos[index],
+      reflectionOffset,
+      kernelTime: batch.timestampSource === "kernel",
+    });
+    this.#counters[BACKLOG] = this.#backlog.length;
+  }
+}

@@ -1,0 +1,100 @@
+/// <reference lib="deno.worker" />
+/**
+ * The native engine's receive loop on a thread of its own: it blocks in `recvmmsg` and answers
+ * with `sendmmsg` without ever leaving the thread, so no datagram waits for an event loop or a
+ * hand-off between threads. Started by `startReflector`; the socket stays the main thread's.
+ *
+ * @module
+ */
+import { adoptNativeSocket, DatagramBatch, systemClock } from "@llama/core";
+import { Answerer } from "./answerer.ts";
+
+/** What the main thread sends to start the loop. */
+export interface ReflectWorkerStart {
+  /** The socket's file descriptor. */
+  fd: number;
+  /** Most answers per second; 0 means unlimited. */
+  maxPps: number;
+  /** Answers waiting for the rate limit before new ones are dropped. */
+  backlogLimit: number;
+  /** Datagrams per recvmmsg. */
+  batchSize: number;
+  /** Largest datagram. */
+  slotBytes: number;
+  /** The counters, `COUNTER_SLOTS` Float64 values, read by the main thread. */
+  counters: SharedArrayBuffer;
+  /** One Int32: set to 1 (then the socket shut down) to stop the loop. */
+  stop: SharedArrayBuffer;
+}
+
+/** What the loop tells the main thread. */
+export type ReflectWorkerMessage =
+  | { type: "ready" }
+  | { type: "warn"; message: string; properties: Record<string, unknown> }
+  | { type: "stopped" };
+
+function post(message: ReflectWorkerMessage): void {
+  self.postMessage(message);
+}
+
+function run(start: ReflectWorkerStart): void {
+  const socket = adoptNativeSocket(start.fd);
+  const stop = new Int32Array(start.stop);
+  const warn = (message: string, properties: Record<string, unknown>) =>
+    post({ type: "warn", message, properties: textOfErrors(properties) });
+  const answerer = new Answerer(
+    socket,
+    systemClock,
+    { maxPps: start.maxPps, backlogLimit: start.backlogLimit },
+    new Float64Array(start.counters),
+    warn,
+  );
+  const batch = new DatagramBatch(start.batchSize, start.slotBytes);
+  const delayed = new DatagramBatch(1, start.slotBytes);
+  post({ type: "ready" });
+  let consecutiveErrors = 0;
+  while (Atomics.load(stop, 0) === 0) {
+    // Answers held back by the rate limit are older than anything received now: they go first.
+    while (answerer.takeDelayed(delayed)) send(delayed, 1);
+    const wait = answerer.delayedWaitMs();
+    let count: number;
+    try {
+      count = socket.receiveBlocking(batch, wait === Infinity ? -1 : Math.max(1, wait));
+      consecutiveErrors = 0;
+    } catch (error) {
+      if (Atomics.load(stop, 0) !== 0) break;
+      // Receive errors on an unconnected UDP socket are transient (ICMP errors, memory
+      // pressure); log them and go on, pausing if they repeat so a bad state cannot spin.
+      warn("Receive failed: {error}", { error });
+      if (++consecutiveErrors > 10) Atomics.wait(stop, 0, 0, 100);
+      continue;
+    }
+    // A shut-down socket "receives" an empty datagram: not one to count.
+    if (Atomics.load(stop, 0) !== 0) break;
+    if (count > 0 && answerer.answerBatch(batch, count) > 0) send(batch, count);
+  }
+  post({ type: "stopped" });
+
+  function send(from: DatagramBatch, count: number): void {
+    try {
+      answerer.sent(socket.sendNow(from, count));
+    } catch (error) {
+      answerer.sendFailed(error);
+    }
+  }
+}
+
+/** Errors do not cross to another thread as themselves: send their text. */
+function textOfErrors(properties: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(properties).map((
+      [key, value],
+    ) => [key, value instanceof Error ? value.message : value]),
+  );
+}
+
+self.onmessage = (event: MessageEvent<ReflectWorkerStart>) => {
+  self.onmessage = null;
+  run(event.data);
+  self.close();
+};
