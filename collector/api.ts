@@ -98,6 +98,7 @@ export function createCollectorApi(view: CollectorView): HttpApi {
       end: summary?.end ?? null,
       intervalSeconds: summary?.intervalSeconds ?? null,
       timestampSource: summary?.timestampSource ?? null,
+      sendTimestampSource: summary?.sendTimestampSource ?? null,
       paths,
     });
   });

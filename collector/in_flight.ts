@@ -95,6 +95,26 @@ export class InFlightTable {
     if (this.#ids[slot] === id) this.#sentAt[slot] = sentAt;
   }
 
+  /** Whether the probe `id` is still waiting for its reply. */
+  isInFlight(id: number): boolean {
+    const slot = id & this.#mask;
+    return this.#ids[slot] === id && this.#states[slot] === SlotState.inFlight;
+  }
+
+  /**
+   * Replaces the send time of a probe still in flight with the kernel's transmit time, if that is
+   * plausible: no earlier than the clock read before the send, and less than `toleranceMs` after
+   * it. Anything else means the time belongs to another probe; it is refused (false).
+   */
+  refineSentAt(id: number, kernelSentAt: number, toleranceMs: number): boolean {
+    const slot = id & this.#mask;
+    if (this.#ids[slot] !== id || this.#states[slot] !== SlotState.inFlight) return false;
+    const delay = kernelSentAt - this.#sentAt[slot];
+    if (!(delay >= -0.001 && delay < toleranceMs)) return false;
+    this.#sentAt[slot] = kernelSentAt;
+    return true;
+  }
+
   /**
    * Matches a reply by its id and nonce. `receivedAt` is the monotonic receive time and
    * `dwellMs` the reflector's own delay, subtracted from the round trip (negative: unknown).

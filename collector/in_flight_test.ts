@@ -72,3 +72,17 @@ Deno.test("in-flight table reuses its slots once probes are resolved instead of 
   }
   assert.equal(table.capacity, 16, "no growth when probes come back");
 });
+
+Deno.test("in-flight table takes a kernel transmit time only when it is plausible for the probe", () => {
+  const table = new InFlightTable(16);
+  const { events, sink } = recorder();
+  const id = table.insert(0, 0, 0, 1, 10);
+  assert.equal(table.refineSentAt(id, 9, 20), false, "before the clock read before the send");
+  assert.equal(table.refineSentAt(id, 40, 20), false, "too long after it: another probe's");
+  assert.equal(table.refineSentAt(id + 1, 10.01, 20), false, "no such probe");
+  assert.equal(table.refineSentAt(id, 10.005, 20), true);
+  assert.equal(table.match(id, 1, 11.005, -1, sink), "answered");
+  assert.equal(table.refineSentAt(id, 10.006, 20), false, "already answered");
+  assert.equal(table.isInFlight(id), false);
+  assert.deepEqual(events, ["answered flow=0 interval=0 seq=0 rtt=1 dwell=false"]);
+});

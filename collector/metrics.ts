@@ -20,7 +20,8 @@ export interface CollectorHealth extends ProberHealth {
  * import { collectorMetrics } from "@llama/collector";
  * const text = collectorMetrics(undefined, {
  *   sent: 0, answered: 0, late: 0, duplicates: 0, unmatched: 0, socketErrors: 0, skipped: 0,
- *   inFlight: 0, sockets: 4, maxLagMs: 0, scheduledRate: 16, lastIntervalEnd: 0,
+ *   kernelSendTimes: 0, sendTimeMismatches: 0, inFlight: 0, sockets: 4, maxLagMs: 0,
+ *   scheduledRate: 16, lastIntervalEnd: 0,
  * });
  * console.assert(text.includes("llama_collector_sockets 4"));
  * ```
@@ -156,6 +157,16 @@ export function collectorMetrics(
       "llama_collector_socket_errors_total",
       "Failed sends and receives on probe sockets.",
       health.socketErrors,
+    ),
+    counter(
+      "llama_collector_kernel_send_times_total",
+      "Probes timed from the kernel's transmit timestamp (the rest from the clock read before the send).",
+      health.kernelSendTimes,
+    ),
+    counter(
+      "llama_collector_send_time_mismatches_total",
+      "Kernel transmit timestamps refused as implausible for the probe their key named.",
+      health.sendTimeMismatches,
     ),
     gauge(
       "llama_collector_probes_in_flight",

@@ -40,10 +40,18 @@ export interface ProbeSocketCounters {
   unmatched: number;
   /** Failed sends and receives. */
   errors: number;
+  /** Probes whose send time is the kernel's transmit timestamp. */
+  kernelSendTimes: number;
+  /** Kernel transmit times refused as implausible for the probe their key pointed to. */
+  sendTimeMismatches: number;
 }
 
 const BATCH_SLOTS = 64;
 const BATCH_RING = 4;
+/** Probes whose transmit time may still be coming: far more than are sent between two reads. */
+const KEY_RING = 1 << 16;
+/** A kernel transmit time this long after the clock read before the send belongs to another probe. */
+const TRANSMIT_TOLERANCE_MS = 20;
 
 /**
  * One probing socket: stages probes into batch slots that hold copies of the probe template,
@@ -60,6 +68,8 @@ export class ProbeSocket {
     duplicates: 0,
     unmatched: 0,
     errors: 0,
+    kernelSendTimes: 0,
+    sendTimeMismatches: 0,
   };
   /** Set once the socket is no longer scheduled; it closes after its timeout. */
   retiring = false;
@@ -68,6 +78,19 @@ export class ProbeSocket {
   readonly #sending: (Promise<void> | undefined)[] = new Array(BATCH_RING);
   readonly #busy: boolean[] = new Array(BATCH_RING).fill(false);
   readonly #pendingIds: Uint32Array[];
+  /** The probe id and the key of each transmit time still expected, by key modulo KEY_RING. */
+  readonly #keyIds = new Uint32Array(KEY_RING);
+  readonly #keys = new Float64Array(KEY_RING).fill(-1);
+  readonly #onTransmitTime = (key: number, sentAt: number): void => {
+    const slot = key & (KEY_RING - 1);
+    if (this.#keys[slot] !== key) return; // a probe already forgotten
+    this.#keys[slot] = -1;
+    if (this.table.refineSentAt(this.#keyIds[slot], sentAt, TRANSMIT_TOLERANCE_MS)) {
+      this.counters.kernelSendTimes++;
+    } else if (this.table.isInFlight(this.#keyIds[slot])) {
+      this.counters.sendTimeMismatches++;
+    }
+  };
   #current = 0;
   #staged = 0;
   readonly #summarizer: Summarizer;
@@ -156,7 +179,15 @@ export class ProbeSocket {
     // The socket stamped each slot's send time before returning: give them to the table now,
     // before any reply can be handled.
     const ids = this.#pendingIds[index];
-    for (let slot = 0; slot < count; slot++) this.table.setSentAt(ids[slot], batch.sentAt[slot]);
+    for (let slot = 0; slot < count; slot++) {
+      this.table.setSentAt(ids[slot], batch.sentAt[slot]);
+      const key = batch.transmitKeys[slot];
+      if (key >= 0) {
+        // The kernel's own transmit time replaces it once it is read (readTransmitTimes).
+        this.#keyIds[key & (KEY_RING - 1)] = ids[slot];
+        this.#keys[key & (KEY_RING - 1)] = key;
+      }
+    }
     this.#busy[index] = true;
     const done = sending.then(
       () => {
@@ -181,7 +212,17 @@ export class ProbeSocket {
 
   /** Declares lost every probe older than the timeout. */
   expire(now: number): void {
+    // Transmit times wait in the socket's error queue, which counts against its receive buffer:
+    // read them here too, for targets that never answer.
+    this.readTransmitTimes();
     this.table.expire(now - this.settings.timeoutMs, this.#summarizer);
+  }
+
+  /** Takes the kernel's transmit times queued so far as the send times of their probes. */
+  readTransmitTimes(): void {
+    if (this.socket.transmitTimestamps === true && !this.#closed) {
+      this.socket.readTransmitTimes?.(this.#onTransmitTime);
+    }
   }
 
   /** Stops receiving and closes the socket. */
@@ -210,6 +251,9 @@ export class ProbeSocket {
         await new Promise((resolve) => setTimeout(resolve, 10));
         continue;
       }
+      // The kernel queued each probe's transmit time before its reply could arrive: take them
+      // first, so every RTT below runs from the kernel's send time to its receive time.
+      this.readTransmitTimes();
       for (let index = 0; index < count; index++) {
         const bytes = batch.slots[index];
         if (

@@ -35,6 +35,10 @@ export interface ProberHealth {
   unmatched: number;
   /** Failed socket sends and receives. */
   socketErrors: number;
+  /** Probes whose send time is the kernel's transmit timestamp (native engine). */
+  kernelSendTimes: number;
+  /** Kernel transmit times refused as implausible for their probe (kept the clock's time). */
+  sendTimeMismatches: number;
   /** Probes not sent because the sender fell more than a second behind schedule. */
   skipped: number;
   /** Probes in flight now. */
@@ -66,6 +70,12 @@ interface ScheduledTest {
 
 /** A sender this far behind skips ahead rather than bursting the backlog onto the network. */
 const SKIP_AFTER_MS = 1000;
+/**
+ * After a stall, a test sends at most this much of its schedule (and at least 64 probes) per turn
+ * of the event loop, so that catching up is spread over a few milliseconds instead of landing on
+ * a reflector's receive buffer in one burst.
+ */
+const CATCH_UP_MS = 4;
 
 /**
  * Sends every test's probes on schedule: in each cycle every socket of the port group sends one
@@ -97,6 +107,8 @@ export class Prober {
     duplicates: 0,
     unmatched: 0,
     errors: 0,
+    kernelSendTimes: 0,
+    sendTimeMismatches: 0,
   };
 
   /** Creates a prober that reports outcomes to `summarizer`. */
@@ -141,7 +153,12 @@ export class Prober {
     try {
       for (const [key, port] of wanted) {
         if (this.#sockets.has(key)) continue;
-        const socket = await openSocket({ hostname: port.ip, port: port.port, tos: port.tos });
+        const socket = await openSocket({
+          hostname: port.ip,
+          port: port.port,
+          tos: port.tos,
+          transmitTimestamps: true,
+        });
         if (socket.engine !== "native" && port.tos !== 0 && !this.#warnedTos) {
           this.#warnedTos = true;
           this.#log.warn(
@@ -179,6 +196,10 @@ export class Prober {
     // The native engine stamps every answer in the kernel; Deno's can only read the clock.
     this.#summarizer.timestampSource =
       [...sockets.values()].every((socket) => socket.socket.engine === "native")
+        ? "kernel"
+        : "userspace";
+    this.#summarizer.sendTimestampSource =
+      [...sockets.values()].every((socket) => socket.socket.transmitTimestamps === true)
         ? "kernel"
         : "userspace";
     const now = clock.monotonic();
@@ -243,12 +264,9 @@ export class Prober {
     const totals = { ...this.#retiredCounters };
     let inFlight = 0;
     for (const socket of [...this.#sockets.values(), ...this.#retired]) {
-      totals.sent += socket.counters.sent;
-      totals.answered += socket.counters.answered;
-      totals.late += socket.counters.late;
-      totals.duplicates += socket.counters.duplicates;
-      totals.unmatched += socket.counters.unmatched;
-      totals.errors += socket.counters.errors;
+      for (const [name, value] of Object.entries(socket.counters)) {
+        totals[name as keyof ProbeSocketCounters] += value;
+      }
       inFlight += socket.table.inFlight;
     }
     const maxLagMs = this.#maxLagMs;
@@ -260,6 +278,8 @@ export class Prober {
       duplicates: totals.duplicates,
       unmatched: totals.unmatched,
       socketErrors: totals.errors,
+      kernelSendTimes: totals.kernelSendTimes,
+      sendTimeMismatches: totals.sendTimeMismatches,
       skipped: this.#skipped,
       inFlight,
       sockets: this.#sockets.size + this.#retired.size,
@@ -340,7 +360,8 @@ export class Prober {
           due = test.origin + test.next * test.spacingMs;
         }
         const sockets = test.sockets.length;
-        while (due <= now) {
+        let burst = Math.max(64, Math.ceil(CATCH_UP_MS / test.spacingMs));
+        while (due <= now && burst-- > 0) {
           const within = test.next % test.perCycle;
           const target = test.targets[Math.floor(within / sockets)];
           const socketIndex = within % sockets;
@@ -362,7 +383,9 @@ export class Prober {
       }
       this.expire();
       const delay = nextDue === Infinity ? 1000 : nextDue - clock.monotonic();
-      if (delay > 0) {
+      // Still behind (a burst was cut short): let replies and timers run, then go on at once.
+      if (delay <= 0) await new Promise((resolve) => setTimeout(resolve, 0));
+      else {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
             this.#wake = undefined;

@@ -66,6 +66,11 @@ export interface IntervalSummary {
   intervalSeconds: number;
   /** Where receive times came from: `kernel` timestamps or the `userspace` clock. */
   timestampSource: TimestampSource;
+  /**
+   * Where send times came from: `kernel` transmit timestamps, or the `userspace` clock read just
+   * before the send (also for any probe whose transmit timestamp the kernel did not deliver).
+   */
+  sendTimestampSource: TimestampSource;
   /** One entry per (source address, destination address). */
   paths: PathSummary[];
 }
@@ -92,6 +97,8 @@ export class Summarizer implements ProbeOutcomeSink {
   #sourceTags: Record<string, string> = {};
   /** Where receive times come from, as the engine of the sockets says. */
   timestampSource: TimestampSource = "userspace";
+  /** Where send times come from, as the sockets say. */
+  sendTimestampSource: TimestampSource = "userspace";
   /** Start of the last interval published: outcomes for it, or earlier, arrived too late. */
   #finishedUpTo = -Infinity;
 
@@ -230,6 +237,7 @@ export class Summarizer implements ProbeOutcomeSink {
       end: new Date(start + this.intervalMs).toISOString(),
       intervalSeconds: this.intervalMs / 1000,
       timestampSource: this.timestampSource,
+      sendTimestampSource: this.sendTimestampSource,
       paths,
     };
   }

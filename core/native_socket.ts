@@ -7,7 +7,12 @@
  */
 import { SocketError } from "./errors.ts";
 import { formatAddress } from "./address.ts";
-import type { BindOptions, DatagramBatch, DatagramSocket, SocketAddress } from "./socket.ts";
+import {
+  type BindOptions,
+  DatagramBatch,
+  type DatagramSocket,
+  type SocketAddress,
+} from "./socket.ts";
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -41,7 +46,22 @@ const CALIBRATE_EVERY_MS = 100;
 
 const MMSGHDR_BYTES = 64; // struct mmsghdr on x86_64 and aarch64: msghdr (56) + msg_len + padding
 const NAME_BYTES = 28; // sockaddr_in6, large enough for sockaddr_in
-const CONTROL_BYTES = 64; // a timespec and a TOS/TCLASS message
+// A timespec (32), a TOS/TCLASS message (24), and the SCM_TIMESTAMPING message (64) a socket with
+// transmit timestamps also gets on receive.
+const CONTROL_BYTES = 128;
+const SO_TIMESTAMPING = 37;
+// Software transmit timestamps, reported, keyed by a per-socket counter, without the payload.
+const SOF_TIMESTAMPING_TX_SOFTWARE = 1 << 1;
+const SOF_TIMESTAMPING_SOFTWARE = 1 << 4;
+const SOF_TIMESTAMPING_OPT_ID = 1 << 7;
+const SOF_TIMESTAMPING_OPT_TSONLY = 1 << 11;
+const MSG_ERRQUEUE = 0x2000;
+const IP_RECVERR = 11;
+const IPV6_RECVERR = 25;
+const SO_EE_ORIGIN_TIMESTAMPING = 4;
+const SCM_TSTAMP_SND = 0;
+/** Error-queue messages read per recvmmsg. */
+const ERRQUEUE_BATCH = 64;
 
 const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM",
@@ -133,6 +153,9 @@ export interface NativeSocketOptions extends BindOptions {
   tos?: number;
 }
 
+/** Receives the kernel's transmit time of a datagram: its key (see `DatagramBatch.transmitKeys`) and the time. */
+export type TransmitTimeSink = (key: number, sentAt: number) => void;
+
 /**
  * Opens a UDP socket through libc. Throws `SocketError` naming the libc call and errno.
  *
@@ -170,6 +193,18 @@ export interface NativeDatagramSocket extends DatagramSocket {
   sendNow(batch: DatagramBatch, count: number): number;
   /** Wakes a `receiveBlocking` on any thread; receives and sends fail or come back empty from then on. */
   shutdown(): void;
+  /**
+   * Whether the kernel reports when each datagram left (software transmit timestamps, asked for
+   * with `transmitTimestamps`); then `send` fills `transmitKeys` and `readTransmitTimes` gives
+   * the times.
+   */
+  readonly transmitTimestamps: boolean;
+  /**
+   * Reads the transmit times the kernel has queued since the last call (without waiting) and
+   * gives each to `sink`; returns how many. Call it before handling replies, and regularly, since
+   * the queue counts against the receive buffer.
+   */
+  readTransmitTimes(sink: TransmitTimeSink): number;
 }
 
 /**
@@ -220,6 +255,11 @@ class NativeSocket implements NativeDatagramSocket {
   readonly #fd: number;
   /** Whether this object opened the descriptor (and so closes it). */
   readonly #owner: boolean;
+  readonly transmitTimestamps: boolean = false;
+  /** The key the kernel gives the next datagram sent (SOF_TIMESTAMPING_OPT_ID counts from 0). */
+  #nextKey = 0;
+  #errorQueue: BatchStructures | undefined;
+  readonly #errorBatch = new DatagramBatch(ERRQUEUE_BATCH, 16);
   readonly #pollfd = new Int32Array(2);
   readonly #pollfdBytes = new Uint8Array(this.#pollfd.buffer);
   readonly #family: number;
@@ -293,6 +333,13 @@ class NativeSocket implements NativeDatagramSocket {
         receiveBufferBytes: this.#getInt(SO_RCVBUF),
         sendBufferBytes: this.#getInt(SO_SNDBUF),
       };
+      if (options.transmitTimestamps === true) {
+        // Optional: a kernel without them leaves the send times to the clock read before sendmmsg.
+        this.#int[0] = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
+          SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY;
+        this.transmitTimestamps =
+          c.setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, this.#intBytes, 4) === 0;
+      }
       const local = new Uint8Array(NAME_BYTES);
       const length = new Uint32Array([NAME_BYTES]);
       if (c.getsockname(fd, local, new Uint8Array(length.buffer)) !== 0) {
@@ -426,9 +473,17 @@ class NativeSocket implements NativeDatagramSocket {
       const now = this.#realtimeMonotonic();
       for (let index = runStart; index < runStart + run; index++) batch.sentAt[index] = now;
       const result = this.#sendmmsg(structures, runStart, run);
+      if (this.transmitTimestamps) {
+        // The kernel numbers every datagram it accepts, in order.
+        for (let index = runStart; index < runStart + result; index++) {
+          batch.transmitKeys[index] = this.#nextKey;
+          this.#nextKey = (this.#nextKey + 1) >>> 0;
+        }
+      }
       sent += result;
       run = 0;
     };
+    batch.transmitKeys.fill(-1, 0, count);
     for (let index = 0; index < count; index++) {
       const length = batch.lengths[index];
       if (length === 0) {
@@ -462,6 +517,64 @@ class NativeSocket implements NativeDatagramSocket {
 
   get fd(): number {
     return this.#fd;
+  }
+
+  readTransmitTimes(sink: TransmitTimeSink): number {
+    if (!this.transmitTimestamps || this.#closed) return 0;
+    const c = libc();
+    const batch = this.#errorBatch;
+    const structures = this.#errorQueue ??= this.#prepare(batch);
+    let total = 0;
+    for (;;) {
+      this.#prepareReceive(batch);
+      const count = c.recvmmsgBlocking(
+        this.#fd,
+        structures.messages,
+        ERRQUEUE_BATCH,
+        MSG_ERRQUEUE | MSG_DONTWAIT,
+        null,
+      );
+      if (count <= 0) return total;
+      if (performance.now() - this.#calibratedAt > CALIBRATE_EVERY_MS) this.#calibrate();
+      const { messageView, controlView: view } = structures;
+      for (let index = 0; index < count; index++) {
+        const controlLength = messageView.getUint32(index * MMSGHDR_BYTES + 40, true);
+        const base = index * CONTROL_BYTES;
+        let time = NaN;
+        let key = -1;
+        for (let offset = 0; offset + 16 <= controlLength;) {
+          const length = view.getUint32(base + offset, true);
+          const level = view.getInt32(base + offset + 8, true);
+          const type = view.getInt32(base + offset + 12, true);
+          const data = base + offset + 16;
+          if (level === SOL_SOCKET && type === SO_TIMESTAMPING) {
+            // struct scm_timestamping: ts[0] is the software timestamp.
+            time = this.#toMonotonic(
+              view.getUint32(data, true) + view.getInt32(data + 4, true) * 4294967296,
+              view.getUint32(data + 8, true),
+            );
+          } else if (
+            (level === IPPROTO_IP && type === IP_RECVERR) ||
+            (level === IPPROTO_IPV6 && type === IPV6_RECVERR)
+          ) {
+            // struct sock_extended_err: errno, origin, type, code, pad, info, data (the key).
+            if (
+              view.getUint8(data + 4) === SO_EE_ORIGIN_TIMESTAMPING &&
+              view.getUint32(data + 8, true) === SCM_TSTAMP_SND
+            ) {
+              key = view.getUint32(data + 12, true);
+            }
+          }
+          if (length < 16) break;
+          offset += (length + 7) & ~7;
+        }
+        if (key >= 0 && !Number.isNaN(time) && time > 0) {
+          sink(key, time);
+          total++;
+        }
+      }
+      if (count < ERRQUEUE_BATCH) return total;
+    }
   }
 
   shutdown(): void {

@@ -182,3 +182,46 @@ Deno.test(
     assert.ok(woken <= 1 && (woken === 0 || batch.lengths[0] === 0), "an empty wake-up");
   },
 );
+
+Deno.test(
+  "native socket with transmit timestamps: every sent datagram gets a key, and the kernel's send time comes back under it",
+  { ignore },
+  async () => {
+    await using sender = await openNativeSocket({
+      hostname: "127.0.0.1",
+      port: 0,
+      transmitTimestamps: true,
+    });
+    await using receiver = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+    assert.equal(sender.transmitTimestamps, true);
+    const out = new DatagramBatch(8, 64);
+    const to = receiver.localAddress;
+    let count = fill(out, [{ text: "a", to }, { text: "b", to }, { text: "c", to }]);
+    out.lengths[1] = 0; // skipped: no key
+    const before = sender.now();
+    assert.equal(sender.sendNow(out, count), 2);
+    assert.deepEqual([...out.transmitKeys.subarray(0, 3)], [0, -1, 1]);
+    count = fill(out, [{ text: "d", to }]);
+    assert.equal(sender.sendNow(out, count), 1);
+    assert.equal(out.transmitKeys[0], 2, "keys count on across sends");
+
+    const received = await receiveAll(receiver, new DatagramBatch(8, 64), 3);
+    const times = new Map<number, number>();
+    // The kernel queues a transmit time before the datagram reaches any receiver.
+    assert.equal(sender.readTransmitTimes((key, time) => times.set(key, time)), 3);
+    assert.deepEqual([...times.keys()], [0, 1, 2]);
+    for (const [key, time] of times) {
+      assert.ok(time >= before, `key ${key}: sent after the clock read before sendmmsg`);
+      assert.ok(time <= received[key].receivedAt, `key ${key}: sent before it was received`);
+      assert.ok(received[key].receivedAt - time < 50, `key ${key}: a loopback trip is short`);
+    }
+    assert.equal(sender.readTransmitTimes(() => assert.fail("read twice")), 0, "queue drained");
+
+    // A socket that did not ask has no keys and no queue.
+    const plain = out;
+    count = fill(plain, [{ text: "e", to }]);
+    assert.equal(receiver.sendNow(plain, count), 1);
+    assert.equal(plain.transmitKeys[0], -1);
+    assert.equal(receiver.readTransmitTimes(() => assert.fail("not asked for")), 0);
+  },
+);

@@ -50,6 +50,11 @@ export class DatagramBatch {
   readonly sentAt: Float64Array;
   /** The TOS byte each datagram arrived with, or -1 when the socket cannot tell. */
   readonly tos: Int16Array;
+  /**
+   * The key under which the kernel will report each sent slot's transmit time (a socket with
+   * transmit timestamps fills it on `send`), or -1.
+   */
+  readonly transmitKeys: Float64Array;
   /** A view over every slot; slot i starts at byte `slots[i].byteOffset`. */
   readonly view: DataView;
   /** Where `receivedAt` came from for the last receive. */
@@ -80,6 +85,7 @@ export class DatagramBatch {
     this.receivedAt = new Float64Array(capacity);
     this.sentAt = new Float64Array(capacity);
     this.tos = new Int16Array(capacity).fill(-1);
+    this.transmitKeys = new Float64Array(capacity).fill(-1);
   }
 }
 
@@ -104,6 +110,17 @@ export interface DatagramSocket extends AsyncDisposable {
   now(): number;
   /** Closes the socket; a pending `receive` rejects with a `SocketError` whose operation is `closed`. */
   close(): void;
+  /**
+   * Whether the kernel reports when each datagram left (asked for with
+   * `BindOptions.transmitTimestamps`; native engine). Absent or false: send times are the clock
+   * read just before the send.
+   */
+  readonly transmitTimestamps?: boolean;
+  /**
+   * Gives `sink` each transmit time the kernel has queued since the last call, under the key
+   * `send` wrote to `DatagramBatch.transmitKeys`, on the `receivedAt` scale; returns how many.
+   */
+  readTransmitTimes?(sink: (key: number, sentAt: number) => void): number;
 }
 
 /** What to bind, and how the socket behaves. */
@@ -118,6 +135,11 @@ export interface BindOptions {
   receiveBufferBytes?: number;
   /** Kernel send buffer in bytes (native engine only). */
   sendBufferBytes?: number;
+  /**
+   * Ask the kernel for software transmit timestamps (native engine only; see
+   * `NativeDatagramSocket.readTransmitTimes`). Default false.
+   */
+  transmitTimestamps?: boolean;
 }
 
 /** Opens a socket: the one thing the programs need from a socket implementation. */

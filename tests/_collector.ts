@@ -1,4 +1,5 @@
 // Running a collector in-process against real sockets, for tests.
+import type { OpenSocket } from "@llama/core";
 import {
   type Collector,
   type IntervalSummary,
@@ -19,7 +20,8 @@ export interface RecordingCollector extends AsyncDisposable {
 /** Parses `yaml`, resolves it and starts a collector on it, recording its summaries. */
 export async function startRecordingCollector(
   yaml: string,
-  options: { serveApi?: boolean; engine?: "deno" | "native" | "auto" } = {},
+  options: { serveApi?: boolean; engine?: "deno" | "native" | "auto"; openSocket?: OpenSocket } =
+    {},
 ): Promise<RecordingCollector> {
   const config: ResolvedConfig = await resolveTargets(
     parseCollectorConfig(yaml, { file: "test.yaml" }),
@@ -33,7 +35,7 @@ export async function startRecordingCollector(
       summaries.push(summary);
       for (const waiter of waiters.splice(0)) waiter();
     },
-  });
+  }, { openSocket: options.openSocket });
   return {
     collector,
     summaries,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startReflector } from "@llama/reflector";
-import { nativeEngineStatus } from "@llama/core";
+import { nativeEngineStatus, type OpenSocket, selectEngine } from "@llama/core";
 import { collectorYaml, startRecordingCollector } from "./_collector.ts";
 import { parsePrometheusText } from "./_prometheus.ts";
 import { requirement } from "./_requirements.ts";
@@ -34,6 +34,18 @@ for (const engine of ["deno", "native"] as const) {
       const summary = await run.next(1);
       assert.equal(summary.intervalSeconds, 1);
       assert.equal(summary.timestampSource, engine === "native" ? "kernel" : "userspace");
+      assert.equal(summary.sendTimestampSource, engine === "native" ? "kernel" : "userspace");
+      const health = run.collector.health();
+      if (engine === "native") {
+        // Every probe but those sent since the last read of the error queue: the kernel's time.
+        assert.ok(
+          health.kernelSendTimes >= health.sent - 16,
+          `${health.kernelSendTimes} of ${health.sent} sends timed by the kernel`,
+        );
+        assert.equal(health.sendTimeMismatches, 0);
+      } else {
+        assert.equal(health.kernelSendTimes, 0);
+      }
       assert.equal(Date.parse(summary.end) - Date.parse(summary.start), 1000);
       assert.equal(Date.parse(summary.start) % 1000, 0, "aligned to wall-clock seconds");
       const [healthy, dead] = summary.paths;
@@ -165,6 +177,7 @@ Deno.test("collector: API errors are JSON with the right status", async () => {
     end: null,
     intervalSeconds: null,
     timestampSource: null,
+    sendTimestampSource: null,
     paths: [],
   });
 });
@@ -299,3 +312,48 @@ Deno.test(
     assert.equal(path.lost, 0);
   },
 );
+
+Deno.test("collector: after the event loop stalls, it catches up in paced bursts, not in one", async () => {
+  await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
+  const sends: { at: number; count: number }[] = [];
+  const engine = selectEngine("auto");
+  // The real socket, with every send recorded.
+  const openSocket: OpenSocket = async (options) => {
+    const socket = await engine.open(options);
+    const send = socket.send.bind(socket);
+    socket.send = (batch, count) => {
+      sends.push({ at: performance.now(), count });
+      return send(batch, count);
+    };
+    return socket;
+  };
+  await using run = await startRecordingCollector(
+    collectorYaml({
+      targets: [["127.0.0.1", reflector.address.port, {}]],
+      sockets: 1,
+      cps: 10_000, // a probe every 0.1 ms
+    }),
+    { openSocket },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const stalled = performance.now();
+  while (performance.now() - stalled < 100) {
+    // The event loop is stuck: 1,000 probes fall due.
+  }
+  const resumed = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const after = sends.filter((send) => send.at >= resumed);
+  let worst = 0;
+  for (const send of after) {
+    const within = after.filter((other) => other.at >= send.at && other.at < send.at + 1)
+      .reduce((sum, other) => sum + other.count, 0);
+    worst = Math.max(worst, within);
+  }
+  // 64 probes a turn (4 ms of this schedule is 40); a turn takes about a millisecond.
+  assert.ok(worst <= 300, `${worst} probes within one millisecond after the stall`);
+  // Paced, but caught up: the 300 ms after the stall sent its own 3,000 probes and the 1,000
+  // that fell due during it.
+  const sent = after.reduce((sum, send) => sum + send.count, 0);
+  assert.ok(sent >= 3500, `${sent} probes sent in the 300 ms after the stall`);
+  assert.equal(run.collector.health().skipped, 0);
+});

@@ -110,6 +110,7 @@ function summaries(source: MatrixSource, parameters: URLSearchParams): Response 
     end: last?.end ?? null,
     intervalSeconds: last?.intervalSeconds ?? null,
     timestampSource: last?.timestampSource ?? null,
+    sendTimestampSource: last?.sendTimestampSource ?? null,
     paths: last?.paths ?? [],
   });
 }

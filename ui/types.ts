@@ -55,6 +55,8 @@ export interface IntervalLike {
   intervalSeconds: number;
   /** `kernel` or `userspace` receive timestamps, when the source says. */
   timestampSource?: string;
+  /** `kernel` (transmit timestamps) or `userspace` send times, when the source says. */
+  sendTimestampSource?: string;
   /** Every path measured in the interval. */
   paths: readonly PathLike[];
 }
