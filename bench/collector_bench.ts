@@ -78,11 +78,12 @@ const FULL_PLAN: Plan = {
   probeblastSeconds: 10,
   rttIntervalSeconds: 5,
   rttIntervals: 3,
-  // A cycle (every socket to every target) of 10 s fits one 10-second interval exactly, so every
-  // summary holds all 10,000 paths: at cps 0.1 a 5-second interval would hold only half of them.
-  memoryCps: 0.1,
-  memoryIntervalSeconds: 10,
-  memoryIntervals: 2,
+  // A cycle (every socket to every target) of 2 s fits one 2-second interval exactly, so every
+  // summary holds all 10,000 paths; 31 intervals fill the collector's history of 30 (steady
+  // state: a long-running collector holds that much), at 20k probes/s.
+  memoryCps: 0.5,
+  memoryIntervalSeconds: 2,
+  memoryIntervals: 31,
 };
 
 const QUICK_PLAN: Plan = {
@@ -94,9 +95,9 @@ const QUICK_PLAN: Plan = {
   probeblastSeconds: 3,
   rttIntervalSeconds: 2,
   rttIntervals: 3,
-  memoryCps: 0.2,
-  memoryIntervalSeconds: 5,
-  memoryIntervals: 2,
+  memoryCps: 0.5,
+  memoryIntervalSeconds: 2,
+  memoryIntervals: 6,
 };
 
 /** The collector's UDP engines, each measured in turn. */
@@ -1178,7 +1179,11 @@ function describeMethod(plan: Plan): string {
     `from the routing table), cps ${plan.memoryCps} × ${SOCKETS} sockets, ` +
     `${plan.memoryIntervalSeconds}-second intervals (one cycle per interval, so every path is ` +
     `in every summary), side by side; RSS is read once ${plan.memoryIntervals} complete ` +
-    `intervals have been published; per path = (RSS at ${formatNumber(MEMORY_TARGETS[1])} − ` +
+    `intervals have been published (${
+      plan.memoryIntervals > 30
+        ? "the history of 30 intervals is full: a long-running collector's steady state"
+        : "the history of 30 intervals is not full yet: a long-running collector holds more"
+    }); per path = (RSS at ${formatNumber(MEMORY_TARGETS[1])} − ` +
     `RSS at ${formatNumber(MEMORY_TARGETS[0])}) / ` +
     `${formatNumber(MEMORY_TARGETS[1] - MEMORY_TARGETS[0])}. GET times are the median of ` +
     `${SUMMARY_GETS}. RSS counts heap pages V8 has not yet returned to the system, such as ` +
