@@ -13,7 +13,8 @@ import { type CollectorHealth, collectorMetrics } from "./metrics.ts";
 import { Prober } from "./prober.ts";
 import type { ResolvedConfig } from "./resolve.ts";
 import { routeSourceAddresses, type SourceAddressLookup } from "./source_address.ts";
-import { type IntervalSummary, Summarizer } from "./summarizer.ts";
+import { type IntervalSummary, type PathSummary, Summarizer } from "./summarizer.ts";
+import { PackedInterval, PathIdentities } from "./packed_interval.ts";
 
 /** What a collector needs from the world, replaceable in tests. */
 export interface CollectorDependencies {
@@ -118,7 +119,9 @@ class RunningCollector implements Collector {
   readonly #prober: Prober;
   readonly #log = getLogger(["llama", "collector"]);
   #latest: IntervalSummary | undefined;
-  readonly #history: IntervalSummary[] = [];
+  /** Published intervals, oldest first, packed (the last one is also `#latest`). */
+  readonly #history: PackedInterval[] = [];
+  readonly #identities = new PathIdentities();
   #server: Deno.HttpServer | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -138,7 +141,7 @@ class RunningCollector implements Collector {
     this.api = createCollectorApi({
       latest: () => this.#latest,
       metrics: () => collectorMetrics(this.#latest, this.health()),
-      history: () => this.#history,
+      history: () => this.history(),
       describe: () => describeCollector(this.#config, this.apiAddress),
     });
   }
@@ -195,9 +198,12 @@ class RunningCollector implements Collector {
     const summary = await this.#summarizer.finish(start);
     if (this.#closed) return;
     this.#latest = summary;
-    this.#history.push(summary);
+    this.#history.push(new PackedInterval(summary, this.#identities));
     const keep = Math.max(1, this.#options.historyIntervals ?? 30);
-    if (this.#history.length > keep) this.#history.splice(0, this.#history.length - keep);
+    if (this.#history.length > keep) {
+      this.#history.splice(0, this.#history.length - keep);
+      this.#identities.prune(this.#history);
+    }
     let sent = 0, lost = 0;
     for (const path of summary.paths) {
       sent += path.sent;
@@ -221,7 +227,21 @@ class RunningCollector implements Collector {
   }
 
   history(): readonly IntervalSummary[] {
-    return this.#history;
+    // Older intervals are unpacked only when their paths are read, and not kept.
+    return this.#history.map((packed, index): IntervalSummary => {
+      if (index === this.#history.length - 1 && this.#latest !== undefined) return this.#latest;
+      let paths: PathSummary[] | undefined;
+      return {
+        start: packed.start,
+        end: packed.end,
+        intervalSeconds: packed.intervalSeconds,
+        timestampSource: packed.timestampSource,
+        sendTimestampSource: packed.sendTimestampSource,
+        get paths() {
+          return paths ??= packed.unpack().paths;
+        },
+      };
+    });
   }
 
   health(): CollectorHealth {

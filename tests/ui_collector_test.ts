@@ -16,9 +16,13 @@ Deno.test("collector serves the matrix page at / and its last intervals at /api/
     { file: "test.yaml" },
   ));
   let published = 0;
+  const summaries: unknown[] = [];
   await using collector = await startCollector(config, {
     historyIntervals: 2,
-    onSummary: () => published++,
+    onSummary: (summary) => {
+      published++;
+      summaries.push(JSON.parse(JSON.stringify(summary)));
+    },
   });
   const base = `http://127.0.0.1:${collector.apiAddress!.port}`;
   while (published < 3) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -35,6 +39,10 @@ Deno.test("collector serves the matrix page at / and its last intervals at /api/
     collector.latest()!.start,
   ]);
   assert.equal(history.intervals[1].paths[0].flows.length, 4);
+  // The older interval is kept packed: it comes back as it was published, times to float32
+  // precision (~7 digits).
+  const { matchedPaths: _, ...older } = history.intervals[0];
+  assertClose(older, summaries.at(-2));
 
   const matrix = await (await fetch(`${base}/api/v1/matrix?rows=src_ip&cols=dst_region`)).json();
   assert.deepEqual(matrix.cols.values, ["east", "west"]);
@@ -50,3 +58,22 @@ Deno.test("collector serves the matrix page at / and its last intervals at /api/
   assert.equal(post.status, 405);
   assert.match((await post.json()).error, /POST is not allowed on \/api\/v1\/history; use GET/);
 });
+
+/**
+ * Deep equality, with numbers equal within a nanosecond (times are in milliseconds) or float32's
+ * relative precision.
+ */
+function assertClose(actual: unknown, expected: unknown, where = "$"): void {
+  if (typeof expected === "number" && typeof actual === "number") {
+    const tolerance = Math.max(1.5e-6, Math.abs(expected) * 2e-7);
+    assert.ok(Math.abs(actual - expected) <= tolerance, `${where}: ${actual} vs ${expected}`);
+  } else if (typeof expected === "object" && expected !== null) {
+    assert.ok(typeof actual === "object" && actual !== null, `${where}: ${actual}`);
+    assert.deepEqual(Object.keys(actual), Object.keys(expected), `${where}: keys`);
+    for (const [key, value] of Object.entries(expected)) {
+      assertClose((actual as Record<string, unknown>)[key], value, `${where}.${key}`);
+    }
+  } else {
+    assert.equal(actual, expected, where);
+  }
+}
