@@ -34,7 +34,10 @@ export interface CollectorOptions {
   onSummary?: (summary: IntervalSummary) => void;
   /** UDP engine: `auto` (native on Linux when FFI is permitted), `native` or `deno`. Default auto. */
   engine?: EngineChoice;
-  /** Intervals kept in memory for the matrix page's charts (`/api/v1/history`). Default 30. */
+  /**
+   * Intervals kept in memory for the matrix page's charts (`/api/v1/history`). Default 30; the
+   * last 5 of them keep per-flow detail, older ones have `flows: []`.
+   */
   historyIntervals?: number;
 }
 
@@ -108,6 +111,9 @@ export async function startCollector(
   collector.startPublishing();
   return collector;
 }
+
+/** Intervals of the history that keep per-flow detail (the latest among them). */
+const FLOW_HISTORY_INTERVALS = 5;
 
 class RunningCollector implements Collector {
   apiAddress: SocketAddress | undefined;
@@ -199,6 +205,9 @@ class RunningCollector implements Collector {
     if (this.#closed) return;
     this.#latest = summary;
     this.#history.push(new PackedInterval(summary, this.#identities));
+    // Per-flow detail is four fifths of a packed interval; the matrix reads it of the latest only.
+    const flowsAt = this.#history.length - 1 - FLOW_HISTORY_INTERVALS;
+    if (flowsAt >= 0) this.#history[flowsAt].dropFlows();
     const keep = Math.max(1, this.#options.historyIntervals ?? 30);
     if (this.#history.length > keep) {
       this.#history.splice(0, this.#history.length - keep);

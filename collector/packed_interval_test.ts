@@ -84,3 +84,16 @@ Deno.test("packed intervals share a path's identity while its tags stay the same
   identities.prune([retagged]);
   assert.equal(identities.of(first.unpack().paths[0]) === first.identities[0], false, "pruned");
 });
+
+Deno.test("a packed interval without its flows keeps every path's statistics", async () => {
+  const original = await summary(0);
+  const packed = new PackedInterval(original, new PathIdentities());
+  packed.dropFlows();
+  assert.equal(packed.hasFlows, false);
+  const unpacked = packed.unpack();
+  assert.deepEqual(
+    rounded(unpacked.paths.map(({ flows: _, ...path }) => path)),
+    rounded(original.paths.map(({ flows: _, ...path }) => path)),
+  );
+  assert.deepEqual(unpacked.paths.map((path) => path.flows), [[], []]);
+});

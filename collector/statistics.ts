@@ -64,7 +64,7 @@ export class FlowAccumulator {
   /** Answers received in time: the first `answers` entries of `rtts` hold their RTTs. */
   answers = 0;
   /** Round-trip times in milliseconds, in order of arrival. */
-  rtts: Float64Array = new Float64Array(16);
+  rtts: Float64Array = new Float64Array(4);
   /** TOS the reflector last saw this flow's probes arrive with, or -1. */
   tosAtReflector: number = -1;
   /** TOS this flow's answers last came back with, or -1. */
