@@ -81,6 +81,8 @@ export class ProbeSocket {
   /** The probe id and the key of each transmit time still expected, by key modulo KEY_RING. */
   readonly #keyIds = new Uint32Array(KEY_RING);
   readonly #keys = new Float64Array(KEY_RING).fill(-1);
+  /** Transmit times expected and not read yet: no system call is made while there are none. */
+  #unreadTransmitTimes = 0;
   readonly #onTransmitTime = (key: number, sentAt: number): void => {
     const slot = key & (KEY_RING - 1);
     if (this.#keys[slot] !== key) return; // a probe already forgotten
@@ -186,6 +188,7 @@ export class ProbeSocket {
         // The kernel's own transmit time replaces it once it is read (readTransmitTimes).
         this.#keyIds[key & (KEY_RING - 1)] = ids[slot];
         this.#keys[key & (KEY_RING - 1)] = key;
+        this.#unreadTransmitTimes++;
       }
     }
     this.#busy[index] = true;
@@ -220,9 +223,10 @@ export class ProbeSocket {
 
   /** Takes the kernel's transmit times queued so far as the send times of their probes. */
   readTransmitTimes(): void {
-    if (this.socket.transmitTimestamps === true && !this.#closed) {
-      this.socket.readTransmitTimes?.(this.#onTransmitTime);
-    }
+    if (this.#unreadTransmitTimes === 0 || this.#closed) return;
+    const read = this.socket.readTransmitTimes?.(this.#onTransmitTime) ?? 0;
+    // None queued now: any still to come are read after the next send.
+    this.#unreadTransmitTimes = read === 0 ? 0 : Math.max(0, this.#unreadTransmitTimes - read);
   }
 
   /** Stops receiving and closes the socket. */
