@@ -1,4 +1,3 @@
-/// <reference lib="deno.worker" />
 /**
  * The native engine's receive loop on a thread of its own: it blocks in `recvmmsg` and answers
  * with `sendmmsg` without ever leaving the thread, so no datagram waits for an event loop or a
@@ -8,6 +7,13 @@
  */
 import { adoptNativeSocket, DatagramBatch, systemClock } from "@llama/core";
 import { Answerer } from "./answerer.ts";
+
+/** The Worker's global scope (typed here: a published module may not switch its lib to deno.worker). */
+const scope = self as unknown as {
+  postMessage(message: unknown): void;
+  onmessage: ((event: MessageEvent<ReflectWorkerStart>) => void) | null;
+  close(): void;
+};
 
 /** What the main thread sends to start the loop. */
 export interface ReflectWorkerStart {
@@ -34,7 +40,7 @@ export type ReflectWorkerMessage =
   | { type: "stopped" };
 
 function post(message: ReflectWorkerMessage): void {
-  self.postMessage(message);
+  scope.postMessage(message);
 }
 
 function run(start: ReflectWorkerStart): void {
@@ -93,8 +99,8 @@ function textOfErrors(properties: Record<string, unknown>): Record<string, unkno
   );
 }
 
-self.onmessage = (event: MessageEvent<ReflectWorkerStart>) => {
-  self.onmessage = null;
+scope.onmessage = (event) => {
+  scope.onmessage = null;
   run(event.data);
-  self.close();
+  scope.close();
 };
