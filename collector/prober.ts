@@ -71,9 +71,11 @@ interface ScheduledTest {
 /** A sender this far behind skips ahead rather than bursting the backlog onto the network. */
 const SKIP_AFTER_MS = 1000;
 /**
- * After a stall, a test sends at most this much of its schedule (and at least 64 probes) per turn
- * of the event loop, so that catching up is spread over a few milliseconds instead of landing on
- * a reflector's receive buffer in one burst.
+ * While a test is behind schedule, each turn of the event loop sends at most twice what fell due
+ * since the turn before (so it catches up at twice its rate however long a turn takes), but at
+ * least this much of its schedule (and 64 probes) and at most four times this much: after a stall
+ * the backlog is spread over several turns instead of landing on a reflector's receive buffer in
+ * one burst.
  */
 const CATCH_UP_MS = 4;
 
@@ -346,8 +348,12 @@ export class Prober {
   async #run(): Promise<void> {
     const { clock } = this.#dependencies;
     const summarizer = this.#summarizer;
+    let behind = false;
+    let lastTurn = clock.monotonic();
     while (!this.#closed) {
       const now = clock.monotonic();
+      const sinceLastTurn = now - lastTurn;
+      lastTurn = now;
       const interval = summarizer.intervalOf(clock.origin + now);
       let nextDue = Infinity;
       for (const test of this.#tests) {
@@ -360,7 +366,10 @@ export class Prober {
           due = test.origin + test.next * test.spacingMs;
         }
         const sockets = test.sockets.length;
-        let burst = Math.max(64, Math.ceil(CATCH_UP_MS / test.spacingMs));
+        const allowanceMs = behind
+          ? Math.min(4 * CATCH_UP_MS, Math.max(CATCH_UP_MS, 2 * sinceLastTurn))
+          : CATCH_UP_MS;
+        let burst = Math.max(64, Math.ceil(allowanceMs / test.spacingMs));
         while (due <= now && burst-- > 0) {
           const within = test.next % test.perCycle;
           const target = test.targets[Math.floor(within / sockets)];
@@ -384,7 +393,8 @@ export class Prober {
       this.expire();
       const delay = nextDue === Infinity ? 1000 : nextDue - clock.monotonic();
       // Still behind (a burst was cut short): let replies and timers run, then go on at once.
-      if (delay <= 0) await new Promise((resolve) => setTimeout(resolve, 0));
+      behind = delay <= 0;
+      if (behind) await new Promise((resolve) => setTimeout(resolve, 0));
       else {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {

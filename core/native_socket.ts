@@ -46,15 +46,18 @@ const CALIBRATE_EVERY_MS = 100;
 
 const MMSGHDR_BYTES = 64; // struct mmsghdr on x86_64 and aarch64: msghdr (56) + msg_len + padding
 const NAME_BYTES = 28; // sockaddr_in6, large enough for sockaddr_in
-// A timespec (32), a TOS/TCLASS message (24), and the SCM_TIMESTAMPING message (64) a socket with
-// transmit timestamps also gets on receive.
-const CONTROL_BYTES = 128;
+// Control messages per datagram: on receive a timespec (32), a TOS/TCLASS message (24) and, on a
+// socket with transmit timestamps, an SCM_TIMESTAMPING message (64); on the error queue also an
+// IP(V6)_RECVERR message (48, or 60 for IPv6): 256 leaves room for all of them.
+const CONTROL_BYTES = 256;
 const SO_TIMESTAMPING = 37;
 // Software transmit timestamps, reported, keyed by a per-socket counter, without the payload.
 const SOF_TIMESTAMPING_TX_SOFTWARE = 1 << 1;
 const SOF_TIMESTAMPING_SOFTWARE = 1 << 4;
 const SOF_TIMESTAMPING_OPT_ID = 1 << 7;
 const SOF_TIMESTAMPING_OPT_TSONLY = 1 << 11;
+const TRANSMIT_TIMESTAMPING = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
+  SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY;
 const MSG_ERRQUEUE = 0x2000;
 const IP_RECVERR = 11;
 const IPV6_RECVERR = 25;
@@ -258,6 +261,8 @@ class NativeSocket implements NativeDatagramSocket {
   readonly transmitTimestamps: boolean = false;
   /** The key the kernel gives the next datagram sent (SOF_TIMESTAMPING_OPT_ID counts from 0). */
   #nextKey = 0;
+  /** Datagrams the current #sendmmsg has sent so far (it may throw after sending some). */
+  #sendProgress = 0;
   #errorQueue: BatchStructures | undefined;
   readonly #errorBatch = new DatagramBatch(ERRQUEUE_BATCH, 16);
   readonly #pollfd = new Int32Array(2);
@@ -335,8 +340,7 @@ class NativeSocket implements NativeDatagramSocket {
       };
       if (options.transmitTimestamps === true) {
         // Optional: a kernel without them leaves the send times to the clock read before sendmmsg.
-        this.#int[0] = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
-          SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY;
+        this.#int[0] = TRANSMIT_TIMESTAMPING;
         this.transmitTimestamps =
           c.setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, this.#intBytes, 4) === 0;
       }
@@ -472,42 +476,52 @@ class NativeSocket implements NativeDatagramSocket {
       if (tos !== this.#tos) this.#applyTos(tos);
       const now = this.#realtimeMonotonic();
       for (let index = runStart; index < runStart + run; index++) batch.sentAt[index] = now;
-      const result = this.#sendmmsg(structures, runStart, run);
-      if (this.transmitTimestamps) {
-        // The kernel numbers every datagram it accepts, in order.
-        for (let index = runStart; index < runStart + result; index++) {
-          batch.transmitKeys[index] = this.#nextKey;
-          this.#nextKey = (this.#nextKey + 1) >>> 0;
+      this.#sendProgress = 0;
+      try {
+        sent += this.#sendmmsg(structures, runStart, run);
+      } finally {
+        if (this.transmitTimestamps) {
+          // The kernel numbers every datagram it accepts, in order, also before a failure.
+          for (let index = runStart; index < runStart + this.#sendProgress; index++) {
+            batch.transmitKeys[index] = this.#nextKey;
+            this.#nextKey = (this.#nextKey + 1) >>> 0;
+          }
         }
       }
-      sent += result;
       run = 0;
     };
     batch.transmitKeys.fill(-1, 0, count);
-    for (let index = 0; index < count; index++) {
-      const length = batch.lengths[index];
-      if (length === 0) {
-        flush();
-        runStart = index + 1;
-        continue;
+    try {
+      for (let index = 0; index < count; index++) {
+        const length = batch.lengths[index];
+        if (length === 0) {
+          flush();
+          runStart = index + 1;
+          continue;
+        }
+        const tos = batch.tos[index];
+        if (run > 0 && tos !== runTos) {
+          flush();
+          runStart = index;
+        }
+        if (run === 0) {
+          runStart = index;
+          runTos = tos;
+        }
+        const message = index * MMSGHDR_BYTES;
+        names.set(this.#encode(batch.addresses[index]), index * NAME_BYTES);
+        messageView.setUint32(message + 8, this.#family === AF_INET6 ? 28 : 16, true);
+        setSize(iovecView, index * 16 + 8, length);
+        setSize(messageView, message + 40, 0); // no control data on send
+        run++;
       }
-      const tos = batch.tos[index];
-      if (run > 0 && tos !== runTos) {
-        flush();
-        runStart = index;
-      }
-      if (run === 0) {
-        runStart = index;
-        runTos = tos;
-      }
-      const message = index * MMSGHDR_BYTES;
-      names.set(this.#encode(batch.addresses[index]), index * NAME_BYTES);
-      messageView.setUint32(message + 8, this.#family === AF_INET6 ? 28 : 16, true);
-      setSize(iovecView, index * 16 + 8, length);
-      setSize(messageView, message + 40, 0); // no control data on send
-      run++;
+      flush();
+    } catch (error) {
+      // A datagram the kernel refused (a firewall's EPERM, say) may still have used up a key:
+      // start the count again rather than pair later times with the wrong probes.
+      if (this.transmitTimestamps) this.#restartTransmitKeys();
+      throw error;
     }
-    flush();
     return sent;
   }
 
@@ -517,6 +531,19 @@ class NativeSocket implements NativeDatagramSocket {
 
   get fd(): number {
     return this.#fd;
+  }
+
+  /**
+   * Empties the error queue (its times can no longer be paired safely) and turns transmit
+   * timestamps off and on again, which restarts the kernel's count at 0, like ours.
+   */
+  #restartTransmitKeys(): void {
+    this.readTransmitTimes(() => {});
+    for (const value of [0, TRANSMIT_TIMESTAMPING]) {
+      this.#int[0] = value;
+      libc().setsockopt(this.#fd, SOL_SOCKET, SO_TIMESTAMPING, this.#intBytes, 4);
+    }
+    this.#nextKey = 0;
   }
 
   readTransmitTimes(sink: TransmitTimeSink): number {
@@ -578,6 +605,8 @@ class NativeSocket implements NativeDatagramSocket {
   }
 
   shutdown(): void {
+    // Once closed, the number may already belong to another socket.
+    if (this.#closed) return;
     libc().shutdown(this.#fd, SHUT_RDWR);
   }
 
@@ -609,6 +638,7 @@ class NativeSocket implements NativeDatagramSocket {
       );
       if (result > 0) {
         done += result;
+        this.#sendProgress = done;
         continue;
       }
       const errno = this.#errno();
@@ -723,10 +753,20 @@ class NativeSocket implements NativeDatagramSocket {
   }
 
   #calibrate(): void {
-    this.#baseMonotonic = performance.now();
-    libc().clock_gettime(CLOCK_REALTIME, this.#timespecBytes);
-    this.#baseSeconds = Number(this.#timespec[0]);
-    this.#baseNanos = Number(this.#timespec[1]);
+    // The clock read is bracketed by two performance.now() readings; of three tries the
+    // tightest bracket wins, so a preemption between the readings cannot skew the mapping.
+    const c = libc();
+    let best = Infinity;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const before = performance.now();
+      c.clock_gettime(CLOCK_REALTIME, this.#timespecBytes);
+      const after = performance.now();
+      if (after - before >= best) continue;
+      best = after - before;
+      this.#baseMonotonic = (before + after) / 2;
+      this.#baseSeconds = Number(this.#timespec[0]);
+      this.#baseNanos = Number(this.#timespec[1]);
+    }
     this.#calibratedAt = this.#baseMonotonic;
   }
 

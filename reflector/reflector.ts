@@ -313,6 +313,8 @@ class WorkerReflector implements Reflector {
   readonly #counters = new Float64Array(new SharedArrayBuffer(COUNTER_SLOTS * 8));
   readonly #stop = new Int32Array(new SharedArrayBuffer(4));
   #closed = false;
+  /** Set once the loop has stopped (or failed) and the socket is closed. */
+  #settled = false;
 
   static async start(
     socket: NativeDatagramSocket,
@@ -386,6 +388,7 @@ class WorkerReflector implements Reflector {
     stopped.promise.catch(() => {});
     this.finished = ready.promise.then(() =>
       stopped.promise.finally(() => {
+        this.#settled = true;
         this.#worker.terminate();
         // Closed only now: a descriptor closed under the Worker could be reused by another socket.
         this.#socket.close();
@@ -402,7 +405,9 @@ class WorkerReflector implements Reflector {
     if (!this.#closed) {
       this.#closed = true;
       Atomics.store(this.#stop, 0, 1);
-      this.#socket.shutdown();
+      Atomics.notify(this.#stop, 0); // ends a pause after repeated receive errors at once
+      // A loop that already ended has closed the socket: its number may be another's now.
+      if (!this.#settled) this.#socket.shutdown();
     }
     await this.finished.catch(() => {});
   }
