@@ -183,16 +183,30 @@ Deno.test(
   },
 );
 
+/** A sender with transmit timestamps and a plain receiver, on loopback. */
+async function transmitPair() {
+  const sender = await openNativeSocket({
+    hostname: "127.0.0.1",
+    port: 0,
+    transmitTimestamps: true,
+  });
+  const receiver = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+  return {
+    sender,
+    receiver,
+    async [Symbol.asyncDispose]() {
+      await sender[Symbol.asyncDispose]();
+      await receiver[Symbol.asyncDispose]();
+    },
+  };
+}
+
 Deno.test(
   "native socket with transmit timestamps: every sent datagram gets a key, and the kernel's send time comes back under it",
   { ignore },
   async () => {
-    await using sender = await openNativeSocket({
-      hostname: "127.0.0.1",
-      port: 0,
-      transmitTimestamps: true,
-    });
-    await using receiver = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+    await using pair = await transmitPair();
+    const { sender, receiver } = pair;
     assert.equal(sender.transmitTimestamps, true);
     const out = new DatagramBatch(8, 64);
     const to = receiver.localAddress;
@@ -234,12 +248,8 @@ Deno.test(
   "native socket with transmit timestamps starts its keys again after a failed send, with the kernel's",
   { ignore },
   async () => {
-    await using sender = await openNativeSocket({
-      hostname: "127.0.0.1",
-      port: 0,
-      transmitTimestamps: true,
-    });
-    await using receiver = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+    await using pair = await transmitPair();
+    const { sender, receiver } = pair;
     const to = receiver.localAddress;
     const out = new DatagramBatch(4, 64);
     assert.equal(sender.sendNow(out, fill(out, [{ text: "a", to }, { text: "b", to }])), 2);
