@@ -268,3 +268,32 @@ Deno.test(
     await receiveAll(receiver, new DatagramBatch(8, 64), 4);
   },
 );
+
+Deno.test(
+  "native socket transmit timestamps over IPv6, and to an IPv4 peer from a dual-stack socket",
+  { ignore },
+  async () => {
+    await using sender = await openNativeSocket({
+      hostname: "::",
+      port: 0,
+      transmitTimestamps: true,
+    });
+    await using v6 = await openNativeSocket({ hostname: "::1", port: 0 });
+    await using v4 = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+    const out = new DatagramBatch(4, 64);
+    const count = fill(out, [
+      { text: "six", to: { hostname: "::1", port: v6.localAddress.port } },
+      { text: "four", to: { hostname: "127.0.0.1", port: v4.localAddress.port } },
+    ]);
+    const before = sender.now();
+    assert.equal(sender.sendNow(out, count), 2);
+    await receiveAll(v6, new DatagramBatch(4, 64), 1);
+    await receiveAll(v4, new DatagramBatch(4, 64), 1);
+    const keys: number[] = [];
+    sender.readTransmitTimes((key, time) => {
+      assert.ok(time >= before && time - before < 50, `key ${key}: ${time - before} ms`);
+      keys.push(key);
+    });
+    assert.deepEqual(keys, [0, 1]);
+  },
+);
