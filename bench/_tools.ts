@@ -6,6 +6,8 @@
  * @module
  */
 
+import { type FlagSpec, parseFlags, UsageError } from "@llama/core";
+
 /** What `bench/main.ts` hands to a benchmark. */
 export interface BenchmarkContext {
   /** The arguments after the benchmark's name. */
@@ -36,6 +38,35 @@ export interface Benchmark {
   usage: string;
   /** Runs it; throws `UsageError` for bad flags and `PrerequisiteError` for missing tools. */
   run(context: BenchmarkContext): Promise<BenchmarkReport>;
+}
+
+/** The flags every benchmark takes: `--quick` (described per benchmark) and `--record`. */
+export function planFlags(quickDescription: string) {
+  return {
+    quick: { type: "boolean", description: quickDescription },
+    record: {
+      type: "boolean",
+      description: "With --quick, still append the results to bench/RESULTS.md",
+    },
+  } as const satisfies Record<string, FlagSpec>;
+}
+
+/**
+ * Reads `planFlags` from the benchmark's arguments: the plan to run (`quick` with `--quick`) and
+ * whether its results go to bench/RESULTS.md (always, except a `--quick` run without `--record`).
+ * Throws `UsageError` for anything else.
+ */
+export function choosePlan<P>(
+  context: BenchmarkContext,
+  flags: ReturnType<typeof planFlags>,
+  plans: { full: P; quick: P },
+): { plan: P; record: boolean } {
+  const { values, positionals } = parseFlags(context.args, flags);
+  if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  return {
+    plan: values.quick ? plans.quick : plans.full,
+    record: !values.quick || values.record,
+  };
 }
 
 /** Something a benchmark needs is missing from this machine: no numbers can be produced. */

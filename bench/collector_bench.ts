@@ -11,15 +11,17 @@
  *
  * @module
  */
-import { formatUsage, parseFlags, type SocketAddress, UsageError } from "@llama/core";
+import { formatUsage, type SocketAddress } from "@llama/core";
 import {
   type Benchmark,
   type BenchmarkContext,
   buildReferenceTools,
+  choosePlan,
   delay,
   findFreeUdpPort,
   markdownTable,
   median,
+  planFlags,
   type ProbeblastResult,
   type ProcessUsage,
   readProcessUsage,
@@ -31,17 +33,9 @@ import {
   textTable,
 } from "./_tools.ts";
 
-const FLAGS = {
-  quick: {
-    type: "boolean",
-    description:
-      "Fewer rates, single trials, shorter intervals: a smoke test of the harness in a few minutes",
-  },
-  record: {
-    type: "boolean",
-    description: "With --quick, still append the results to bench/RESULTS.md",
-  },
-} as const;
+const FLAGS = planFlags(
+  "Fewer rates, single trials, shorter intervals: a smoke test of the harness in a few minutes",
+);
 
 /** How thorough a run is. */
 interface Plan {
@@ -1240,9 +1234,7 @@ const collectorBenchmark: Benchmark = {
     "path, on each UDP engine",
   usage: formatUsage("deno task bench collector", FLAGS),
   async run(context) {
-    const { values, positionals } = parseFlags(context.args, FLAGS);
-    if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-    const plan = values.quick ? QUICK_PLAN : FULL_PLAN;
+    const { plan, record } = choosePlan(context, FLAGS, { full: FULL_PLAN, quick: QUICK_PLAN });
     context.progress(`Building the reference tools from ${context.toolsDirectory}`);
     await using tools = await buildReferenceTools(context.toolsDirectory, {
       signal: context.signal,
@@ -1263,7 +1255,7 @@ const collectorBenchmark: Benchmark = {
     const results: Results = { plan, searches, rtt, memory };
     return {
       summary: formatSummary(results),
-      record: values.quick && !values.record ? undefined : formatRecord(results),
+      record: record ? formatRecord(results) : undefined,
     };
   },
 };

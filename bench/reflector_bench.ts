@@ -9,15 +9,17 @@
  *
  * @module
  */
-import { formatUsage, parseFlags, UsageError } from "@llama/core";
+import { formatUsage } from "@llama/core";
 import {
   type Benchmark,
   type BenchmarkContext,
   buildReferenceTools,
+  choosePlan,
   delay,
   findFreeUdpPort,
   markdownTable,
   median,
+  planFlags,
   type ProbeblastResult,
   type ReadyProcess,
   type ReferenceTools,
@@ -26,17 +28,9 @@ import {
   textTable,
 } from "./_tools.ts";
 
-const FLAGS = {
-  quick: {
-    type: "boolean",
-    description:
-      "3-second single trials and fewer rates: a smoke test of the harness in a few minutes",
-  },
-  record: {
-    type: "boolean",
-    description: "With --quick, still append the results to bench/RESULTS.md",
-  },
-} as const;
+const FLAGS = planFlags(
+  "3-second single trials and fewer rates: a smoke test of the harness in a few minutes",
+);
 
 /** How thorough a run is. */
 interface Plan {
@@ -557,9 +551,7 @@ const reflectorBenchmark: Benchmark = {
     "against refl_c",
   usage: formatUsage("deno task bench reflector", FLAGS),
   async run(context) {
-    const { values, positionals } = parseFlags(context.args, FLAGS);
-    if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-    const plan = values.quick ? QUICK_PLAN : FULL_PLAN;
+    const { plan, record } = choosePlan(context, FLAGS, { full: FULL_PLAN, quick: QUICK_PLAN });
     context.progress(`Building the reference tools from ${context.toolsDirectory}`);
     await using tools = await buildReferenceTools(context.toolsDirectory, {
       signal: context.signal,
@@ -570,7 +562,7 @@ const reflectorBenchmark: Benchmark = {
     }
     return {
       summary: formatSummary(results, plan),
-      record: values.quick && !values.record ? undefined : formatRecord(results, plan),
+      record: record ? formatRecord(results, plan) : undefined,
     };
   },
 };

@@ -16,28 +16,23 @@
  *
  * @module
  */
-import { formatUsage, parseFlags, UsageError } from "@llama/core";
+import { formatUsage } from "@llama/core";
 import { type InfluxServer, startInfluxd } from "../tests/_servers.ts";
 import type { RoundResult, ScenarioResult } from "./_scrape_rounds.ts";
 import {
   type Benchmark,
   type BenchmarkContext,
+  choosePlan,
   markdownTable,
+  planFlags,
   PrerequisiteError,
   spawnUntilReady,
   textTable,
 } from "./_tools.ts";
 
-const FLAGS = {
-  quick: {
-    type: "boolean",
-    description: "20 collectors of 5,000 paths instead of 100 of 10,000: a smoke test",
-  },
-  record: {
-    type: "boolean",
-    description: "With --quick, still append the results to bench/RESULTS.md",
-  },
-} as const;
+const FLAGS = planFlags(
+  "20 collectors of 5,000 paths instead of 100 of 10,000: a smoke test",
+);
 
 /** How big a run is. */
 interface Plan {
@@ -461,13 +456,11 @@ const scraperBenchmark: Benchmark = {
     "and write 100 collectors × 10,000 paths",
   usage: formatUsage("deno task bench scraper", FLAGS),
   async run(context) {
-    const { values, positionals } = parseFlags(context.args, FLAGS);
-    if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-    const plan = values.quick ? QUICK_PLAN : FULL_PLAN;
+    const { plan, record } = choosePlan(context, FLAGS, { full: FULL_PLAN, quick: QUICK_PLAN });
     const results = await measure(plan, context);
     return {
       summary: formatSummary(results),
-      record: values.quick && !values.record ? undefined : formatRecord(results),
+      record: record ? formatRecord(results) : undefined,
     };
   },
 };
