@@ -435,12 +435,7 @@ class NativeSocket implements NativeDatagramSocket {
         const level = view.getInt32(base + offset + 8, true);
         const type = view.getInt32(base + offset + 12, true);
         if (level === SOL_SOCKET && type === SO_TIMESTAMPNS) {
-          // struct timespec: 64-bit seconds and nanoseconds, read as 32-bit halves (no BigInt).
-          batch.receivedAt[index] = this.#toMonotonic(
-            view.getUint32(base + offset + 16, true) +
-              view.getInt32(base + offset + 20, true) * 4294967296,
-            view.getUint32(base + offset + 24, true),
-          );
+          batch.receivedAt[index] = this.#timespecAt(view, base + offset + 16);
           kernelTimes++;
         } else if (level === IPPROTO_IP && type === IP_TOS) {
           batch.tos[index] = view.getUint8(base + offset + 16);
@@ -576,10 +571,7 @@ class NativeSocket implements NativeDatagramSocket {
           const data = base + offset + 16;
           if (level === SOL_SOCKET && type === SO_TIMESTAMPING) {
             // struct scm_timestamping: ts[0] is the software timestamp.
-            time = this.#toMonotonic(
-              view.getUint32(data, true) + view.getInt32(data + 4, true) * 4294967296,
-              view.getUint32(data + 8, true),
-            );
+            time = this.#timespecAt(view, data);
           } else if (
             (level === IPPROTO_IP && type === IP_RECVERR) ||
             (level === IPPROTO_IPV6 && type === IPV6_RECVERR)
@@ -768,6 +760,17 @@ class NativeSocket implements NativeDatagramSocket {
       this.#baseNanos = Number(this.#timespec[1]);
     }
     this.#calibratedAt = this.#baseMonotonic;
+  }
+
+  /**
+   * Maps the struct timespec at `offset` (64-bit seconds and nanoseconds, read as 32-bit halves:
+   * no BigInt) onto the performance.now() scale.
+   */
+  #timespecAt(view: DataView, offset: number): number {
+    return this.#toMonotonic(
+      view.getUint32(offset, true) + view.getInt32(offset + 4, true) * 4294967296,
+      view.getUint32(offset + 8, true),
+    );
   }
 
   /** Maps a CLOCK_REALTIME reading onto the performance.now() scale. */
