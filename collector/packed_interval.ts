@@ -184,11 +184,6 @@ export class PackedInterval {
     this.#flowStart[paths.length] = flow;
   }
 
-  /** Paths in the interval. */
-  get pathCount(): number {
-    return this.identities.length;
-  }
-
   /** Whether per-flow detail is still kept (see `dropFlows`). */
   get hasFlows(): boolean {
     return this.#flowStart.length > 0;
