@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { PROMETHEUS_CONTENT_TYPE } from "@llama/core";
 import { createMatrixUi } from "@llama/ui";
 import { formatInfluxdata } from "./influxdata.ts";
+import type { IntervalTrend } from "./published_interval.ts";
 import type { IntervalSummary, PathSummary } from "./summarizer.ts";
 
 /** An HTTP handler, testable without a socket through `request()` (Hono's app is one). */
@@ -19,8 +20,11 @@ export interface CollectorView {
   latest(): IntervalSummary | undefined;
   /** Prometheus text for `/metrics`. */
   metrics(): string;
-  /** The last intervals, oldest first, for the matrix page. Default: the last one. */
-  history?(): readonly IntervalSummary[];
+  /**
+   * The last intervals, oldest first, for the matrix page (older ones may keep only each path's
+   * trend). Default: the last one.
+   */
+  history?(): readonly IntervalTrend[];
   /** Names the collector in the matrix page's header. */
   describe?(): string;
 }

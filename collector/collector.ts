@@ -13,8 +13,8 @@ import { type CollectorHealth, collectorMetrics } from "./metrics.ts";
 import { Prober } from "./prober.ts";
 import type { ResolvedConfig } from "./resolve.ts";
 import { routeSourceAddresses, type SourceAddressLookup } from "./source_address.ts";
-import { type IntervalSummary, type PathSummary, Summarizer } from "./summarizer.ts";
-import { PackedInterval, PathIdentities } from "./packed_interval.ts";
+import { type IntervalSummary, Summarizer } from "./summarizer.ts";
+import type { IntervalTrend, PublishedInterval } from "./published_interval.ts";
 
 /** What a collector needs from the world, replaceable in tests. */
 export interface CollectorDependencies {
@@ -35,8 +35,9 @@ export interface CollectorOptions {
   /** UDP engine: `auto` (native on Linux when FFI is permitted), `native` or `deno`. Default auto. */
   engine?: EngineChoice;
   /**
-   * Intervals kept in memory for the matrix page's charts (`/api/v1/history`). Default 30; the
-   * last 5 of them keep per-flow detail, older ones have `flows: []`.
+   * Intervals kept in memory for the matrix page's charts (`/api/v1/history`). Default 30. The
+   * latest keeps every statistic of every path and flow; older ones keep what the charts draw:
+   * sent, lost, loss and RTT p50 and p99 of each path (16 bytes a path).
    */
   historyIntervals?: number;
 }
@@ -49,8 +50,11 @@ export interface Collector extends AsyncDisposable {
   readonly api: HttpApi;
   /** The last published interval. */
   latest(): IntervalSummary | undefined;
-  /** The last published intervals (`historyIntervals` of them at most), oldest first. */
-  history(): readonly IntervalSummary[];
+  /**
+   * The last published intervals (`historyIntervals` of them at most), oldest first: the latest
+   * with full statistics, older ones with each path's trend.
+   */
+  history(): readonly IntervalTrend[];
   /** The collector's own health. */
   health(): CollectorHealth;
   /**
@@ -112,9 +116,6 @@ export async function startCollector(
   return collector;
 }
 
-/** Intervals of the history that keep per-flow detail (the latest among them). */
-const FLOW_HISTORY_INTERVALS = 5;
-
 class RunningCollector implements Collector {
   apiAddress: SocketAddress | undefined;
   readonly api: HttpApi;
@@ -124,10 +125,8 @@ class RunningCollector implements Collector {
   readonly #summarizer: Summarizer;
   readonly #prober: Prober;
   readonly #log = getLogger(["llama", "collector"]);
-  #latest: IntervalSummary | undefined;
-  /** Published intervals, oldest first, packed (the last one is also `#latest`). */
-  readonly #history: PackedInterval[] = [];
-  readonly #identities = new PathIdentities();
+  /** Published intervals, oldest first; all but the last compacted to their trends. */
+  readonly #history: PublishedInterval[] = [];
   #server: Deno.HttpServer | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -145,8 +144,8 @@ class RunningCollector implements Collector {
     this.#summarizer = summarizer;
     this.#prober = prober;
     this.api = createCollectorApi({
-      latest: () => this.#latest,
-      metrics: () => collectorMetrics(this.#latest, this.health()),
+      latest: () => this.latest(),
+      metrics: () => collectorMetrics(this.latest(), this.health()),
       history: () => this.history(),
       describe: () => describeCollector(this.#config, this.apiAddress),
     });
@@ -201,56 +200,33 @@ class RunningCollector implements Collector {
 
   async #publish(start: number): Promise<void> {
     this.#prober.expire();
-    const summary = await this.#summarizer.finish(start);
+    const published = await this.#summarizer.finish(start);
     if (this.#closed) return;
-    this.#latest = summary;
-    this.#history.push(new PackedInterval(summary, this.#identities));
-    // Per-flow detail is four fifths of a packed interval; the matrix reads it of the latest only.
-    const flowsAt = this.#history.length - 1 - FLOW_HISTORY_INTERVALS;
-    if (flowsAt >= 0) this.#history[flowsAt].dropFlows();
+    // The matrix reads flows and the full statistics of the latest interval only.
+    this.#history.at(-1)?.compact();
+    this.#history.push(published);
     const keep = Math.max(1, this.#options.historyIntervals ?? 30);
-    if (this.#history.length > keep) {
-      this.#history.splice(0, this.#history.length - keep);
-      this.#identities.prune(this.#history);
-    }
-    let sent = 0, lost = 0;
-    for (const path of summary.paths) {
-      sent += path.sent;
-      lost += path.lost;
-    }
+    if (this.#history.length > keep) this.#history.splice(0, this.#history.length - keep);
+    const { sent, lost } = published.totals();
     this.#log.info("Interval {start}: {paths} paths, {sent} probes sent, {lost} lost", {
-      start: summary.start,
-      paths: summary.paths.length,
+      start: published.start,
+      paths: published.identities.length,
       sent,
       lost,
     });
     try {
-      this.#options.onSummary?.(summary);
+      if (this.#options.onSummary !== undefined) this.#options.onSummary(published.summary()!);
     } catch (error) {
       this.#log.error("Summary listener failed: {error}", { error });
     }
   }
 
   latest(): IntervalSummary | undefined {
-    return this.#latest;
+    return this.#history.at(-1)?.summary();
   }
 
-  history(): readonly IntervalSummary[] {
-    // Older intervals are unpacked only when their paths are read, and not kept.
-    return this.#history.map((packed, index): IntervalSummary => {
-      if (index === this.#history.length - 1 && this.#latest !== undefined) return this.#latest;
-      let paths: PathSummary[] | undefined;
-      return {
-        start: packed.start,
-        end: packed.end,
-        intervalSeconds: packed.intervalSeconds,
-        timestampSource: packed.timestampSource,
-        sendTimestampSource: packed.sendTimestampSource,
-        get paths() {
-          return paths ??= packed.unpack().paths;
-        },
-      };
-    });
+  history(): readonly IntervalTrend[] {
+    return [...this.#history];
   }
 
   health(): CollectorHealth {
@@ -266,7 +242,9 @@ class RunningCollector implements Collector {
     return {
       ...this.#prober.health(),
       scheduledRate,
-      lastIntervalEnd: this.#latest === undefined ? 0 : Date.parse(this.#latest.end) / 1000,
+      lastIntervalEnd: this.#history.length === 0
+        ? 0
+        : Date.parse(this.#history.at(-1)!.end) / 1000,
     };
   }
 

@@ -22,6 +22,7 @@ export * from "./influxdata.ts";
 export * from "./metrics.ts";
 export * from "./statistics.ts";
 export * from "./summarizer.ts";
+export * from "./published_interval.ts";
 export * from "./in_flight.ts";
 export * from "./prober.ts";
 export * from "./source_address.ts";

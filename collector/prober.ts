@@ -325,7 +325,7 @@ export class Prober {
         this.#sequences = grown;
       }
     } else {
-      this.#summarizer.flow(id).tags = tags;
+      this.#summarizer.setFlowTags(id, tags);
     }
     return id;
   }

@@ -1,6 +1,16 @@
 import type { TimestampSource } from "@llama/core";
 import type { ProbeOutcomeSink } from "./in_flight.ts";
-import { FlowAccumulator, type ProbeStatistics, summarizeFlows } from "./statistics.ts";
+import type { ProbeStatistics } from "./statistics.ts";
+import { jitterSum, sortRange, writeRttStatistics } from "./_samples.ts";
+import {
+  COUNTS,
+  type IntervalColumns,
+  type PathIdentity,
+  PublishedInterval,
+  StatisticsRows,
+  TIMES,
+  TOS,
+} from "./published_interval.ts";
 
 /** One flow: a source socket and a target. */
 export interface FlowDescriptor {
@@ -77,24 +87,120 @@ export interface IntervalSummary {
 
 const YIELD_AFTER_MS = 4;
 
-interface OpenInterval {
-  start: number;
-  flows: (FlowAccumulator | undefined)[];
-  kernelTimestamps: boolean;
+/** Counter offsets within a flow's `COUNTS` (the order of a published row). */
+const SENT = 0, LOST = 1, LATE = 2, DUPLICATES = 3, REORDERED = 4, DWELL_CORRECTED = 5;
+
+/**
+ * The outcomes of one interval, in columns indexed by flow id: counters, the last TOS seen, and
+ * every RTT sample with its flow, in order of arrival. Reused from one interval to the next.
+ */
+class IntervalCounts {
+  start = 0;
+  capacity = 0;
+  counts = new Uint32Array(0);
+  /** TOS at the reflector and on return per flow (-1: unknown). */
+  tos = new Int16Array(0);
+  sampleFlows = new Uint32Array(64);
+  sampleRtts = new Float64Array(64);
+  samples = 0;
+
+  reset(start: number, capacity: number): void {
+    this.start = start;
+    this.samples = 0;
+    if (capacity > this.capacity) {
+      this.capacity = capacity;
+      this.counts = new Uint32Array(capacity * COUNTS);
+      this.tos = new Int16Array(capacity * 2).fill(-1);
+    } else {
+      this.counts.fill(0, 0, this.capacity * COUNTS);
+      this.tos.fill(-1, 0, this.capacity * 2);
+    }
+  }
+
+  /** Makes room for flow ids below `capacity` (flows added by a reload). */
+  ensure(capacity: number): void {
+    if (capacity <= this.capacity) return;
+    const counts = new Uint32Array(capacity * COUNTS);
+    counts.set(this.counts);
+    const tos = new Int16Array(capacity * 2).fill(-1);
+    tos.set(this.tos);
+    this.counts = counts;
+    this.tos = tos;
+    this.capacity = capacity;
+  }
+
+  addSample(flow: number, rttMs: number): void {
+    if (this.samples === this.sampleRtts.length) {
+      const flows = new Uint32Array(this.samples * 2);
+      flows.set(this.sampleFlows);
+      const rtts = new Float64Array(this.samples * 2);
+      rtts.set(this.sampleRtts);
+      this.sampleFlows = flows;
+      this.sampleRtts = rtts;
+    }
+    this.sampleFlows[this.samples] = flow;
+    this.sampleRtts[this.samples++] = rttMs;
+  }
+
+  /** Whether anything happened on `flow`. */
+  active(flow: number): boolean {
+    if (flow >= this.capacity) return false;
+    const at = flow * COUNTS;
+    return (this.counts[at + SENT] | this.counts[at + LOST] | this.counts[at + LATE] |
+      this.counts[at + DUPLICATES]) !== 0;
+  }
+}
+
+/** Doubles `array` until it holds `length` entries. */
+function grown<T extends Uint32Array | Uint16Array | Uint8Array | Float64Array>(
+  array: T,
+  length: number,
+  make: (length: number) => T,
+): T {
+  if (length <= array.length) return array;
+  const larger = make(Math.max(length, array.length * 2));
+  larger.set(array);
+  return larger;
 }
 
 /**
  * Collects probe outcomes into intervals aligned to wall-clock multiples of the summarization
- * interval, and turns a finished interval into an `IntervalSummary`. An outcome always counts in
- * the interval in which its probe was sent, however late its fate is known.
+ * interval, and turns a finished interval into a `PublishedInterval`. An outcome always counts in
+ * the interval in which its probe was sent, however late its fate is known. Everything per flow
+ * and per path lives in typed arrays, reused from one interval to the next: a collector of tens
+ * of thousands of flows makes no objects per interval beyond those it publishes.
  */
 export class Summarizer implements ProbeOutcomeSink {
   /** Interval length in milliseconds. */
   readonly intervalMs: number;
-  readonly #flows: FlowDescriptor[] = [];
-  readonly #open = new Map<number, OpenInterval>();
-  #last: OpenInterval | undefined;
+  #flowCount = 0;
+  #flowPath = new Uint32Array(64);
+  #srcPorts = new Uint16Array(64);
+  #dstPorts = new Uint16Array(64);
+  #flowTos = new Uint8Array(64);
+  /** Highest sequence number answered on each flow (-1: none yet), for reordering. */
+  #highestSequence = new Float64Array(64).fill(-1);
+  readonly #flowTags: Record<string, string>[] = [];
+  /** Flow ids in the published order (by path, then ports), or undefined after a change. */
+  #order: Uint32Array | undefined;
+  readonly #pathIndex = new Map<string, number>();
+  readonly #pathSrc: string[] = [];
+  readonly #pathDst: string[] = [];
+  /** Each path's identity as last published, and what it was made from. */
+  readonly #pathIdentity: (PathIdentity | undefined)[] = [];
+  readonly #pathTagsSource: (Record<string, string> | undefined)[] = [];
+  readonly #pathTagsVersion: number[] = [];
+  #lastIdentities: readonly PathIdentity[] = [];
+  readonly #open = new Map<number, IntervalCounts>();
+  readonly #spare: IntervalCounts[] = [];
+  #last: IntervalCounts | undefined;
   #sourceTags: Record<string, string> = {};
+  #sourceTagsVersion = 0;
+  // Scratch space of `finish`, kept for the next interval.
+  #offsets = new Uint32Array(0);
+  #cursor = new Uint32Array(0);
+  #grouped = new Float64Array(0);
+  #pathSamples = new Float64Array(0);
   /** Where receive times come from, as the engine of the sockets says. */
   timestampSource: TimestampSource = "userspace";
   /** Where send times come from, as the sockets say. */
@@ -109,13 +215,53 @@ export class Summarizer implements ProbeOutcomeSink {
 
   /** Registers a flow; returns its id. */
   addFlow(descriptor: FlowDescriptor): number {
-    this.#flows.push(descriptor);
-    return this.#flows.length - 1;
+    const id = this.#flowCount++;
+    const length = this.#flowCount;
+    this.#flowPath = grown(this.#flowPath, length, (size) => new Uint32Array(size));
+    this.#srcPorts = grown(this.#srcPorts, length, (size) => new Uint16Array(size));
+    this.#dstPorts = grown(this.#dstPorts, length, (size) => new Uint16Array(size));
+    this.#flowTos = grown(this.#flowTos, length, (size) => new Uint8Array(size));
+    if (length > this.#highestSequence.length) {
+      const size = this.#highestSequence.length;
+      this.#highestSequence = grown(this.#highestSequence, length, (n) => new Float64Array(n));
+      this.#highestSequence.fill(-1, size);
+    }
+    const key = `${descriptor.srcIp} ${descriptor.dstIp}`;
+    let path = this.#pathIndex.get(key);
+    if (path === undefined) {
+      path = this.#pathSrc.length;
+      this.#pathIndex.set(key, path);
+      this.#pathSrc.push(descriptor.srcIp);
+      this.#pathDst.push(descriptor.dstIp);
+      this.#pathIdentity.push(undefined);
+      this.#pathTagsSource.push(undefined);
+      this.#pathTagsVersion.push(-1);
+    }
+    this.#flowPath[id] = path;
+    this.#srcPorts[id] = descriptor.srcPort;
+    this.#dstPorts[id] = descriptor.dstPort;
+    this.#flowTos[id] = descriptor.tos;
+    this.#flowTags[id] = descriptor.tags;
+    this.#order = undefined;
+    return id;
+  }
+
+  /** Replaces the tags of a flow's target (a reload changed them). */
+  setFlowTags(id: number, tags: Record<string, string>): void {
+    this.#flowTags[id] = tags;
   }
 
   /** The descriptor of a flow. */
   flow(id: number): FlowDescriptor {
-    return this.#flows[id];
+    const path = this.#flowPath[id];
+    return {
+      srcIp: this.#pathSrc[path],
+      srcPort: this.#srcPorts[id],
+      dstIp: this.#pathDst[path],
+      dstPort: this.#dstPorts[id],
+      tags: this.#flowTags[id],
+      tos: this.#flowTos[id],
+    };
   }
 
   /** Intervals that have outcomes and are not yet published. */
@@ -126,6 +272,7 @@ export class Summarizer implements ProbeOutcomeSink {
   /** Sets the tags describing this collector. */
   setSourceTags(tags: Record<string, string>): void {
     this.#sourceTags = tags;
+    this.#sourceTagsVersion++;
   }
 
   /** The start of the interval holding wall-clock time `wallMs`. */
@@ -135,7 +282,7 @@ export class Summarizer implements ProbeOutcomeSink {
 
   /** Counts a probe sent on `flow` in the interval starting at `interval`. */
   sent(flow: number, interval: number): void {
-    this.#accumulator(flow, interval).sent++;
+    this.#counts(flow, interval).counts[flow * COUNTS + SENT]++;
   }
 
   answered(
@@ -146,29 +293,30 @@ export class Summarizer implements ProbeOutcomeSink {
     dwellCorrected: boolean,
   ): void {
     if (interval <= this.#finishedUpTo) return;
-    this.#accumulator(flow, interval).answer(sequence, rttMs, dwellCorrected);
+    const open = this.#counts(flow, interval);
+    if (sequence < this.#highestSequence[flow]) open.counts[flow * COUNTS + REORDERED]++;
+    else this.#highestSequence[flow] = sequence;
+    if (dwellCorrected) open.counts[flow * COUNTS + DWELL_CORRECTED]++;
+    open.addSample(flow, rttMs);
   }
 
   lost(flow: number, interval: number): void {
     if (interval <= this.#finishedUpTo) return;
-    this.#accumulator(flow, interval).lost++;
+    this.#counts(flow, interval).counts[flow * COUNTS + LOST]++;
   }
 
   /** Records the TOS an answered probe was seen with at the reflector and on its return (-1: unknown). */
   observeTos(flow: number, interval: number, atReflector: number, onReturn: number): void {
     if (interval <= this.#finishedUpTo) return;
-    const accumulator = this.#accumulator(flow, interval);
-    if (atReflector >= 0) accumulator.tosAtReflector = atReflector;
-    if (onReturn >= 0) accumulator.tosOnReturn = onReturn;
+    const open = this.#counts(flow, interval);
+    if (atReflector >= 0) open.tos[flow * 2] = atReflector;
+    if (onReturn >= 0) open.tos[flow * 2 + 1] = onReturn;
   }
 
   stray(flow: number, interval: number, kind: "late" | "duplicate"): void {
     // A stray reply to an interval already published has nothing left to update.
-    const open = this.#open.get(interval);
-    if (open === undefined) return;
-    const accumulator = this.#accumulator(flow, interval);
-    if (kind === "late") accumulator.late++;
-    else accumulator.duplicates++;
+    if (!this.#open.has(interval)) return;
+    this.#counts(flow, interval).counts[flow * COUNTS + (kind === "late" ? LATE : DUPLICATES)]++;
   }
 
   /**
@@ -176,110 +324,281 @@ export class Summarizer implements ProbeOutcomeSink {
    * in it has been answered or has expired. An interval in which nothing was sent gives a summary
    * with no paths.
    */
-  async finish(start: number): Promise<IntervalSummary> {
+  async finish(start: number): Promise<PublishedInterval> {
     const open = this.#open.get(start);
     this.#open.delete(start);
     this.#finishedUpTo = Math.max(this.#finishedUpTo, start);
     if (this.#last === open) this.#last = undefined;
-    const groups = new Map<
-      string,
-      {
-        srcIp: string;
-        dstIp: string;
-        tags: Record<string, string>;
-        flows: [FlowDescriptor, FlowAccumulator][];
-      }
-    >();
-    open?.flows.forEach((accumulator, id) => {
-      if (accumulator === undefined) return;
-      const flow = this.#flows[id];
-      const key = `${flow.srcIp} ${flow.dstIp}`;
-      let group = groups.get(key);
-      if (group === undefined) {
-        group = { srcIp: flow.srcIp, dstIp: flow.dstIp, tags: { ...this.#sourceTags }, flows: [] };
-        groups.set(key, group);
-      }
-      Object.assign(group.tags, flow.tags);
-      group.flows.push([flow, accumulator]);
-    });
-    // Summarizing sorts every sample of the interval: give the event loop a turn every few
-    // milliseconds, or replies pile up in the sockets' buffers and overflow them.
-    let sliceStart = performance.now();
-    const paths: PathSummary[] = [];
-    for (const group of groups.values()) {
-      if (performance.now() - sliceStart > YIELD_AFTER_MS) {
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        sliceStart = performance.now();
-      }
-      group.flows.sort(([a], [b]) => a.srcPort - b.srcPort || a.dstPort - b.dstPort);
-      const flows = group.flows.map(([flow, accumulator]): FlowSummary => ({
-        srcIp: flow.srcIp,
-        srcPort: flow.srcPort,
-        dstIp: flow.dstIp,
-        dstPort: flow.dstPort,
-        tos: tosOf(flow, accumulator),
-        ...summarizeFlows([accumulator]),
-      }));
-      paths.push({
-        srcIp: group.srcIp,
-        dstIp: group.dstIp,
-        tags: group.tags,
-        tos: flows.find((flow) =>
-          flow.tos.atReflector !== null || flow.tos.onReturn !== null
-        )?.tos ?? flows[0].tos,
-        ...summarizeFlows(group.flows.map(([, accumulator]) => accumulator)),
-        flows,
-      });
-    }
-    paths.sort((a, b) => compareAddresses(a.srcIp, b.srcIp) || compareAddresses(a.dstIp, b.dstIp));
-    return {
+    const header = {
       start: new Date(start).toISOString(),
       end: new Date(start + this.intervalMs).toISOString(),
       intervalSeconds: this.intervalMs / 1000,
       timestampSource: this.timestampSource,
       sendTimestampSource: this.sendTimestampSource,
-      paths,
     };
+    if (open === undefined) return new PublishedInterval(header, emptyColumns());
+    const columns = await this.#summarize(open);
+    if (this.#spare.length < 2) this.#spare.push(open);
+    return new PublishedInterval(header, columns);
   }
 
-  #interval(start: number): OpenInterval {
+  async #summarize(open: IntervalCounts): Promise<IntervalColumns> {
+    const order = this.#flowOrder();
+    const grouped = this.#groupSamples(open);
+    const offsets = this.#offsets;
+    let flowCount = 0, pathCount = 0, lastPath = -1;
+    for (const flow of order) {
+      if (!open.active(flow)) continue;
+      flowCount++;
+      if (this.#flowPath[flow] !== lastPath) pathCount++;
+      lastPath = this.#flowPath[flow];
+    }
+    const paths = new StatisticsRows(pathCount);
+    const flows = new StatisticsRows(flowCount);
+    const flowStart = new Uint32Array(pathCount + 1);
+    const ports = new Uint16Array(flowCount * 2);
+    const identities: PathIdentity[] = [];
+    // Summarizing sorts every sample of the interval: give the event loop a turn every few
+    // milliseconds, or replies pile up in the sockets' buffers and overflow them.
+    let sliceStart = performance.now();
+    let row = 0, index = 0;
+    while (index < order.length) {
+      const path = this.#flowPath[order[index]];
+      let end = index;
+      while (end < order.length && this.#flowPath[order[end]] === path) end++;
+      const first = row;
+      let samples = 0, jitter = 0, jitterCount = 0;
+      for (let at = index; at < end; at++) {
+        const flow = order[at];
+        if (!open.active(flow)) continue;
+        const from = offsets[flow], to = offsets[flow + 1];
+        ports[row * 2] = this.#srcPorts[flow];
+        ports[row * 2 + 1] = this.#dstPorts[flow];
+        for (let field = 0; field < COUNTS; field++) {
+          flows.counts[row * COUNTS + field] = open.counts[flow * COUNTS + field];
+        }
+        flows.tos[row * TOS] = this.#flowTos[flow];
+        flows.tos[row * TOS + 1] = open.tos[flow * 2];
+        flows.tos[row * TOS + 2] = open.tos[flow * 2 + 1];
+        // Jitter follows the order of arrival, so it is taken before the samples are sorted.
+        const flowJitter = jitterSum(grouped, from, to);
+        sortRange(grouped, from, to);
+        writeTimes(
+          flows,
+          row,
+          grouped,
+          from,
+          to,
+          to - from > 1 ? flowJitter / (to - from - 1) : NaN,
+        );
+        if (to - from > 1) {
+          jitter += flowJitter;
+          jitterCount += to - from - 1;
+        }
+        samples += to - from;
+        row++;
+      }
+      if (row > first) {
+        const pathRow = identities.length;
+        flowStart[pathRow] = first;
+        const counts = pathRow * COUNTS;
+        for (let flow = first; flow < row; flow++) {
+          for (let field = 0; field < COUNTS; field++) {
+            paths.counts[counts + field] += flows.counts[flow * COUNTS + field];
+          }
+        }
+        // The path's TOS is that of its first flow that reports one.
+        let tosRow = first;
+        for (let flow = first; flow < row; flow++) {
+          if (flows.tos[flow * TOS + 1] >= 0 || flows.tos[flow * TOS + 2] >= 0) {
+            tosRow = flow;
+            break;
+          }
+        }
+        for (let field = 0; field < TOS; field++) {
+          paths.tos[pathRow * TOS + field] = flows.tos[tosRow * TOS + field];
+        }
+        const pathSamples = this.#mergeSamples(grouped, order, index, end, open, samples);
+        writeTimes(
+          paths,
+          pathRow,
+          pathSamples,
+          0,
+          samples,
+          jitterCount > 0 ? jitter / jitterCount : NaN,
+        );
+        identities.push(this.#identity(path, order, index, end, open));
+      }
+      index = end;
+      if (performance.now() - sliceStart > YIELD_AFTER_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        sliceStart = performance.now();
+      }
+    }
+    flowStart[pathCount] = row;
+    // Intervals with the same paths share one array of identities.
+    const last = this.#lastIdentities;
+    const same = last.length === identities.length &&
+      identities.every((identity, at) => identity === last[at]);
+    this.#lastIdentities = same ? last : identities;
+    return { identities: this.#lastIdentities, paths, flowStart, ports, flows };
+  }
+
+  /** The interval's RTT samples grouped by flow, in order of arrival: flow f has [offsets[f], offsets[f + 1]). */
+  #groupSamples(open: IntervalCounts): Float64Array {
+    const flows = this.#flowCount;
+    if (this.#offsets.length < flows + 1) {
+      this.#offsets = new Uint32Array(flows + 1);
+      this.#cursor = new Uint32Array(flows + 1);
+    }
+    const offsets = this.#offsets;
+    offsets.fill(0, 0, flows + 1);
+    for (let sample = 0; sample < open.samples; sample++) offsets[open.sampleFlows[sample] + 1]++;
+    for (let flow = 0; flow < flows; flow++) offsets[flow + 1] += offsets[flow];
+    const cursor = this.#cursor;
+    cursor.set(offsets.subarray(0, flows + 1));
+    if (this.#grouped.length < open.samples) this.#grouped = new Float64Array(open.samples);
+    for (let sample = 0; sample < open.samples; sample++) {
+      this.#grouped[cursor[open.sampleFlows[sample]]++] = open.sampleRtts[sample];
+    }
+    return this.#grouped;
+  }
+
+  /** The sorted samples of the active flows among `order[from..to)`, which are sorted each. */
+  #mergeSamples(
+    grouped: Float64Array,
+    order: Uint32Array,
+    from: number,
+    to: number,
+    open: IntervalCounts,
+    samples: number,
+  ): Float64Array {
+    if (this.#pathSamples.length < samples) this.#pathSamples = new Float64Array(samples * 2);
+    const merged = this.#pathSamples;
+    let at = 0;
+    for (let index = from; index < to; index++) {
+      const flow = order[index];
+      if (!open.active(flow)) continue;
+      for (let sample = this.#offsets[flow]; sample < this.#offsets[flow + 1]; sample++) {
+        merged[at++] = grouped[sample];
+      }
+    }
+    sortRange(merged, 0, samples);
+    return merged;
+  }
+
+  /**
+   * The identity of a path: the one published before unless its tags changed. Its tags are the
+   * collector's source tags and its active flows' target tags (the target's win on a clash).
+   */
+  #identity(
+    path: number,
+    order: Uint32Array,
+    from: number,
+    to: number,
+    open: IntervalCounts,
+  ): PathIdentity {
+    let shared: Record<string, string> | undefined;
+    let mixed = false;
+    for (let index = from; index < to; index++) {
+      if (!open.active(order[index])) continue;
+      const tags = this.#flowTags[order[index]];
+      if (shared === undefined) shared = tags;
+      else if (tags !== shared) mixed = true;
+    }
+    const cached = this.#pathIdentity[path];
+    if (
+      cached !== undefined && !mixed && this.#pathTagsSource[path] === shared &&
+      this.#pathTagsVersion[path] === this.#sourceTagsVersion
+    ) return cached;
+    const tags = { ...this.#sourceTags };
+    for (let index = from; index < to; index++) {
+      if (open.active(order[index])) Object.assign(tags, this.#flowTags[order[index]]);
+    }
+    const identity = cached !== undefined && sameTags(cached.tags, tags)
+      ? cached
+      : { srcIp: this.#pathSrc[path], dstIp: this.#pathDst[path], tags };
+    this.#pathIdentity[path] = identity;
+    this.#pathTagsSource[path] = mixed ? undefined : shared;
+    this.#pathTagsVersion[path] = this.#sourceTagsVersion;
+    return identity;
+  }
+
+  /** Flow ids by path (addresses in numeric order), then source and destination port. */
+  #flowOrder(): Uint32Array {
+    if (this.#order !== undefined) return this.#order;
+    const pathCount = this.#pathSrc.length;
+    const sources = this.#pathSrc.map(addressKey);
+    const destinations = this.#pathDst.map(addressKey);
+    const compare = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
+    const byAddress = Array.from({ length: pathCount }, (_, path) => path)
+      .sort((a, b) => compare(sources[a], sources[b]) || compare(destinations[a], destinations[b]));
+    const rank = new Uint32Array(pathCount);
+    byAddress.forEach((path, position) => rank[path] = position);
+    const order = new Uint32Array(this.#flowCount);
+    for (let flow = 0; flow < order.length; flow++) order[flow] = flow;
+    order.sort((a, b) =>
+      rank[this.#flowPath[a]] - rank[this.#flowPath[b]] ||
+      this.#srcPorts[a] - this.#srcPorts[b] || this.#dstPorts[a] - this.#dstPorts[b]
+    );
+    this.#order = order;
+    return order;
+  }
+
+  #interval(start: number): IntervalCounts {
     // Nearly every outcome lands in the interval of the one before it.
     if (this.#last !== undefined && this.#last.start === start) return this.#last;
     let open = this.#open.get(start);
     if (open === undefined) {
-      open = { start, flows: [], kernelTimestamps: false };
+      open = this.#spare.pop() ?? new IntervalCounts();
+      open.reset(start, this.#flowCount);
       this.#open.set(start, open);
     }
     this.#last = open;
     return open;
   }
 
-  #accumulator(flow: number, interval: number): FlowAccumulator {
+  #counts(flow: number, interval: number): IntervalCounts {
     const open = this.#interval(interval);
-    let accumulator = open.flows[flow];
-    if (accumulator === undefined) {
-      accumulator = new FlowAccumulator();
-      open.flows[flow] = accumulator;
-    }
-    return accumulator;
+    if (flow >= open.capacity) open.ensure(this.#flowCount);
+    return open;
   }
 }
 
-function tosOf(flow: FlowDescriptor, accumulator: FlowAccumulator): TosSummary {
+/** Writes RTT statistics of `sorted[from..to)` (NaN when empty) and the jitter to a row. */
+function writeTimes(
+  rows: StatisticsRows,
+  row: number,
+  sorted: Float64Array,
+  from: number,
+  to: number,
+  jitter: number,
+): void {
+  if (!writeRttStatistics(sorted, from, to, rows.times, row * TIMES)) {
+    rows.times.fill(NaN, row * TIMES, row * TIMES + 7);
+  }
+  rows.times[row * TIMES + 7] = jitter;
+}
+
+function emptyColumns(): IntervalColumns {
   return {
-    sent: flow.tos,
-    atReflector: accumulator.tosAtReflector < 0 ? null : accumulator.tosAtReflector,
-    onReturn: accumulator.tosOnReturn < 0 ? null : accumulator.tosOnReturn,
+    identities: [],
+    paths: new StatisticsRows(0),
+    flowStart: new Uint32Array(1),
+    ports: new Uint16Array(0),
+    flows: new StatisticsRows(0),
   };
 }
 
-/** Orders addresses numerically within a family, IPv4 before IPv6. */
-function compareAddresses(a: string, b: string): number {
-  const key = (address: string) =>
-    address.includes(":")
-      ? `6${address.split(":").map((part) => part.padStart(4, "0")).join(":")}`
-      : `4${address.split(".").map((part) => part.padStart(3, "0")).join(".")}`;
-  const left = key(a);
-  const right = key(b);
-  return left < right ? -1 : left > right ? 1 : 0;
+function sameTags(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) => a[key] === b[key]);
+}
+
+/** A key that orders addresses numerically within a family, IPv4 before IPv6. */
+function addressKey(address: string): string {
+  return address.includes(":")
+    ? `6${address.split(":").map((part) => part.padStart(4, "0")).join(":")}`
+    : `4${address.split(".").map((part) => part.padStart(3, "0")).join(".")}`;
 }

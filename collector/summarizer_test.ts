@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { Summarizer } from "./summarizer.ts";
+import type { FlowSummary, PathSummary } from "./summarizer.ts";
+
+function flowOf(summarizer: Summarizer, dstIp: string, srcPort: number, tags = {}): number {
+  return summarizer.addFlow({ srcIp: "10.0.0.1", srcPort, dstIp, dstPort: 8100, tos: 0, tags });
+}
 
 Deno.test("summarizer counts an outcome in the interval its probe was sent in, however late", async () => {
   const summarizer = new Summarizer(1);
-  const flow = summarizer.addFlow({
-    srcIp: "10.0.0.1",
-    srcPort: 5000,
-    dstIp: "10.0.0.2",
-    dstPort: 8100,
-    tos: 0,
-    tags: { a: "b" },
-  });
+  const flow = flowOf(summarizer, "10.0.0.2", 5000, { a: "b" });
   summarizer.sent(flow, 0);
   summarizer.sent(flow, 0);
   summarizer.sent(flow, 1000);
@@ -18,25 +16,18 @@ Deno.test("summarizer counts an outcome in the interval its probe was sent in, h
   summarizer.answered(flow, 0, 0, 2, true);
   summarizer.answered(flow, 1000, 2, 3, false);
   summarizer.lost(flow, 0);
-  const first = await summarizer.finish(0);
+  const first = (await summarizer.finish(0)).summary()!;
   assert.equal(first.start, "1970-01-01T00:00:00.000Z");
   assert.equal(first.paths[0].sent, 2);
   assert.equal(first.paths[0].lost, 1);
   assert.equal(first.paths[0].rtt?.mean, 2);
   assert.deepEqual(first.paths[0].tags, { a: "b" });
-  assert.equal((await summarizer.finish(1000)).paths[0].rtt?.mean, 3);
+  assert.equal((await summarizer.finish(1000)).summary()!.paths[0].rtt?.mean, 3);
 });
 
 Deno.test("summarizer ignores outcomes for intervals it has already published", async () => {
   const summarizer = new Summarizer(1);
-  const flow = summarizer.addFlow({
-    srcIp: "10.0.0.1",
-    srcPort: 5000,
-    dstIp: "10.0.0.2",
-    dstPort: 8100,
-    tos: 0,
-    tags: {},
-  });
+  const flow = flowOf(summarizer, "10.0.0.2", 5000);
   summarizer.sent(flow, 0);
   await summarizer.finish(0);
   summarizer.lost(flow, 0);
@@ -51,18 +42,9 @@ Deno.test("summarizer groups flows into paths by source and destination address,
     ["10.0.0.9", 1],
     ["10.0.0.10", 2],
     ["10.0.0.9", 3],
-  ].map(([dstIp, srcPort]) =>
-    summarizer.addFlow({
-      srcIp: "10.0.0.1",
-      srcPort: srcPort as number,
-      dstIp: dstIp as string,
-      dstPort: 8100,
-      tos: 0,
-      tags: {},
-    })
-  );
+  ].map(([dstIp, srcPort]) => flowOf(summarizer, dstIp as string, srcPort as number));
   for (const flow of flows) summarizer.sent(flow, 0);
-  const summary = await summarizer.finish(0);
+  const summary = (await summarizer.finish(0)).summary()!;
   assert.deepEqual(
     summary.paths.map((path) => [path.dstIp, path.flows.map((flow) => flow.srcPort)]),
     [
@@ -70,4 +52,162 @@ Deno.test("summarizer groups flows into paths by source and destination address,
       ["10.0.0.10", [2]],
     ],
   );
+});
+
+/** What a flow or a path should say, computed the plain way: every sample in one sorted array. */
+function expected(answers: number[][], sent: number, lost: number) {
+  const all = answers.flat().sort((a, b) => a - b);
+  const rank = (p: number) => {
+    const at = (p / 100) * (all.length - 1);
+    return all[Math.floor(at)] + (all[Math.ceil(at)] - all[Math.floor(at)]) * (at % 1);
+  };
+  const mean = all.reduce((sum, value) => sum + value, 0) / all.length;
+  let differences = 0, count = 0;
+  for (const flow of answers) {
+    for (let index = 1; index < flow.length; index++) {
+      differences += Math.abs(flow[index] - flow[index - 1]);
+      count++;
+    }
+  }
+  return {
+    sent,
+    lost,
+    rtt: all.length === 0 ? null : {
+      min: all[0],
+      max: all.at(-1),
+      mean,
+      p50: rank(50),
+      p90: rank(90),
+      p99: rank(99),
+      stddev: all.length === 1
+        ? 0
+        : Math.sqrt(all.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (all.length - 1)),
+    },
+    jitter: count === 0 ? null : differences / count,
+  };
+}
+
+function close(actual: number | null | undefined, wanted: number | null | undefined, what: string) {
+  if (wanted === null || wanted === undefined) return assert.equal(actual, wanted, what);
+  assert.ok(
+    Math.abs(actual! - wanted) <= 1e-9 * Math.max(1, Math.abs(wanted)),
+    `${what}: ${actual} vs ${wanted}`,
+  );
+}
+
+function assertStatistics(actual: PathSummary | FlowSummary, wanted: ReturnType<typeof expected>) {
+  assert.equal(actual.sent, wanted.sent);
+  assert.equal(actual.lost, wanted.lost);
+  close(actual.jitter, wanted.jitter, "jitter");
+  if (wanted.rtt === null) return assert.equal(actual.rtt, null);
+  for (const key of ["min", "max", "mean", "p50", "p90", "p99", "stddev"] as const) {
+    close(actual.rtt?.[key], wanted.rtt[key], key);
+  }
+}
+
+Deno.test("summarizer: every flow's and path's statistics match sorting all their samples at once", async () => {
+  let state = 12345;
+  const random = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const summarizer = new Summarizer(10);
+  const paths = Array.from({ length: 20 }, (_, path) =>
+    Array.from(
+      { length: 1 + Math.floor(random() * 5) },
+      (_, port) => flowOf(summarizer, `10.0.1.${path + 1}`, 40_000 + port),
+    ));
+  for (let round = 0; round < 3; round++) {
+    const start = round * 10_000;
+    // Answers arrive interleaved across flows, as they do from the sockets.
+    const answers = new Map<number, number[]>();
+    const sent = new Map<number, number>();
+    for (let event = 0; event < 3000; event++) {
+      const flows = paths[Math.floor(random() * paths.length)];
+      const flow = flows[Math.floor(random() * flows.length)];
+      summarizer.sent(flow, start);
+      sent.set(flow, (sent.get(flow) ?? 0) + 1);
+      if (random() < 0.1) summarizer.lost(flow, start);
+      else {
+        const list = answers.get(flow) ?? [];
+        list.push(Math.round(random() * 10_000) / 100);
+        answers.set(flow, list);
+        summarizer.answered(flow, start, event, list.at(-1)!, false);
+      }
+    }
+    const summary = (await summarizer.finish(start)).summary()!;
+    assert.equal(summary.paths.length, paths.length);
+    for (const path of summary.paths) {
+      const flows = paths[Number(path.dstIp.split(".")[3]) - 1];
+      const lost = (flow: number) => (sent.get(flow) ?? 0) - (answers.get(flow)?.length ?? 0);
+      assertStatistics(
+        path,
+        expected(
+          flows.map((flow) => answers.get(flow) ?? []),
+          flows.reduce((sum, flow) => sum + (sent.get(flow) ?? 0), 0),
+          flows.reduce((sum, flow) => sum + lost(flow), 0),
+        ),
+      );
+      for (const [index, flow] of flows.entries()) {
+        if (!sent.has(flow)) continue;
+        const summaryFlow = path.flows.find((candidate) => candidate.srcPort === 40_000 + index)!;
+        assertStatistics(
+          summaryFlow,
+          expected([answers.get(flow) ?? []], sent.get(flow)!, lost(flow)),
+        );
+      }
+    }
+  }
+});
+
+Deno.test("summarizer: reordering counts answers below the highest sequence seen on the flow", async () => {
+  const summarizer = new Summarizer(1);
+  const flow = flowOf(summarizer, "10.0.0.2", 5000);
+  for (const sequence of [0, 2, 1, 3, 5, 4]) {
+    summarizer.sent(flow, 0);
+    summarizer.answered(flow, 0, sequence, 1, sequence % 2 === 0);
+  }
+  const path = (await summarizer.finish(0)).summary()!.paths[0];
+  assert.equal(path.reordered, 2);
+  assert.equal(path.dwellCorrected, 3);
+});
+
+Deno.test("summarizer: nothing answered gives null RTT and jitter", async () => {
+  const summarizer = new Summarizer(1);
+  const flow = flowOf(summarizer, "10.0.0.2", 5000);
+  summarizer.sent(flow, 0);
+  summarizer.lost(flow, 0);
+  const { flows: _, tos: __, ...path } = (await summarizer.finish(0)).summary()!.paths[0];
+  assert.deepEqual(path, {
+    srcIp: "10.0.0.1",
+    dstIp: "10.0.0.2",
+    tags: {},
+    sent: 1,
+    lost: 1,
+    lossPercent: 100,
+    late: 0,
+    duplicates: 0,
+    reordered: 0,
+    rtt: null,
+    jitter: null,
+    dwellCorrected: 0,
+  });
+  assert.deepEqual((await summarizer.finish(1000)).summary()!.paths, [], "an empty interval");
+});
+
+Deno.test("summarizer: flows added after probing began (a reload) are counted", async () => {
+  const summarizer = new Summarizer(1);
+  const first = flowOf(summarizer, "10.0.0.2", 5000);
+  summarizer.sent(first, 0);
+  const added = Array.from(
+    { length: 100 },
+    (_, index) => flowOf(summarizer, "10.0.0.3", index + 1),
+  );
+  for (const flow of added) {
+    summarizer.sent(flow, 0);
+    summarizer.answered(flow, 0, 0, flow, false);
+  }
+  const summary = (await summarizer.finish(0)).summary()!;
+  assert.deepEqual(summary.paths.map((path) => [path.dstIp, path.sent]), [
+    ["10.0.0.2", 1],
+    ["10.0.0.3", 100],
+  ]);
+  assert.equal(summary.paths[1].rtt?.max, added.at(-1));
 });

@@ -1,0 +1,309 @@
+/**
+ * A published interval, held in typed arrays rather than objects: the latest one with every
+ * statistic of every path and flow (~500 bytes a path of four flows, where objects took ~2 KB),
+ * older ones with only what the matrix's charts draw (16 bytes a path). Objects are made only
+ * when somebody reads `paths`, and are not kept.
+ *
+ * @module
+ */
+import type { TimestampSource } from "@llama/core";
+import type { ProbeStatistics, RttStatistics } from "./statistics.ts";
+import type { FlowSummary, IntervalSummary, PathSummary, TosSummary } from "./summarizer.ts";
+
+/** Counters per row: sent, lost, late, duplicates, reordered, dwellCorrected. */
+export const COUNTS = 6;
+/** Times per row (ms): rtt min, mean, max, stddev, p50, p90, p99, then jitter; NaN: none. */
+export const TIMES = 8;
+/** TOS per row: sent, at the reflector, on return (-1: unknown). */
+export const TOS = 3;
+
+/** What a path is: its addresses and tags. One object is shared by every interval that has it. */
+export interface PathIdentity {
+  /** Source address. */
+  readonly srcIp: string;
+  /** Destination address. */
+  readonly dstIp: string;
+  /** The collector's source tags and the target's tags. */
+  readonly tags: Record<string, string>;
+}
+
+/** What the history keeps of a path in the intervals before the latest: what the charts draw. */
+export interface PathTrend {
+  /** Source address. */
+  srcIp: string;
+  /** Destination address. */
+  dstIp: string;
+  /** The collector's source tags and the target's tags. */
+  tags: Record<string, string>;
+  /** Probes sent. */
+  sent: number;
+  /** Probes lost. */
+  lost: number;
+  /** `lost / sent` in percent. */
+  lossPercent: number;
+  /** RTT median and 99th percentile in milliseconds, or null when nothing was answered. */
+  rtt: Pick<RttStatistics, "p50" | "p99"> | null;
+}
+
+/** An interval of the history: the latest has full `PathSummary` paths, older ones `PathTrend`s. */
+export interface IntervalTrend extends Omit<IntervalSummary, "paths"> {
+  /** One entry per path. */
+  readonly paths: readonly PathTrend[];
+}
+
+/** Rows of statistics in typed arrays. */
+export class StatisticsRows {
+  /** `COUNTS` counters per row. */
+  readonly counts: Uint32Array;
+  /** `TIMES` times per row. */
+  readonly times: Float64Array;
+  /** `TOS` values per row. */
+  readonly tos: Int16Array;
+
+  /** Rows for `rows` paths or flows. */
+  constructor(rows: number) {
+    this.counts = new Uint32Array(rows * COUNTS);
+    this.times = new Float64Array(rows * TIMES);
+    this.tos = new Int16Array(rows * TOS);
+  }
+
+  /** The statistics of a row, as objects. */
+  statistics(row: number): ProbeStatistics {
+    const counts = row * COUNTS;
+    const sent = this.counts[counts];
+    const lost = this.counts[counts + 1];
+    const times = row * TIMES;
+    return {
+      sent,
+      lost,
+      lossPercent: sent === 0 ? 0 : (lost / sent) * 100,
+      late: this.counts[counts + 2],
+      duplicates: this.counts[counts + 3],
+      reordered: this.counts[counts + 4],
+      rtt: Number.isNaN(this.times[times]) ? null : {
+        min: this.times[times],
+        mean: this.times[times + 1],
+        max: this.times[times + 2],
+        stddev: this.times[times + 3],
+        p50: this.times[times + 4],
+        p90: this.times[times + 5],
+        p99: this.times[times + 6],
+      },
+      jitter: Number.isNaN(this.times[times + 7]) ? null : this.times[times + 7],
+      dwellCorrected: this.counts[counts + 5],
+    };
+  }
+
+  /** The TOS summary of a row. */
+  tosSummary(row: number): TosSummary {
+    const at = this.tos[row * TOS + 1];
+    const back = this.tos[row * TOS + 2];
+    return {
+      sent: this.tos[row * TOS],
+      atReflector: at < 0 ? null : at,
+      onReturn: back < 0 ? null : back,
+    };
+  }
+}
+
+/** The columns of a published interval, filled by the summarizer. */
+export interface IntervalColumns {
+  /** Each path's identity, in the summary's order. */
+  identities: readonly PathIdentity[];
+  /** One row per path. */
+  paths: StatisticsRows;
+  /** Index of each path's first flow; one more entry than there are paths. */
+  flowStart: Uint32Array;
+  /** Source and destination port of each flow. */
+  ports: Uint16Array;
+  /** One row per flow. */
+  flows: StatisticsRows;
+}
+
+/** Sent, lost, RTT p50 and p99 (NaN: none) of every path: what an older interval keeps. */
+interface TrendColumns {
+  sent: Uint32Array;
+  lost: Uint32Array;
+  p50: Float32Array;
+  p99: Float32Array;
+}
+
+/** Describes an interval: its bounds and where its timestamps came from. */
+export type IntervalHeader = Omit<IntervalSummary, "paths">;
+
+/**
+ * One published interval. `paths` gives full `PathSummary` objects until `compact()` keeps only
+ * the trend of each path; either way they are made on demand and held only weakly.
+ */
+export class PublishedInterval implements IntervalTrend {
+  /** Start of the interval (inclusive), RFC 3339. */
+  readonly start: string;
+  /** End of the interval (exclusive), RFC 3339. */
+  readonly end: string;
+  /** Length of the interval in seconds. */
+  readonly intervalSeconds: number;
+  /** Where receive times came from. */
+  readonly timestampSource: TimestampSource;
+  /** Where send times came from. */
+  readonly sendTimestampSource: TimestampSource;
+  readonly #identities: readonly PathIdentity[];
+  #columns: IntervalColumns | undefined;
+  #trend: TrendColumns | undefined;
+  #paths: WeakRef<PathTrend[]> | undefined;
+  #summary: IntervalSummary | undefined;
+
+  /** An interval of `columns`. */
+  constructor(header: IntervalHeader, columns: IntervalColumns) {
+    this.start = header.start;
+    this.end = header.end;
+    this.intervalSeconds = header.intervalSeconds;
+    this.timestampSource = header.timestampSource;
+    this.sendTimestampSource = header.sendTimestampSource;
+    this.#identities = columns.identities;
+    this.#columns = columns;
+  }
+
+  /** Each path's identity, in order (shared with the interval before when the paths are the same). */
+  get identities(): readonly PathIdentity[] {
+    return this.#identities;
+  }
+
+  /** Whether only the trend is kept (see `compact`). */
+  get compacted(): boolean {
+    return this.#columns === undefined;
+  }
+
+  /** Probes sent and lost over every path. */
+  totals(): { sent: number; lost: number } {
+    let sent = 0, lost = 0;
+    const columns = this.#columns;
+    for (let path = 0; path < this.identities.length; path++) {
+      sent += columns === undefined ? this.#trend!.sent[path] : columns.paths.counts[path * COUNTS];
+      lost += columns === undefined
+        ? this.#trend!.lost[path]
+        : columns.paths.counts[path * COUNTS + 1];
+    }
+    return { sent, lost };
+  }
+
+  /** The paths, made now unless a reader still holds the ones made before. */
+  get paths(): readonly PathTrend[] {
+    const columns = this.#columns;
+    return columns === undefined
+      ? this.#cached(() => this.#unpackTrend())
+      : this.#fullPaths(columns);
+  }
+
+  /**
+   * The interval as an `IntervalSummary`, its paths made when read; undefined once compacted.
+   * Always the same object, so it can key a cache.
+   */
+  summary(): IntervalSummary | undefined {
+    const columns = this.#columns;
+    if (columns === undefined) return undefined;
+    if (this.#summary === undefined) {
+      // A reader holding the summary keeps its columns, even once the interval is compacted.
+      const paths = () => this.#fullPaths(columns);
+      this.#summary = {
+        start: this.start,
+        end: this.end,
+        intervalSeconds: this.intervalSeconds,
+        timestampSource: this.timestampSource,
+        sendTimestampSource: this.sendTimestampSource,
+        get paths(): PathSummary[] {
+          return paths();
+        },
+      };
+    }
+    return this.#summary;
+  }
+
+  /** Keeps only sent, lost, RTT p50 and p99 of each path (16 bytes); drops flows and the rest. */
+  compact(): void {
+    const columns = this.#columns;
+    if (columns === undefined) return;
+    const count = this.identities.length;
+    const trend: TrendColumns = {
+      sent: new Uint32Array(count),
+      lost: new Uint32Array(count),
+      p50: new Float32Array(count),
+      p99: new Float32Array(count),
+    };
+    for (let path = 0; path < count; path++) {
+      trend.sent[path] = columns.paths.counts[path * COUNTS];
+      trend.lost[path] = columns.paths.counts[path * COUNTS + 1];
+      trend.p50[path] = columns.paths.times[path * TIMES + 4];
+      trend.p99[path] = columns.paths.times[path * TIMES + 6];
+    }
+    this.#trend = trend;
+    this.#columns = undefined;
+    this.#summary = undefined;
+    this.#paths = undefined;
+  }
+
+  #cached<Paths extends PathTrend[]>(unpack: () => Paths): Paths {
+    let paths = this.#paths?.deref() as Paths | undefined;
+    if (paths === undefined) {
+      paths = unpack();
+      this.#paths = new WeakRef(paths);
+    }
+    return paths;
+  }
+
+  #fullPaths(columns: IntervalColumns): PathSummary[] {
+    return columns === this.#columns
+      ? this.#cached(() => this.#unpackFull(columns))
+      : this.#unpackFull(columns);
+  }
+
+  #unpackFull(columns: IntervalColumns): PathSummary[] {
+    return this.identities.map((identity, index): PathSummary => {
+      const flows: FlowSummary[] = [];
+      for (let flow = columns.flowStart[index]; flow < columns.flowStart[index + 1]; flow++) {
+        flows.push({
+          srcIp: identity.srcIp,
+          srcPort: columns.ports[flow * 2],
+          dstIp: identity.dstIp,
+          dstPort: columns.ports[flow * 2 + 1],
+          tos: columns.flows.tosSummary(flow),
+          ...columns.flows.statistics(flow),
+        });
+      }
+      return {
+        srcIp: identity.srcIp,
+        dstIp: identity.dstIp,
+        tags: identity.tags,
+        tos: columns.paths.tosSummary(index),
+        ...columns.paths.statistics(index),
+        flows,
+      };
+    });
+  }
+
+  #unpackTrend(): PathTrend[] {
+    const trend = this.#trend!;
+    return this.identities.map((identity, index): PathTrend => {
+      const sent = trend.sent[index];
+      const lost = trend.lost[index];
+      return {
+        srcIp: identity.srcIp,
+        dstIp: identity.dstIp,
+        tags: identity.tags,
+        sent,
+        lost,
+        lossPercent: sent === 0 ? 0 : (lost / sent) * 100,
+        rtt: Number.isNaN(trend.p50[index])
+          ? null
+          : { p50: milliseconds(trend.p50[index]), p99: milliseconds(trend.p99[index]) },
+      };
+    });
+  }
+}
+
+/**
+ * A float32 time in milliseconds, rounded to the nanosecond: float32 keeps ~7 significant digits,
+ * so 0.05 comes back as 0.05, not 0.05000000074505806.
+ */
+function milliseconds(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
+}

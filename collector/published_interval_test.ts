@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { Summarizer } from "./summarizer.ts";
+
+/** Two paths of two flows: one answered (with a dwell, a duplicate, reordering), one silent. */
+async function publish(
+  start: number,
+  tags: Record<string, string> = { dst_hostname: "a" },
+  summarizer = new Summarizer(10),
+) {
+  summarizer.setSourceTags({ src_region: "west" });
+  summarizer.sendTimestampSource = "kernel";
+  const flows = [40001, 40002].flatMap((srcPort) => [
+    summarizer.addFlow({
+      srcIp: "10.0.0.1",
+      srcPort,
+      dstIp: "10.0.1.1",
+      dstPort: 8100,
+      tags,
+      tos: 184,
+    }),
+    summarizer.addFlow({
+      srcIp: "10.0.0.1",
+      srcPort,
+      dstIp: "10.0.1.2",
+      dstPort: 8100,
+      tags: { dst_hostname: "b" },
+      tos: 0,
+    }),
+  ]);
+  for (const flow of flows) for (let index = 0; index < 5; index++) summarizer.sent(flow, start);
+  for (const flow of [flows[0], flows[2]]) {
+    for (const [sequence, rtt] of [[0, 0.05], [2, 0.0731], [1, 123.456789], [3, 0.1]]) {
+      summarizer.answered(flow, start, sequence, rtt, sequence !== 3);
+    }
+    summarizer.lost(flow, start);
+    summarizer.stray(flow, start, "duplicate");
+    summarizer.observeTos(flow, start, 184, 0);
+  }
+  for (const flow of [flows[1], flows[3]]) {
+    for (let index = 0; index < 5; index++) summarizer.lost(flow, start);
+  }
+  return { summarizer, interval: await summarizer.finish(start) };
+}
+
+Deno.test("the latest interval says everything of every path and flow, from its columns", async () => {
+  const { interval } = await publish(0);
+  const summary = interval.summary()!;
+  assert.equal(summary.sendTimestampSource, "kernel");
+  assert.equal(summary.paths.length, 2);
+  const [answered, silent] = summary.paths;
+  assert.deepEqual(answered.tags, { src_region: "west", dst_hostname: "a" });
+  assert.deepEqual(answered.flows.map((flow) => [flow.srcPort, flow.dstPort]), [
+    [40001, 8100],
+    [40002, 8100],
+  ]);
+  const flow = answered.flows[0];
+  assert.equal(flow.sent, 5);
+  assert.equal(flow.lost, 1);
+  assert.equal(flow.lossPercent, 20);
+  assert.equal(flow.duplicates, 1);
+  assert.equal(flow.reordered, 1);
+  assert.equal(flow.dwellCorrected, 3);
+  assert.equal(flow.rtt!.min, 0.05);
+  assert.equal(flow.rtt!.max, 123.456789, "the latest interval keeps times exactly");
+  assert.equal(flow.rtt!.p50, (0.0731 + 0.1) / 2);
+  assert.equal(flow.jitter, (0.0231 + (123.456789 - 0.0731) + (123.456789 - 0.1)) / 3);
+  assert.deepEqual(flow.tos, { sent: 184, atReflector: 184, onReturn: 0 });
+  assert.equal(answered.sent, 10);
+  assert.equal(answered.jitter, flow.jitter);
+  assert.deepEqual(answered.tos, { sent: 184, atReflector: 184, onReturn: 0 });
+  assert.equal(silent.lossPercent, 100);
+  assert.equal(silent.rtt, null);
+  assert.equal(silent.jitter, null);
+  assert.deepEqual(silent.tos, { sent: 0, atReflector: null, onReturn: null });
+  assert.deepEqual(interval.totals(), { sent: 20, lost: 12 });
+  assert.equal(interval.paths, interval.paths, "paths are made once while a reader holds them");
+  assert.equal(interval.summary(), interval.summary(), "one summary object: it can key a cache");
+});
+
+Deno.test("a compacted interval keeps each path's sent, lost, RTT p50 and p99, and nothing else", async () => {
+  const { interval } = await publish(0);
+  const before = interval.summary()!;
+  const full = before.paths;
+  interval.compact();
+  assert.equal(interval.compacted, true);
+  assert.equal(interval.summary(), undefined);
+  assert.deepEqual(interval.paths, [
+    {
+      srcIp: "10.0.0.1",
+      dstIp: "10.0.1.1",
+      tags: { src_region: "west", dst_hostname: "a" },
+      sent: 10,
+      lost: 2,
+      lossPercent: 20,
+      rtt: { p50: 0.08655, p99: Math.round(Math.fround(123.456789) * 1e6) / 1e6 },
+    },
+    {
+      srcIp: "10.0.0.1",
+      dstIp: "10.0.1.2",
+      tags: { src_region: "west", dst_hostname: "b" },
+      sent: 10,
+      lost: 10,
+      lossPercent: 100,
+      rtt: null,
+    },
+  ]);
+  assert.equal(full[0].rtt!.p99, 123.456789);
+  assert.deepEqual(interval.totals(), { sent: 20, lost: 12 });
+  assert.equal(before.paths[0].flows.length, 2, "a summary taken before keeps its detail");
+});
+
+Deno.test("intervals share their paths' identities while the tags stay the same", async () => {
+  const { summarizer, interval: first } = await publish(0);
+  const { interval: second } = await publish(10_000, undefined, summarizer);
+  assert.equal(first.identities, second.identities, "one array for both intervals");
+  const { interval: third } = await publish(20_000, { dst_hostname: "renamed" }, summarizer);
+  assert.notEqual(third.identities[0], second.identities[0]);
+  assert.equal(third.identities[1], second.identities[1], "the other path keeps its identity");
+  assert.equal(third.paths[0].tags.dst_hostname, "renamed");
+  second.compact();
+  assert.equal(second.paths[0].tags.dst_hostname, "a", "history keeps the old tags");
+});
