@@ -4,15 +4,39 @@
  *
  * @module
  */
-import { isMap, isScalar, isSeq, LineCounter, type Node, type Pair, parseDocument } from "yaml";
+import { parseDocument } from "yaml";
 import { ConfigError } from "./errors.ts";
+import { parseYamlTree, type YamlNode } from "./_yaml_tree.ts";
 
 /** Where a config came from, shared by every node read from it. */
 interface Source {
   /** The file name for messages. */
   file: string | undefined;
-  /** Maps offsets to lines and columns. */
-  lines: LineCounter;
+  /** Offset of the start of each line. */
+  lineStarts: Uint32Array;
+}
+
+/** Line and column (both from 1) of an offset. */
+function linePosition(source: Source, offset: number): { line: number; col: number } {
+  const starts = source.lineStarts;
+  let low = 0, high = starts.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if (starts[middle] <= offset) low = middle;
+    else high = middle - 1;
+  }
+  return { line: low + 1, col: offset - starts[low] + 1 };
+}
+
+function lineStarts(text: string): Uint32Array {
+  let count = 1;
+  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) count++;
+  const starts = new Uint32Array(count);
+  let line = 1;
+  for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) {
+    starts[line++] = at + 1;
+  }
+  return starts;
 }
 
 /**
@@ -30,6 +54,31 @@ export function parseYamlConfig(text: string, file?: string): ConfigNode {
   return ConfigNode.parse(text, file);
 }
 
+/**
+ * A syntax error, worded by the `yaml` package (whose messages name the mistake better than
+ * js-yaml's), with a hint for the most common mistakes; js-yaml's own if only it objects.
+ */
+function syntaxError(text: string, source: Source, error: unknown): ConfigError {
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: false });
+  const first = document.errors[0];
+  if (first !== undefined) {
+    const { line, col } = linePosition(source, first.pos[0]);
+    return new ConfigError(
+      `invalid YAML: ${first.message}${yamlHint(first.code, text, first.pos[0])}`,
+      { file: source.file, line, column: col, cause: error },
+    );
+  }
+  const mark = (error as { mark?: { position: number } }).mark;
+  const { line, col } = linePosition(source, mark?.position ?? 0);
+  const reason = (error as { reason?: string }).reason ?? String(error);
+  return new ConfigError(`invalid YAML: ${reason}`, {
+    file: source.file,
+    line,
+    column: col,
+    cause: error,
+  });
+}
+
 /** What to write instead, for the YAML mistakes people make most in these configs. */
 function yamlHint(code: string, text: string, offset: number): string {
   if (code === "TAB_AS_INDENT") return "; indent with spaces";
@@ -43,7 +92,7 @@ function yamlHint(code: string, text: string, offset: number): string {
  */
 export class ConfigNode {
   /** The YAML node, or null for an absent value. */
-  private readonly node: Node | null;
+  private readonly node: YamlNode | null;
   /** Path inside the config, such as `outputs[1].options.url`. */
   readonly path: string;
   readonly #source: Source;
@@ -51,54 +100,42 @@ export class ConfigNode {
 
   /** Parses YAML text into the node for its root; see `parseYamlConfig`. */
   static parse(text: string, file?: string): ConfigNode {
-    const lines = new LineCounter();
-    const document = parseDocument(text, {
-      lineCounter: lines,
-      prettyErrors: false,
-      // Repeated keys are reported by ConfigNode.entries, which knows their path.
-      uniqueKeys: false,
-    });
-    if (document.errors.length > 0) {
-      const first = document.errors[0];
-      const { line, col } = lines.linePos(first.pos[0]);
-      throw new ConfigError(
-        `invalid YAML: ${first.message}${yamlHint(first.code, text, first.pos[0])}`,
-        {
-          file,
-          line,
-          column: col,
-        },
-      );
+    const source = { file, lineStarts: lineStarts(text) };
+    let root: YamlNode | null;
+    try {
+      root = parseYamlTree(text);
+    } catch (error) {
+      throw syntaxError(text, source, error);
     }
-    return new ConfigNode(document.contents, "", { file, lines }, 0);
+    return new ConfigNode(root, "", source, 0);
   }
 
-  /** Wraps a node; `offset` locates it when it has no range of its own (an absent value). */
-  private constructor(node: Node | null, path: string, source: Source, offset: number) {
-    this.node = node;
+  /** Wraps a node; `offset` locates it when it has no position of its own (an absent value). */
+  private constructor(node: YamlNode | null, path: string, source: Source, offset: number) {
+    this.node = node === null || node.empty ? null : node;
     this.path = path;
     this.#source = source;
-    this.#offset = node?.range?.[0] ?? offset;
+    this.#offset = this.node?.start ?? offset;
   }
 
   /** A config error located at this node. */
   error(detail: string): ConfigError {
-    const { line, col } = this.#source.lines.linePos(this.#offset);
+    const { line, col } = linePosition(this.#source, this.#offset);
     return new ConfigError(detail, { file: this.#source.file, path: this.path, line, column: col });
   }
 
   /** Path, line and column of this node. */
   location(): { path: string; line: number; column: number } {
-    const { line, col } = this.#source.lines.linePos(this.#offset);
+    const { line, col } = linePosition(this.#source, this.#offset);
     return { path: this.path, line, column: col };
   }
 
   /** What this node holds, for "got …" in messages. */
   describe(): string {
     if (this.node === null) return "nothing";
-    if (isMap(this.node)) return "a map";
-    if (isSeq(this.node)) return "a list";
-    if (isScalar(this.node)) {
+    if (this.node.kind === "map") return "a map";
+    if (this.node.kind === "seq") return "a list";
+    if (this.node.kind === "scalar") {
       return this.node.value === null ? "nothing" : JSON.stringify(this.node.value);
     }
     return "an alias";
@@ -106,7 +143,7 @@ export class ConfigNode {
 
   /** Whether the value is absent or null. */
   get isMissing(): boolean {
-    return this.node === null || (isScalar(this.node) && this.node.value === null);
+    return this.node === null || (this.node.kind === "scalar" && this.node.value === null);
   }
 
   /**
@@ -114,14 +151,16 @@ export class ConfigNode {
    * point at the key, not its value); throws unless this is a map, or at a repeated key.
    */
   entries(expected: string): [string, ConfigNode, ConfigNode][] {
-    if (!isMap(this.node)) throw this.error(`expected ${expected}, got ${this.describe()}`);
+    if (this.node?.kind !== "map") {
+      throw this.error(`expected ${expected}, got ${this.describe()}`);
+    }
     // Duplicates are found here rather than by the YAML parser so the error can name the path.
     const seen = new Map<string, ConfigNode>();
-    return this.node.items.map((pair: Pair) => {
-      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-      const keyOffset = (pair.key as Node | null)?.range?.[0] ?? this.#offset;
+    return this.node.entries.map(([keyYaml, valueYaml]) => {
+      const key = keyYaml.kind === "scalar" ? String(keyYaml.value) : JSON.stringify(keyYaml.value);
+      const keyOffset = keyYaml.start;
       const path = join(this.path, key);
-      const keyNode = new ConfigNode(pair.key as Node | null, path, this.#source, keyOffset);
+      const keyNode = new ConfigNode(keyYaml, path, this.#source, keyOffset);
       const first = seen.get(key);
       if (first !== undefined) {
         const { line, column } = first.location();
@@ -133,7 +172,7 @@ export class ConfigNode {
       seen.set(key, keyNode);
       return [
         key,
-        new ConfigNode(pair.value as Node | null, path, this.#source, keyOffset),
+        new ConfigNode(valueYaml, path, this.#source, keyOffset),
         keyNode,
       ];
     });
@@ -141,15 +180,17 @@ export class ConfigNode {
 
   /** The items of a list; throws unless this is a list. */
   items(expected: string): ConfigNode[] {
-    if (!isSeq(this.node)) throw this.error(`expected ${expected}, got ${this.describe()}`);
+    if (this.node?.kind !== "seq") {
+      throw this.error(`expected ${expected}, got ${this.describe()}`);
+    }
     return this.node.items.map((item, index) =>
-      new ConfigNode(item as Node | null, `${this.path}[${index}]`, this.#source, this.#offset)
+      new ConfigNode(item, `${this.path}[${index}]`, this.#source, this.#offset)
     );
   }
 
   /** The plain JavaScript value of this node (maps become objects, lists arrays). */
   value(): unknown {
-    return this.node === null ? undefined : (this.node as Node & { toJSON(): unknown }).toJSON();
+    return this.node === null ? undefined : this.node.value;
   }
 
   /**
@@ -164,9 +205,9 @@ export class ConfigNode {
     if (index === parts.length) return this;
     const part = parts[index];
     let next: ConfigNode | undefined;
-    if (part.startsWith("[") && isSeq(this.node)) {
+    if (part.startsWith("[") && this.node?.kind === "seq") {
       next = this.items("a list")[Number(part.slice(1, -1))];
-    } else if (isMap(this.node)) {
+    } else if (this.node?.kind === "map") {
       const key = part.replace(/^"|"$/g, "");
       next = this.entries("a map").find(([name]) => name === key)?.[1];
     }
@@ -191,7 +232,7 @@ export class ConfigNode {
 
   /** A scalar's value. */
   scalar(): unknown {
-    return isScalar(this.node) ? this.node.value : undefined;
+    return this.node?.kind === "scalar" ? this.node.value : undefined;
   }
 
   /** A number in `min..max` (whole if `integer`). */

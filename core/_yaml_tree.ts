@@ -1,0 +1,117 @@
+/**
+ * YAML text to a light tree of nodes with their offsets, read with js-yaml's event listener.
+ * The `yaml` package keeps a full concrete syntax tree while it parses: ~150 MB of heap for a
+ * 1 MB config of 10,000 targets, which V8 then keeps as the collector's heap. js-yaml parses the
+ * same text in ~15 MB; its events give each node's position, which is all a config error needs.
+ *
+ * @module
+ */
+// @ts-types="@types/js-yaml"
+import jsYaml from "js-yaml";
+
+/** A node of the tree. */
+export interface YamlNode {
+  /** What it is; an alias to a map or list is `alias`. */
+  kind: "map" | "seq" | "scalar" | "alias";
+  /** Offset of its first character in the text (of where it would be, when `empty`). */
+  start: number;
+  /** Whether nothing was written (a key with no value). */
+  empty: boolean;
+  /** The plain JavaScript value js-yaml made of it. */
+  value: unknown;
+  /** A map's entries, in order, repeated keys included. */
+  entries: [key: YamlNode, value: YamlNode | null][];
+  /** A list's items. */
+  items: YamlNode[];
+}
+
+interface Frame {
+  open: number;
+  children: { node: YamlNode; end: number }[];
+}
+
+/**
+ * Parses `text`; throws js-yaml's `YAMLException` on a syntax error (the caller words it).
+ * Repeated keys are kept in `entries` (js-yaml's JSON mode lets the last one win in `value`),
+ * for the caller to report with their path.
+ */
+export function parseYamlTree(text: string): YamlNode | null {
+  const stack: Frame[] = [];
+  let root: YamlNode | null = null;
+  jsYaml.load(text, {
+    schema: jsYaml.CORE_SCHEMA,
+    json: true,
+    listener(
+      event: "open" | "close",
+      state: { position: number; kind: string | null; result: unknown },
+    ) {
+      if (event === "open") {
+        stack.push({ open: state.position, children: [] });
+        return;
+      }
+      const frame = stack.pop()!;
+      const end = state.position;
+      const start = skipBlank(text, frame.open, end);
+      const kind = state.kind === "mapping"
+        ? "map"
+        : state.kind === "sequence"
+        ? "seq"
+        : state.kind === null && typeof state.result === "object" && state.result !== null
+        ? "alias"
+        : "scalar";
+      let node: YamlNode;
+      const only = frame.children.length === 1 ? frame.children[0].node : undefined;
+      if (only !== undefined && only.start === start && only.kind === kind && kind !== "scalar") {
+        // js-yaml composed the collection as a would-be mapping key first, then kept it.
+        node = only;
+      } else {
+        node = { kind, start, empty: start >= end, value: state.result, entries: [], items: [] };
+        if (kind === "map") node.entries = pair(text, frame.children);
+        else if (kind === "seq") node.items = frame.children.map((child) => child.node);
+      }
+      const parent = stack.at(-1);
+      if (parent === undefined) root = node;
+      else parent.children.push({ node, end });
+    },
+  });
+  return root;
+}
+
+/**
+ * A map's children as key and value: a child followed by `:` is a key; a key whose next child
+ * is a key too (`name:` with nothing after it, `{a, b: 1}`) has no value.
+ */
+function pair(
+  text: string,
+  children: readonly { node: YamlNode; end: number }[],
+): [YamlNode, YamlNode | null][] {
+  const entries: [YamlNode, YamlNode | null][] = [];
+  for (let index = 0; index < children.length; index++) {
+    const key = children[index].node;
+    const next = children[index + 1];
+    if (next !== undefined && !isKey(text, next.end)) {
+      entries.push([key, next.node]);
+      index++;
+    } else entries.push([key, null]);
+  }
+  return entries;
+}
+
+function isKey(text: string, end: number): boolean {
+  let at = end;
+  while (text[at] === " " || text[at] === "\t") at++;
+  return text[at] === ":";
+}
+
+/** The first offset from `from` (before `to`) that is not a space, line break or comment. */
+function skipBlank(text: string, from: number, to: number): number {
+  let at = from;
+  while (at < to) {
+    const char = text[at];
+    if (char === " " || char === "\t" || char === "\r" || char === "\n") at++;
+    else if (char === "#") {
+      while (at < to && text[at] !== "\n") at++;
+    } else break;
+  }
+  return at;
+}

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { parseYamlConfig } from "./config_node.ts";
+import { ConfigError } from "./errors.ts";
+
+function errorOf(action: () => unknown): ConfigError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+Deno.test("config node: values, keys and items are located where they are written", () => {
+  const root = parseYamlConfig(
+    [
+      "# a comment",
+      "a:",
+      "  # another",
+      "  b: 1",
+      "empty:",
+      "list: [x, {y: 2}]",
+      "flow: {k, v: 3}",
+      "quoted: 'q'",
+      "",
+    ].join("\n"),
+    "t.yaml",
+  );
+  const fields = root.fields(["a", "empty", "list", "flow", "quoted"], "a map");
+  assert.deepEqual(fields.get("a")!.location(), { path: "a", line: 4, column: 3 });
+  assert.deepEqual(fields.get("a")!.value(), { b: 1 });
+  const empty = fields.get("empty")!;
+  assert.equal(empty.isMissing, true);
+  assert.deepEqual(empty.location(), { path: "empty", line: 5, column: 1 }, "at its key");
+  const [x, y] = fields.get("list")!.items("a list");
+  assert.equal(x.text(), "x");
+  assert.deepEqual(y.location(), { path: "list[1]", line: 6, column: 11 });
+  const flow = fields.get("flow")!.entries("a map");
+  assert.deepEqual(flow.map(([key, value]) => [key, value.scalar() ?? null]), [["k", null], [
+    "v",
+    3,
+  ]]);
+  assert.equal(fields.get("quoted")!.location().column, 9);
+  assert.equal(
+    errorOf(() => fields.get("a")!.fields(["size"], "a map")).message,
+    't.yaml:4:3: a.b: unknown key "b"; expected one of size',
+  );
+});
+
+Deno.test("config node: a repeated key is an error at its second place, naming the first", () => {
+  const root = parseYamlConfig("x: 1\ny:\n  z: 2\n  z: 3\n", "t.yaml");
+  const y = root.fields(["x", "y"], "a map").get("y")!;
+  assert.equal(
+    errorOf(() => y.entries("a map")).message,
+    't.yaml:4:3: y.z: duplicate key "z", first given at line 3, column 3; a key may appear only once in a map',
+  );
+});
+
+Deno.test("config node: YAML syntax errors name their line and column", () => {
+  const error = errorOf(() => parseYamlConfig("a: [1, 2\nb: 3\n", "t.yaml"));
+  assert.match(error.message, /^t\.yaml:\d+:\d+: invalid YAML: /);
+  assert.ok(error.cause !== undefined, "keeps the parser's error as its cause");
+  assert.equal(parseYamlConfig("", "t.yaml").isMissing, true, "an empty file is no value");
+  const alias = parseYamlConfig("a: &x {b: 1}\nc: *x\n").fields(["a", "c"], "a map").get("c")!;
+  assert.equal(alias.describe(), "an alias");
+  assert.deepEqual(alias.value(), { b: 1 });
+});
