@@ -14,6 +14,7 @@ import {
   ENGINE_CHOICES,
   type EngineChoice,
   formatAddress,
+  fullGarbageCollector,
   hasDenoDatagramApi,
   nativeEngineStatus,
   readProgramFlags,
@@ -107,6 +108,11 @@ export async function main(args: readonly string[]): Promise<number> {
     return 1;
   }
   await using _collector = collector;
+  // Parsing a large config leaves its garbage in V8's old generation, which this program's
+  // steady allocations never fill: collect it once, so the heap does not stay as large as the
+  // parse made it (at 10,000 targets, RSS 220 MB without this, 150 MB with it).
+  const collectGarbage = fullGarbageCollector();
+  collectGarbage?.();
   log.info("Collector running: {format} config {file}, API on http://{api}", {
     format: config.format,
     file: values.config ?? "(built-in default)",
@@ -118,6 +124,7 @@ export async function main(args: readonly string[]): Promise<number> {
     reloading = reloading.then(async () => {
       try {
         await collector.reload(await load());
+        collectGarbage?.();
         log.info("Reloaded {file}", { file: values.config ?? "(built-in default)" });
       } catch (error) {
         log.error("Reload failed, keeping the running config: {message}", {

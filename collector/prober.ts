@@ -91,7 +91,13 @@ export class Prober {
   readonly #wall: WallNanos;
   readonly #sockets = new Map<string, ProbeSocket>();
   readonly #retired = new Set<ProbeSocket>();
-  readonly #flowIds = new Map<string, number>();
+  /**
+   * Flow ids by source address, target and port: the socket's slot and the flow id, in pairs
+   * (one short key a target, not one a flow: a collector of 10,000 targets has 40,000 flows).
+   */
+  readonly #flowIds = new Map<string, number[]>();
+  /** A small number for each socket key, for `#flowIds`. */
+  readonly #socketSlots = new Map<string, number>();
   #sequences = new Float64Array(1024);
   #tests: ScheduledTest[] = [];
   readonly #instanceTag = crypto.getRandomValues(new Uint16Array(1))[0];
@@ -307,8 +313,21 @@ export class Prober {
     dstPort: number,
     tags: Record<string, string>,
   ): number {
-    const flowKey = `${key}|${srcIp}|${dstIp}|${dstPort}`;
-    let id = this.#flowIds.get(flowKey);
+    let slot = this.#socketSlots.get(key);
+    if (slot === undefined) {
+      slot = this.#socketSlots.size;
+      this.#socketSlots.set(key, slot);
+    }
+    const flowKey = `${srcIp} ${dstIp} ${dstPort}`;
+    let flows = this.#flowIds.get(flowKey);
+    if (flows === undefined) {
+      flows = [];
+      this.#flowIds.set(flowKey, flows);
+    }
+    let id: number | undefined;
+    for (let index = 0; index < flows.length; index += 2) {
+      if (flows[index] === slot) id = flows[index + 1];
+    }
     if (id === undefined) {
       id = this.#summarizer.addFlow({
         srcIp,
@@ -318,7 +337,7 @@ export class Prober {
         tags,
         tos: socket.settings.tos,
       });
-      this.#flowIds.set(flowKey, id);
+      flows.push(slot, id);
       if (id >= this.#sequences.length) {
         const grown = new Float64Array(this.#sequences.length * 2);
         grown.set(this.#sequences);

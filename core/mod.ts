@@ -30,3 +30,4 @@ export * from "./program.ts";
 export * from "./config_node.ts";
 export * from "./native_socket.ts";
 export * from "./engine.ts";
+export * from "./heap.ts";
