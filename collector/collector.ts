@@ -144,8 +144,10 @@ class RunningCollector implements Collector {
     this.#summarizer = summarizer;
     this.#prober = prober;
     this.api = createCollectorApi({
-      latest: () => this.latest(),
-      metrics: () => collectorMetrics(this.latest(), this.health()),
+      // Handlers are done with an interval before the next is published: let them read it
+      // without holding its columns (see PublishedInterval.current).
+      latest: () => this.#history.at(-1)?.current(),
+      metrics: () => collectorMetrics(this.#history.at(-1)?.current(), this.health()),
       history: () => this.history(),
       describe: () => describeCollector(this.#config, this.apiAddress),
     });
@@ -203,7 +205,7 @@ class RunningCollector implements Collector {
     const published = await this.#summarizer.finish(start);
     if (this.#closed) return;
     // The matrix reads flows and the full statistics of the latest interval only.
-    this.#history.at(-1)?.compact();
+    this.#summarizer.recycle(this.#history.at(-1)?.compact());
     this.#history.push(published);
     const keep = Math.max(1, this.#options.historyIntervals ?? 30);
     if (this.#history.length > keep) this.#history.splice(0, this.#history.length - keep);

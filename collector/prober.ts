@@ -8,7 +8,7 @@ import {
 } from "@llama/core";
 import type { ResolvedConfig } from "./resolve.ts";
 import type { SourceAddressLookup } from "./source_address.ts";
-import { ProbeSocket, type ProbeSocketCounters } from "./probe_socket.ts";
+import { ProbeSocket, type ProbeSocketCounters, type ReceivePace } from "./probe_socket.ts";
 import type { Summarizer } from "./summarizer.ts";
 
 /** What the prober needs from the world. */
@@ -78,6 +78,13 @@ const SKIP_AFTER_MS = 1000;
  * one burst.
  */
 const CATCH_UP_MS = 4;
+/**
+ * A prober whose next turn is this close reads every socket on its turns, and the sockets' own
+ * reads stand down: at 20k answers a second that is ~1,000 batched reads instead of ~20,000 reads
+ * of one answer and a promise each. Answers wait in the kernel at most this long; their receive
+ * times are the kernel's all the same (native engine, the only one that reads this way).
+ */
+const BUSY_WITHIN_MS = 5;
 
 /**
  * Sends every test's probes on schedule: in each cycle every socket of the port group sends one
@@ -108,6 +115,12 @@ export class Prober {
   #closed = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
+  #busy = false;
+  #idle: PromiseWithResolvers<void> | undefined;
+  readonly #pace: ReceivePace = {
+    busy: () => this.#busy,
+    whenIdle: () => (this.#idle ??= Promise.withResolvers<void>()).promise,
+  };
   readonly #retiredCounters: ProbeSocketCounters = {
     sent: 0,
     answered: 0,
@@ -179,7 +192,12 @@ export class Prober {
           key,
           new ProbeSocket(
             socket,
-            { tos: port.tos, timeoutMs: port.timeoutMs, instanceTag: this.#instanceTag },
+            {
+              tos: port.tos,
+              timeoutMs: port.timeoutMs,
+              instanceTag: this.#instanceTag,
+              pace: this.#pace,
+            },
             this.#summarizer,
             this.#wall,
           ),
@@ -262,6 +280,12 @@ export class Prober {
 
   /** Declares lost every probe past its timeout, on every socket. */
   expire(): void {
+    // Answers first: one that came back in time is matched before its probe can expire. (When
+    // the prober is not busy, the sockets read their answers as they come.)
+    if (this.#busy) {
+      for (const socket of this.#sockets.values()) socket.drain();
+      for (const socket of this.#retired) socket.drain();
+    }
     const now = this.#dependencies.clock.monotonic();
     for (const socket of this.#sockets.values()) socket.expire(now);
     for (const socket of this.#retired) socket.expire(now);
@@ -300,6 +324,7 @@ export class Prober {
     this.#closed = true;
     this.#wake?.();
     await this.#loop;
+    this.#setBusy(false);
     await Promise.all(
       [...this.#sockets.values(), ...this.#retired].map((socket) => socket.close()),
     );
@@ -347,6 +372,15 @@ export class Prober {
       this.#summarizer.setFlowTags(id, tags);
     }
     return id;
+  }
+
+  #setBusy(busy: boolean): void {
+    if (busy === this.#busy) return;
+    this.#busy = busy;
+    if (!busy) {
+      this.#idle?.resolve();
+      this.#idle = undefined;
+    }
   }
 
   #retire(socket: ProbeSocket): void {
@@ -411,6 +445,7 @@ export class Prober {
       }
       this.expire();
       const delay = nextDue === Infinity ? 1000 : nextDue - clock.monotonic();
+      this.#setBusy(delay <= BUSY_WITHIN_MS);
       // Still behind (a burst was cut short): let replies and timers run, then go on at once.
       behind = delay <= 0;
       if (behind) await new Promise((resolve) => setTimeout(resolve, 0));

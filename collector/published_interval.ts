@@ -53,6 +53,8 @@ export interface IntervalTrend extends Omit<IntervalSummary, "paths"> {
 
 /** Rows of statistics in typed arrays. */
 export class StatisticsRows {
+  /** How many rows there is room for. */
+  readonly rows: number;
   /** `COUNTS` counters per row. */
   readonly counts: Uint32Array;
   /** `TIMES` times per row. */
@@ -62,6 +64,7 @@ export class StatisticsRows {
 
   /** Rows for `rows` paths or flows. */
   constructor(rows: number) {
+    this.rows = rows;
     this.counts = new Uint32Array(rows * COUNTS);
     this.times = new Float64Array(rows * TIMES);
     this.tos = new Int16Array(rows * TOS);
@@ -151,6 +154,8 @@ export class PublishedInterval implements IntervalTrend {
   #trend: TrendColumns | undefined;
   #paths: WeakRef<PathTrend[]> | undefined;
   #summary: IntervalSummary | undefined;
+  /** Whether `summary()` handed out a view that reads the columns (they cannot be reused). */
+  #pinned = false;
 
   /** An interval of `columns`. */
   constructor(header: IntervalHeader, columns: IntervalColumns) {
@@ -204,6 +209,7 @@ export class PublishedInterval implements IntervalTrend {
     if (this.#summary === undefined) {
       // A reader holding the summary keeps its columns, even once the interval is compacted.
       const paths = () => this.#fullPaths(columns);
+      this.#pinned = true;
       this.#summary = {
         start: this.start,
         end: this.end,
@@ -218,10 +224,13 @@ export class PublishedInterval implements IntervalTrend {
     return this.#summary;
   }
 
-  /** Keeps only sent, lost, RTT p50 and p99 of each path (16 bytes); drops flows and the rest. */
-  compact(): void {
+  /**
+   * Keeps only sent, lost, RTT p50 and p99 of each path (16 bytes); drops flows and the rest.
+   * Returns the columns for the next interval to fill, unless a `summary()` still reads them.
+   */
+  compact(): IntervalColumns | undefined {
     const columns = this.#columns;
-    if (columns === undefined) return;
+    if (columns === undefined) return undefined;
     const count = this.identities.length;
     const trend: TrendColumns = {
       sent: new Uint32Array(count),
@@ -239,6 +248,26 @@ export class PublishedInterval implements IntervalTrend {
     this.#columns = undefined;
     this.#summary = undefined;
     this.#paths = undefined;
+    return this.#pinned ? undefined : columns;
+  }
+
+  /**
+   * The interval as an `IntervalSummary` for a reader that is done with it before the next
+   * interval is published (an HTTP handler): unlike `summary()`, it lets the columns be reused.
+   */
+  current(): IntervalSummary | undefined {
+    if (this.#columns === undefined) return undefined;
+    const interval = this;
+    return {
+      start: this.start,
+      end: this.end,
+      intervalSeconds: this.intervalSeconds,
+      timestampSource: this.timestampSource,
+      sendTimestampSource: this.sendTimestampSource,
+      get paths(): PathSummary[] {
+        return interval.paths as PathSummary[];
+      },
+    };
   }
 
   #cached<Paths extends PathTrend[]>(unpack: () => Paths): Paths {

@@ -120,3 +120,33 @@ Deno.test("intervals share their paths' identities while the tags stay the same"
   second.compact();
   assert.equal(second.paths[0].tags.dst_hostname, "a", "history keeps the old tags");
 });
+
+Deno.test("columns are reused by a later interval only when no summary of them is held", async () => {
+  const summarizer = new Summarizer(10);
+  const flow = summarizer.addFlow({
+    srcIp: "10.0.0.1",
+    srcPort: 40001,
+    dstIp: "10.0.1.1",
+    dstPort: 8100,
+    tags: {},
+    tos: 0,
+  });
+  const publish = async (start: number, rtt: number) => {
+    summarizer.sent(flow, start);
+    summarizer.answered(flow, start, start, rtt, false);
+    return await summarizer.finish(start);
+  };
+  const first = await publish(0, 1);
+  assert.equal(first.current()!.paths[0].rtt!.p50, 1);
+  summarizer.recycle(first.compact());
+  const second = await publish(10_000, 2);
+  const held = second.summary()!;
+  assert.equal(second.compact(), undefined, "a held summary keeps its columns");
+  const third = await publish(20_000, 3);
+  summarizer.recycle(third.compact());
+  const fourth = await publish(30_000, 4);
+  assert.equal(held.paths[0].rtt!.p50, 2, "the held summary still reads its own interval");
+  assert.equal(fourth.current()!.paths[0].rtt!.p50, 4);
+  assert.equal(fourth.current()!.paths[0].sent, 1, "reused counters start again from 0");
+  assert.deepEqual(third.paths.map((path) => path.rtt?.p50), [3]);
+});

@@ -201,6 +201,8 @@ export class Summarizer implements ProbeOutcomeSink {
   #cursor = new Uint32Array(0);
   #grouped = new Float64Array(0);
   #pathSamples = new Float64Array(0);
+  /** Columns of an interval no longer published in full, to fill again. */
+  #spareColumns: IntervalColumns | undefined;
   /** Where receive times come from, as the engine of the sockets says. */
   timestampSource: TimestampSource = "userspace";
   /** Where send times come from, as the sockets say. */
@@ -262,6 +264,11 @@ export class Summarizer implements ProbeOutcomeSink {
       tags: this.#flowTags[id],
       tos: this.#flowTos[id],
     };
+  }
+
+  /** Hands back the columns of a compacted interval (see `PublishedInterval.compact`) for reuse. */
+  recycle(columns: IntervalColumns | undefined): void {
+    if (columns !== undefined) this.#spareColumns = columns;
   }
 
   /** Intervals that have outcomes and are not yet published. */
@@ -347,17 +354,30 @@ export class Summarizer implements ProbeOutcomeSink {
     const grouped = this.#groupSamples(open);
     const offsets = this.#offsets;
     let flowCount = 0, pathCount = 0, lastPath = -1;
-    for (const flow of order) {
+    // Indexed loops: a typed array's iterator makes an object a step where it is not optimized.
+    for (let index = 0; index < order.length; index++) {
+      const flow = order[index];
       if (!open.active(flow)) continue;
       flowCount++;
       if (this.#flowPath[flow] !== lastPath) pathCount++;
       lastPath = this.#flowPath[flow];
     }
-    const paths = new StatisticsRows(pathCount);
-    const flows = new StatisticsRows(flowCount);
-    const flowStart = new Uint32Array(pathCount + 1);
-    const ports = new Uint16Array(flowCount * 2);
-    const identities: PathIdentity[] = [];
+    // Reusing the columns of the interval before spares the allocator tens of megabytes an
+    // interval, which glibc would otherwise keep (its mmap threshold rises to their size).
+    const spare = this.#spareColumns;
+    this.#spareColumns = undefined;
+    const reuse = spare !== undefined && spare.paths.rows >= pathCount &&
+      spare.flows.rows >= flowCount;
+    const paths = reuse ? spare.paths : new StatisticsRows(pathCount);
+    const flows = reuse ? spare.flows : new StatisticsRows(flowCount);
+    const flowStart = reuse ? spare.flowStart : new Uint32Array(pathCount + 1);
+    const ports = reuse ? spare.ports : new Uint16Array(flowCount * 2);
+    if (reuse) paths.counts.fill(0, 0, pathCount * COUNTS);
+    // Intervals with the same paths share one array of identities: a new one is made only from
+    // the first path that differs from the interval before.
+    const last = this.#lastIdentities;
+    let identities: PathIdentity[] | undefined;
+    let pathRow = 0;
     // Summarizing sorts every sample of the interval: give the event loop a turn every few
     // milliseconds, or replies pile up in the sockets' buffers and overflow them.
     let sliceStart = performance.now();
@@ -399,7 +419,6 @@ export class Summarizer implements ProbeOutcomeSink {
         row++;
       }
       if (row > first) {
-        const pathRow = identities.length;
         flowStart[pathRow] = first;
         const counts = pathRow * COUNTS;
         for (let flow = first; flow < row; flow++) {
@@ -427,7 +446,12 @@ export class Summarizer implements ProbeOutcomeSink {
           samples,
           jitterCount > 0 ? jitter / jitterCount : NaN,
         );
-        identities.push(this.#identity(path, order, index, end, open));
+        const identity = this.#identity(path, order, index, end, open);
+        if (identities === undefined && last[pathRow] !== identity) {
+          identities = last.slice(0, pathRow);
+        }
+        identities?.push(identity);
+        pathRow++;
       }
       index = end;
       if (performance.now() - sliceStart > YIELD_AFTER_MS) {
@@ -436,11 +460,8 @@ export class Summarizer implements ProbeOutcomeSink {
       }
     }
     flowStart[pathCount] = row;
-    // Intervals with the same paths share one array of identities.
-    const last = this.#lastIdentities;
-    const same = last.length === identities.length &&
-      identities.every((identity, at) => identity === last[at]);
-    this.#lastIdentities = same ? last : identities;
+    this.#lastIdentities = identities ??
+      (last.length === pathCount ? last : last.slice(0, pathCount));
     return { identities: this.#lastIdentities, paths, flowStart, ports, flows };
   }
 

@@ -378,6 +378,24 @@ class NativeSocket implements NativeDatagramSocket {
     return this.#received(batch, structures, count);
   }
 
+  receiveQueued(batch: DatagramBatch): number {
+    if (this.#closed) throw new SocketError("socket closed", { operation: "closed" });
+    const structures = this.#prepareReceive(batch);
+    const count = libc().recvmmsgBlocking(
+      this.#fd,
+      structures.messages,
+      batch.capacity,
+      MSG_WAITFORONE | MSG_DONTWAIT,
+      null,
+    );
+    if (count < 0) {
+      const errno = this.#errno();
+      if (errno === EAGAIN || errno === EINTR) return 0;
+      throw new SocketError(`recvmmsg failed: ${errnoName(errno)}`, { operation: "receive" });
+    }
+    return this.#received(batch, structures, count);
+  }
+
   receiveBlocking(batch: DatagramBatch, timeoutMs: number): number {
     const c = libc();
     const structures = this.#prepareReceive(batch);

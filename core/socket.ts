@@ -101,6 +101,11 @@ export interface DatagramSocket extends AsyncDisposable {
   readonly engine: string;
   /** Receives into `batch`; resolves to the number of slots filled (at least 1). */
   receive(batch: DatagramBatch): Promise<number>;
+  /**
+   * Fills `batch` with the datagrams queued now, without waiting; 0 when there are none (native
+   * engine: one system call, no promise).
+   */
+  receiveQueued?(batch: DatagramBatch): number;
   /** Sends the first `count` slots of `batch`; resolves to the number sent. */
   send(batch: DatagramBatch, count: number): Promise<number>;
   /**

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { startReflector } from "@llama/reflector";
-import { nativeEngineStatus, type OpenSocket, selectEngine } from "@llama/core";
+import {
+  type NativeDatagramSocket,
+  nativeEngineStatus,
+  type OpenSocket,
+  selectEngine,
+  SocketError,
+} from "@llama/core";
 import { collectorYaml, startRecordingCollector } from "./_collector.ts";
 import { parsePrometheusText } from "./_prometheus.ts";
 import { requirement } from "./_requirements.ts";
@@ -325,6 +331,15 @@ Deno.test("collector: after the event loop stalls, it catches up in paced bursts
       sends.push({ at: performance.now(), count });
       return send(batch, count);
     };
+    // The native engine's sockets are sent on without a promise.
+    const native = socket as Partial<NativeDatagramSocket>;
+    const sendNow = native.sendNow?.bind(socket);
+    if (sendNow !== undefined) {
+      native.sendNow = (batch, count) => {
+        sends.push({ at: performance.now(), count });
+        return sendNow(batch, count);
+      };
+    }
     return socket;
   };
   await using run = await startRecordingCollector(
@@ -359,3 +374,42 @@ Deno.test("collector: after the event loop stalls, it catches up in paced bursts
   assert.ok(sent >= 3500, `${sent} probes sent in the 300 ms after the stall`);
   assert.equal(run.collector.health().skipped, 0);
 });
+
+for (const engine of ["deno", "native"] as const) {
+  Deno.test({
+    name: `[${engine}] collector counts failed sends as socket errors and their probes as lost`,
+    ignore: engine === "native" && !nativeEngineStatus().available,
+    fn: async () => {
+      await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0, maxPps: 0 });
+      const chosen = selectEngine(engine);
+      // Sockets whose sends all fail, the way a firewall's EPERM makes them fail.
+      const openSocket: OpenSocket = async (options) => {
+        const socket = await chosen.open(options);
+        const refused = () => new SocketError("sendmmsg failed: EPERM (1)", { operation: "send" });
+        socket.send = () => Promise.reject(refused());
+        const native = socket as Partial<NativeDatagramSocket>;
+        if (native.sendNow !== undefined) {
+          native.sendNow = () => {
+            throw refused();
+          };
+        }
+        return socket;
+      };
+      await using run = await startRecordingCollector(
+        collectorYaml({
+          targets: [["127.0.0.1", reflector.address.port, {}]],
+          sockets: 2,
+          cps: 20,
+          interval: 1,
+        }),
+        { openSocket },
+      );
+      const summary = await run.next(2);
+      const health = run.collector.health();
+      assert.ok(health.socketErrors >= 20, `${health.socketErrors} socket errors`);
+      assert.equal(summary.paths[0].lossPercent, 100);
+      assert.equal(summary.paths[0].sent, summary.paths[0].lost);
+      assert.ok(summary.paths[0].sent >= 20, `${summary.paths[0].sent} probes in the interval`);
+    },
+  });
+}
