@@ -3,7 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { PROMETHEUS_CONTENT_TYPE } from "@llama/core";
 import { createMatrixUi } from "@llama/ui";
 import { formatInfluxdata } from "./influxdata.ts";
-import type { IntervalTrend } from "./published_interval.ts";
+import type { IntervalTrend, PublishedInterval } from "./published_interval.ts";
 import type { IntervalSummary, PathSummary } from "./summarizer.ts";
 
 /** An HTTP handler, testable without a socket through `request()` (Hono's app is one). */
@@ -27,6 +27,13 @@ export interface CollectorView {
   history?(): readonly IntervalTrend[];
   /** Names the collector in the matrix page's header. */
   describe?(): string;
+  /**
+   * The last published interval, for `/api/v1/summaries` to write straight from its columns.
+   * Without it, the summary from `latest()` is serialized.
+   */
+  latestInterval?(): PublishedInterval | undefined;
+  /** How many intervals `history()` keeps at most; the matrix serves up to this many (30 at least). */
+  historyIntervals?: number;
 }
 
 const API_ROUTES = ["/status", "/influxdata", "/api/v1/summaries", "/metrics"];
@@ -51,7 +58,7 @@ export function createCollectorApi(view: CollectorView): HttpApi {
   const ui = createMatrixUi({
     history: () => view.history?.() ?? [view.latest()].filter((summary) => summary !== undefined),
     describe: () => view.describe?.() ?? "collector",
-  });
+  }, { maxIntervals: Math.max(30, view.historyIntervals ?? 30) });
   const routes = [...API_ROUTES, ...ui.paths];
   for (const path of ui.paths) app.get(path, (context) => ui.fetch(context.req.raw));
   app.get("/status", (context) => context.text("ok"));
@@ -86,6 +93,21 @@ export function createCollectorApi(view: CollectorView): HttpApi {
     }
     const srcIp = context.req.query("src_ip");
     const dstIp = context.req.query("dst_ip");
+    const interval = view.latestInterval?.();
+    const chunks = interval?.pathsJson({ flows: flows !== "false", srcIp, dstIp });
+    if (interval !== undefined && chunks !== undefined) {
+      const { start, end, intervalSeconds, timestampSource, sendTimestampSource } = interval;
+      const head = JSON.stringify({
+        start,
+        end,
+        intervalSeconds,
+        timestampSource,
+        sendTimestampSource,
+      });
+      return context.body(jsonStream(`${head.slice(0, -1)},"paths":`, chunks, "}"), 200, {
+        "content-type": "application/json",
+      });
+    }
     const summary = view.latest();
     const paths = (summary?.paths ?? [])
       .filter((path) =>
@@ -122,4 +144,31 @@ export function createCollectorApi(view: CollectorView): HttpApi {
     return context.json({ error: "internal error" }, 500);
   });
   return app;
+}
+
+/** `head`, every chunk, then `tail`, as a byte stream; stopping early (a client gone) ends `chunks`. */
+function jsonStream(
+  head: string,
+  chunks: Generator<string>,
+  tail: string,
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let started = false;
+  return new ReadableStream({
+    pull(controller) {
+      if (!started) {
+        started = true;
+        controller.enqueue(encoder.encode(head));
+        return;
+      }
+      const next = chunks.next();
+      if (next.done) {
+        controller.enqueue(encoder.encode(tail));
+        controller.close();
+      } else controller.enqueue(encoder.encode(next.value));
+    },
+    cancel() {
+      chunks.return(undefined);
+    },
+  });
 }

@@ -116,6 +116,9 @@ export async function startCollector(
   return collector;
 }
 
+/** Intervals kept for the matrix's charts unless `historyIntervals` says otherwise. */
+const HISTORY_INTERVALS = 30;
+
 class RunningCollector implements Collector {
   apiAddress: SocketAddress | undefined;
   readonly api: HttpApi;
@@ -147,8 +150,10 @@ class RunningCollector implements Collector {
       // Handlers are done with an interval before the next is published: let them read it
       // without holding its columns (see PublishedInterval.current).
       latest: () => this.#history.at(-1)?.current(),
+      latestInterval: () => this.#history.at(-1),
       metrics: () => collectorMetrics(this.#history.at(-1)?.current(), this.health()),
       history: () => this.history(),
+      historyIntervals: Math.max(1, options.historyIntervals ?? HISTORY_INTERVALS),
       describe: () => describeCollector(this.#config, this.apiAddress),
     });
   }
@@ -207,7 +212,7 @@ class RunningCollector implements Collector {
     // The matrix reads flows and the full statistics of the latest interval only.
     this.#summarizer.recycle(this.#history.at(-1)?.compact());
     this.#history.push(published);
-    const keep = Math.max(1, this.#options.historyIntervals ?? 30);
+    const keep = Math.max(1, this.#options.historyIntervals ?? HISTORY_INTERVALS);
     if (this.#history.length > keep) this.#history.splice(0, this.#history.length - keep);
     const { sent, lost } = published.totals();
     this.#log.info("Interval {start}: {paths} paths, {sent} probes sent, {lost} lost", {

@@ -49,6 +49,13 @@ const FLAGS = {
     description:
       "UDP engine: native (libc: TOS marking, kernel timestamps, batches), deno, or auto",
   },
+  history: {
+    type: "number",
+    default: 30,
+    placeholder: "N",
+    description:
+      "Intervals kept for the matrix page's charts (1 to 1000; each older one costs 16 bytes a path)",
+  },
 } as const;
 
 /** Runs the collector until SIGINT or SIGTERM; returns the exit code. */
@@ -57,6 +64,7 @@ export async function main(args: readonly string[]): Promise<number> {
     print: (text) => console.error(text),
     validate: (values) => {
       checkWholeNumber("dst-port", values["dst-port"], 1, 65535);
+      checkWholeNumber("history", values.history, 1, 1000);
       if (!(ENGINE_CHOICES as readonly string[]).includes(values.engine)) {
         throw new UsageError(`--engine takes ${ENGINE_CHOICES.join(", ")}, got "${values.engine}"`);
       }
@@ -98,7 +106,10 @@ export async function main(args: readonly string[]): Promise<number> {
   const log = getLogger(["llama", "collector"]);
   let collector;
   try {
-    collector = await startCollector(config, { engine: values.engine as EngineChoice });
+    collector = await startCollector(config, {
+      engine: values.engine as EngineChoice,
+      historyIntervals: values.history,
+    });
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`llama-collector: ${error.message}`);

@@ -3,6 +3,7 @@ import {
   type Clock,
   formatAddress,
   type OpenSocket,
+  PeerAddressCache,
   type SocketAddress,
   WallNanos,
 } from "@llama/core";
@@ -49,15 +50,12 @@ export interface ProberHealth {
   maxLagMs: number;
 }
 
-interface ScheduledTarget {
-  address: SocketAddress;
-  /** Flow id per socket of the test. */
-  flows: number[];
-}
-
 interface ScheduledTest {
   sockets: ProbeSocket[];
-  targets: ScheduledTarget[];
+  /** Each target's address. */
+  addresses: SocketAddress[];
+  /** Flow id of target t on socket s at `t × sockets + s`. */
+  flows: Uint32Array;
   /** Probes per cycle: sockets × targets. */
   perCycle: number;
   /** Milliseconds between consecutive probes of the test. */
@@ -105,6 +103,8 @@ export class Prober {
   readonly #flowIds = new Map<string, number[]>();
   /** A small number for each socket key, for `#flowIds`. */
   readonly #socketSlots = new Map<string, number>();
+  /** One encoded address a target for all sockets (they send to the same address objects). */
+  readonly #peerAddresses = new PeerAddressCache();
   #sequences = new Float64Array(1024);
   #tests: ScheduledTest[] = [];
   readonly #instanceTag = crypto.getRandomValues(new Uint16Array(1))[0];
@@ -179,6 +179,7 @@ export class Prober {
           port: port.port,
           tos: port.tos,
           transmitTimestamps: true,
+          peerAddresses: this.#peerAddresses,
         });
         if (socket.engine !== "native" && port.tos !== 0 && !this.#warnedTos) {
           this.#warnedTos = true;
@@ -231,20 +232,29 @@ export class Prober {
     const now = clock.monotonic();
     const tests = plans.map(({ test, keys }): ScheduledTest => {
       const testSockets = keys.map((key) => sockets.get(key)!);
-      const targets = config.targets[test.targets].map((target): ScheduledTarget => ({
-        address: { hostname: target.ip, port: target.port },
-        flows: keys.map((key, index) => {
-          const socket = testSockets[index];
+      const targets = config.targets[test.targets];
+      const flows = new Uint32Array(targets.length * keys.length);
+      targets.forEach((target, index) => {
+        keys.forEach((key, socketIndex) => {
+          const socket = testSockets[socketIndex];
           const bound = socket.localAddress.hostname;
           const wildcard = bound === "0.0.0.0" || bound === "::";
           const srcIp = wildcard ? sources.get(target.ip) ?? bound : bound;
-          return this.#flow(key, socket, srcIp, target.ip, target.port, target.tags);
-        }),
-      }));
+          flows[index * keys.length + socketIndex] = this.#flow(
+            key,
+            socket,
+            srcIp,
+            target.ip,
+            target.port,
+            target.tags,
+          );
+        });
+      });
       const perCycle = testSockets.length * targets.length;
       return {
         sockets: testSockets,
-        targets,
+        addresses: targets.map((target) => ({ hostname: target.ip, port: target.port })),
+        flows,
         perCycle,
         spacingMs: 1000 / (config.rateLimits[test.rateLimit].cps * perCycle),
         origin: now,
@@ -425,14 +435,14 @@ export class Prober {
         let burst = Math.max(64, Math.ceil(allowanceMs / test.spacingMs));
         while (due <= now && burst-- > 0) {
           const within = test.next % test.perCycle;
-          const target = test.targets[Math.floor(within / sockets)];
+          const target = Math.floor(within / sockets);
           const socketIndex = within % sockets;
-          const flow = target.flows[socketIndex];
+          const flow = test.flows[within];
           const backpressure = test.sockets[socketIndex].stage(
             flow,
             interval,
             this.#sequences[flow]++,
-            target.address,
+            test.addresses[target],
             now,
           );
           if (backpressure !== undefined) await backpressure;

@@ -150,3 +150,38 @@ Deno.test("columns are reused by a later interval only when no summary of them i
   assert.equal(fourth.current()!.paths[0].sent, 1, "reused counters start again from 0");
   assert.deepEqual(third.paths.map((path) => path.rtt?.p50), [3]);
 });
+
+Deno.test("paths as JSON from the columns are exactly JSON.stringify of the paths", async () => {
+  const { interval } = await publish(0, { dst_hostname: 'a "quoted" név\n', "odd key": "\u2028" });
+  const objects = interval.current()!.paths;
+  const withoutFlows = objects.map(({ flows: _, ...path }) => path);
+  for (const chunkSize of [1, 100, 65_536]) {
+    const text = [...interval.pathsJson({ flows: true, chunkSize })!].join("");
+    assert.equal(text, JSON.stringify(objects));
+  }
+  assert.equal(
+    [...interval.pathsJson({ flows: false })!].join(""),
+    JSON.stringify(withoutFlows),
+  );
+  assert.equal(
+    [...interval.pathsJson({ flows: false, dstIp: "10.0.1.2" })!].join(""),
+    JSON.stringify(withoutFlows.filter((path) => path.dstIp === "10.0.1.2")),
+  );
+  assert.equal([...interval.pathsJson({ flows: true, srcIp: "10.9.9.9" })!].join(""), "[]");
+});
+
+Deno.test("columns being written as JSON are not reused until the writing ends", async () => {
+  const { summarizer, interval } = await publish(0);
+  const chunks = interval.pathsJson({ flows: true, chunkSize: 1 })!;
+  const first = chunks.next().value;
+  assert.equal(interval.compact(), undefined, "held while a reader is on it");
+  summarizer.recycle(interval.compact());
+  const { interval: later } = await publish(10_000, { dst_hostname: "later" }, summarizer);
+  const rest = [...chunks].join("");
+  assert.match(first + rest, /"dst_hostname":"a"/, "the reader kept its own interval");
+  const done = later.pathsJson({ flows: false })!;
+  done.return(undefined);
+  const after = await publish(20_000, undefined, summarizer);
+  assert.ok(later.compact() !== undefined, "a reader that stopped early lets go");
+  assert.equal(after.interval.paths.length, 2);
+});

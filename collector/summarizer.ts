@@ -183,7 +183,8 @@ export class Summarizer implements ProbeOutcomeSink {
   readonly #flowTags: Record<string, string>[] = [];
   /** Flow ids in the published order (by path, then ports), or undefined after a change. */
   #order: Uint32Array | undefined;
-  readonly #pathIndex = new Map<string, number>();
+  /** Path index by source, then destination address (no key string of its own a path). */
+  readonly #pathIndex = new Map<string, Map<string, number>>();
   readonly #pathSrc: string[] = [];
   readonly #pathDst: string[] = [];
   /** Each path's identity as last published, and what it was made from. */
@@ -201,6 +202,7 @@ export class Summarizer implements ProbeOutcomeSink {
   #cursor = new Uint32Array(0);
   #grouped = new Float64Array(0);
   #pathSamples = new Float64Array(0);
+  #mergeScratch = new Float64Array(0);
   /** Columns of an interval no longer published in full, to fill again. */
   #spareColumns: IntervalColumns | undefined;
   /** Where receive times come from, as the engine of the sockets says. */
@@ -228,11 +230,15 @@ export class Summarizer implements ProbeOutcomeSink {
       this.#highestSequence = grown(this.#highestSequence, length, (n) => new Float64Array(n));
       this.#highestSequence.fill(-1, size);
     }
-    const key = `${descriptor.srcIp} ${descriptor.dstIp}`;
-    let path = this.#pathIndex.get(key);
+    let bySource = this.#pathIndex.get(descriptor.srcIp);
+    if (bySource === undefined) {
+      bySource = new Map();
+      this.#pathIndex.set(descriptor.srcIp, bySource);
+    }
+    let path = bySource.get(descriptor.dstIp);
     if (path === undefined) {
       path = this.#pathSrc.length;
-      this.#pathIndex.set(key, path);
+      bySource.set(descriptor.dstIp, path);
       this.#pathSrc.push(descriptor.srcIp);
       this.#pathDst.push(descriptor.dstIp);
       this.#pathIdentity.push(undefined);
@@ -485,7 +491,11 @@ export class Summarizer implements ProbeOutcomeSink {
     return this.#grouped;
   }
 
-  /** The sorted samples of the active flows among `order[from..to)`, which are sorted each. */
+  /**
+   * The sorted samples of the active flows among `order[from..to)`, each sorted already: merged
+   * one flow at a time, linear in the samples for the few flows (ports) a path has, where sorting
+   * them again took milliseconds at 10,000 answers a flow and held up the event loop.
+   */
   #mergeSamples(
     grouped: Float64Array,
     order: Uint32Array,
@@ -494,17 +504,29 @@ export class Summarizer implements ProbeOutcomeSink {
     open: IntervalCounts,
     samples: number,
   ): Float64Array {
-    if (this.#pathSamples.length < samples) this.#pathSamples = new Float64Array(samples * 2);
-    const merged = this.#pathSamples;
-    let at = 0;
+    if (this.#pathSamples.length < samples) {
+      this.#pathSamples = new Float64Array(samples * 2);
+      this.#mergeScratch = new Float64Array(samples * 2);
+    }
+    let merged = this.#pathSamples;
+    let other = this.#mergeScratch;
+    let length = 0;
     for (let index = from; index < to; index++) {
       const flow = order[index];
       if (!open.active(flow)) continue;
-      for (let sample = this.#offsets[flow]; sample < this.#offsets[flow + 1]; sample++) {
-        merged[at++] = grouped[sample];
+      const start = this.#offsets[flow], end = this.#offsets[flow + 1];
+      if (start === end) continue;
+      let left = 0, right = start, out = 0;
+      while (left < length && right < end) {
+        other[out++] = merged[left] <= grouped[right] ? merged[left++] : grouped[right++];
       }
+      while (left < length) other[out++] = merged[left++];
+      while (right < end) other[out++] = grouped[right++];
+      length = out;
+      const filled = other;
+      other = merged;
+      merged = filled;
     }
-    sortRange(merged, 0, samples);
     return merged;
   }
 
@@ -532,9 +554,15 @@ export class Summarizer implements ProbeOutcomeSink {
       cached !== undefined && !mixed && this.#pathTagsSource[path] === shared &&
       this.#pathTagsVersion[path] === this.#sourceTagsVersion
     ) return cached;
-    const tags = { ...this.#sourceTags };
-    for (let index = from; index < to; index++) {
-      if (open.active(order[index])) Object.assign(tags, this.#flowTags[order[index]]);
+    let tags: Record<string, string>;
+    if (!mixed && shared !== undefined && isEmpty(this.#sourceTags)) {
+      // The target's own tags, not a copy: one object fewer a path.
+      tags = shared;
+    } else {
+      tags = { ...this.#sourceTags };
+      for (let index = from; index < to; index++) {
+        if (open.active(order[index])) Object.assign(tags, this.#flowTags[order[index]]);
+      }
     }
     const identity = cached !== undefined && sameTags(cached.tags, tags)
       ? cached
@@ -609,6 +637,11 @@ function emptyColumns(): IntervalColumns {
     ports: new Uint16Array(0),
     flows: new StatisticsRows(0),
   };
+}
+
+function isEmpty(tags: Record<string, string>): boolean {
+  for (const _ in tags) return false;
+  return true;
 }
 
 function sameTags(a: Record<string, string>, b: Record<string, string>): boolean {

@@ -275,7 +275,7 @@ class NativeSocket implements NativeDatagramSocket {
    * with its entry, where a Uint8Array of its own took ~250), an IPv6 one as its bytes. A collector
    * keeps one per target and socket.
    */
-  readonly #encoded = new WeakMap<SocketAddress, number | Uint8Array>();
+  readonly #encoded: WeakMap<SocketAddress, number | Uint8Array>;
   readonly #timespec = new BigInt64Array(2);
   readonly #timespecBytes = new Uint8Array(this.#timespec.buffer);
   readonly #int = new Int32Array(1);
@@ -293,6 +293,7 @@ class NativeSocket implements NativeDatagramSocket {
   #baseNanos = 0;
 
   constructor(options: NativeSocketOptions, adopted?: number) {
+    this.#encoded = options.peerAddresses?.encoded ?? new WeakMap();
     const c = libc();
     if (adopted !== undefined) {
       this.#fd = adopted;

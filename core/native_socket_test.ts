@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DatagramBatch } from "./socket.ts";
+import { DatagramBatch, PeerAddressCache } from "./socket.ts";
 import { nativeEngineStatus, openNativeSocket } from "./native_socket.ts";
 import { openDenoSocket } from "./deno_socket.ts";
 import type { SocketError } from "./errors.ts";
@@ -295,5 +295,31 @@ Deno.test(
       keys.push(key);
     });
     assert.deepEqual(keys, [0, 1]);
+  },
+);
+
+Deno.test(
+  "sockets sharing a peer address cache send to the same address objects, IPv4 and dual-stack",
+  { ignore },
+  async () => {
+    const peerAddresses = new PeerAddressCache();
+    await using receiver = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+    await using ipv4 = await openNativeSocket({ hostname: "127.0.0.1", port: 0, peerAddresses });
+    await using dual = await openNativeSocket({ hostname: "::", port: 0, peerAddresses });
+    // One object for both senders, as a prober hands each target to all its sockets.
+    const to = { hostname: "127.0.0.1", port: receiver.localAddress.port };
+    const out = new DatagramBatch(2, 64);
+    for (
+      const [socket, text] of [[ipv4, "from v4"], [dual, "from dual"], [ipv4, "again"]] as const
+    ) {
+      assert.equal(socket.sendNow(out, fill(out, [{ text, to }])), 1);
+    }
+    const seen = await receiveAll(receiver, new DatagramBatch(8, 64), 3);
+    assert.deepEqual(seen.map((one) => one.text).sort(), ["again", "from dual", "from v4"]);
+    assert.equal(typeof peerAddresses.encoded.get(to), "number", "an IPv4 peer is one number");
+    assert.ok(
+      seen.some((one) => one.from === `127.0.0.1:${ipv4.localAddress.port}`) &&
+        seen.some((one) => one.from === `127.0.0.1:${dual.localAddress.port}`),
+    );
   },
 );

@@ -145,6 +145,29 @@ export interface BindOptions {
    * `NativeDatagramSocket.readTransmitTimes`). Default false.
    */
   transmitTimestamps?: boolean;
+  /**
+   * Where the native engine keeps each peer's encoded address: sockets that send to the same
+   * address objects can share one (a collector's sockets all send to the same targets). Default:
+   * one per socket.
+   */
+  peerAddresses?: PeerAddressCache;
+}
+
+/**
+ * Encoded peer addresses, keyed weakly by the `SocketAddress` objects sent to, for sockets to
+ * share (native engine).
+ *
+ * @example
+ * ```ts
+ * import { PeerAddressCache } from "@llama/core";
+ * const peerAddresses = new PeerAddressCache();
+ * // openSocket({ hostname: "0.0.0.0", port: 0, peerAddresses }) for each socket of a prober
+ * console.assert(peerAddresses.encoded instanceof WeakMap);
+ * ```
+ */
+export class PeerAddressCache {
+  /** Each address as one number (IPv4: address × 65536 + port) or its sockaddr bytes (IPv6). */
+  readonly encoded: WeakMap<SocketAddress, number | Uint8Array> = new WeakMap();
 }
 
 /** Opens a socket: the one thing the programs need from a socket implementation. */

@@ -241,6 +241,9 @@ Deno.test("collector program: --check, bad configs exit 2, SIGHUP with a bad con
     const flags = await runProgram("collector/main.ts", ["--dst-port", "0"]);
     assert.equal(flags.code, 2);
     assert.match(flags.stderr, /--dst-port takes a whole number from 1 to 65535, got 0/);
+    const history = await runProgram("collector/main.ts", ["--history", "0"]);
+    assert.equal(history.code, 2);
+    assert.match(history.stderr, /--history takes a whole number from 1 to 1000, got 0/);
 
     await using collector = await startProgram("collector/main.ts", ["--config", file], {
       readyPattern: /Serving the API on http:\/\/(\S+)/,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startReflector } from "@llama/reflector";
 import {
+  createCollectorApi,
   type IntervalSummary,
   parseCollectorConfig,
   resolveTargets,
@@ -67,6 +68,16 @@ Deno.test("collector serves the matrix page at / and its last intervals at /api/
     matrix.intervals[0].cells.map((cell: { lossPercent: number }) => cell.lossPercent),
     [100, 0],
   );
+
+  // A collector keeping more than 30 intervals serves them all.
+  const longer = createCollectorApi({
+    latest: () => undefined,
+    metrics: () => "",
+    history: () => [],
+    historyIntervals: 60,
+  });
+  assert.equal((await longer.request("/api/v1/history?intervals=60")).status, 200);
+  assert.equal((await longer.request("/api/v1/history?intervals=61")).status, 400);
 
   const bad = await fetch(`${base}/api/v1/matrix?intervals=31`);
   assert.equal(bad.status, 400);
