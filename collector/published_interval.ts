@@ -315,7 +315,7 @@ export class PublishedInterval implements IntervalTrend {
    */
   current(): IntervalSummary | undefined {
     if (this.#columns === undefined) return undefined;
-    const interval = this;
+    const paths = () => this.paths as PathSummary[];
     return {
       start: this.start,
       end: this.end,
@@ -323,7 +323,7 @@ export class PublishedInterval implements IntervalTrend {
       timestampSource: this.timestampSource,
       sendTimestampSource: this.sendTimestampSource,
       get paths(): PathSummary[] {
-        return interval.paths as PathSummary[];
+        return paths();
       },
     };
   }
