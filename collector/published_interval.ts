@@ -210,18 +210,8 @@ export class PublishedInterval implements IntervalTrend {
     if (columns === undefined) return undefined;
     if (this.#summary === undefined) {
       // A reader holding the summary keeps its columns, even once the interval is compacted.
-      const paths = () => this.#fullPaths(columns);
       this.#pinned = true;
-      this.#summary = {
-        start: this.start,
-        end: this.end,
-        intervalSeconds: this.intervalSeconds,
-        timestampSource: this.timestampSource,
-        sendTimestampSource: this.sendTimestampSource,
-        get paths(): PathSummary[] {
-          return paths();
-        },
-      };
+      this.#summary = this.#view(() => this.#fullPaths(columns));
     }
     return this.#summary;
   }
@@ -315,7 +305,11 @@ export class PublishedInterval implements IntervalTrend {
    */
   current(): IntervalSummary | undefined {
     if (this.#columns === undefined) return undefined;
-    const paths = () => this.paths as PathSummary[];
+    return this.#view(() => this.paths as PathSummary[]);
+  }
+
+  /** An `IntervalSummary` of this interval whose paths `paths` makes when they are read. */
+  #view(paths: () => PathSummary[]): IntervalSummary {
     return {
       start: this.start,
       end: this.end,
