@@ -93,7 +93,8 @@ export function createCollectorApi(view: CollectorView): HttpApi {
     }
     const srcIp = context.req.query("src_ip");
     const dstIp = context.req.query("dst_ip");
-    const interval = view.latestInterval?.();
+    // HEAD gets the headers of a GET and its body is dropped, not cancelled: no writer for it.
+    const interval = context.req.method === "HEAD" ? undefined : view.latestInterval?.();
     const chunks = interval?.pathsJson({ flows: flows !== "false", srcIp, dstIp });
     if (interval !== undefined && chunks !== undefined) {
       const { start, end, intervalSeconds, timestampSource, sendTimestampSource } = interval;

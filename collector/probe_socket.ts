@@ -117,6 +117,7 @@ export class ProbeSocket {
   readonly receiving: Promise<void>;
   #drainBatch: DatagramBatch | undefined;
   #closed = false;
+  readonly #closing = Promise.withResolvers<void>();
 
   constructor(
     socket: DatagramSocket,
@@ -267,6 +268,7 @@ export class ProbeSocket {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.resolve();
     await Promise.all(this.#sending);
     this.socket.close();
     await this.receiving;
@@ -305,7 +307,8 @@ export class ProbeSocket {
       // While the prober turns every few milliseconds, it drains the socket on each turn: wait
       // for it to go quiet rather than keep a read (and a promise an answer) going.
       if (pace !== undefined && this.socket.receiveQueued !== undefined && pace.busy()) {
-        await pace.whenIdle();
+        // Closing wakes it too: a busy prober may never go quiet (a reload retires this socket).
+        await Promise.race([pace.whenIdle(), this.#closing.promise]);
         if (this.#closed) return;
       }
       let count: number;

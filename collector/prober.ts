@@ -217,7 +217,13 @@ export class Prober {
     for (const list of Object.values(config.targets)) {
       for (const target of list) destinations.add(target.ip);
     }
-    const sources = await this.#dependencies.sourceAddresses([...destinations]);
+    let sources: Map<string, string>;
+    try {
+      sources = await this.#dependencies.sourceAddresses([...destinations]);
+    } catch (error) {
+      await Promise.all([...opened.values()].map((socket) => socket.close()));
+      throw error;
+    }
 
     this.#summarizer.setSourceTags(config.sourceTags);
     // The native engine stamps every answer in the kernel; Deno's can only read the clock.

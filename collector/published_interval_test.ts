@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Summarizer } from "./summarizer.ts";
+import { createCollectorApi } from "./api.ts";
 
 /** Two paths of two flows: one answered (with a dwell, a duplicate, reordering), one silent. */
 async function publish(
@@ -184,4 +185,21 @@ Deno.test("columns being written as JSON are not reused until the writing ends",
   const after = await publish(20_000, undefined, summarizer);
   assert.ok(later.compact() !== undefined, "a reader that stopped early lets go");
   assert.equal(after.interval.paths.length, 2);
+});
+
+Deno.test("the API streams /api/v1/summaries from the columns and lets go of them, HEAD too", async () => {
+  const { interval } = await publish(0);
+  const api = createCollectorApi({
+    latest: () => interval.current(),
+    latestInterval: () => interval,
+    metrics: () => "",
+  });
+  const head = await api.request("/api/v1/summaries", { method: "HEAD" });
+  assert.equal(head.status, 200);
+  await head.body?.cancel();
+  const response = await api.request("/api/v1/summaries?flows=false");
+  const body = await response.json();
+  assert.equal(body.paths.length, 2);
+  assert.equal(body.start, "1970-01-01T00:00:00.000Z");
+  assert.ok(interval.compact() !== undefined, "no reader is left holding the columns");
 });

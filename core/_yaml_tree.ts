@@ -66,8 +66,8 @@ export function parseYamlTree(text: string): YamlNode | null {
         node = only;
       } else {
         node = { kind, start, empty: start >= end, value: state.result, entries: [], items: [] };
-        if (kind === "map") node.entries = pair(text, frame.children);
-        else if (kind === "seq") node.items = frame.children.map((child) => child.node);
+        if (kind === "map") node.entries = mapEntries(text, node, frame.children);
+        else if (kind === "seq") node.items = listItems(node, frame.children);
       }
       const parent = stack.at(-1);
       if (parent === undefined) root = node;
@@ -79,22 +79,81 @@ export function parseYamlTree(text: string): YamlNode | null {
 
 /**
  * A map's children as key and value: a child followed by `:` is a key; a key whose next child
- * is a key too (`name:` with nothing after it, `{a, b: 1}`) has no value.
+ * is a key too (`name:` with nothing after it, `{a, b: 1}`) has no value. Where that reading
+ * disagrees with the map js-yaml made (explicit `? key` entries), the map's entries are made from
+ * its value instead, all located at the map.
  */
-function pair(
+function mapEntries(
   text: string,
+  map: YamlNode,
   children: readonly { node: YamlNode; end: number }[],
 ): [YamlNode, YamlNode | null][] {
   const entries: [YamlNode, YamlNode | null][] = [];
   for (let index = 0; index < children.length; index++) {
     const key = children[index].node;
+    // A key js-yaml looked for and did not find (before a `...` document end, say).
+    if (key.empty) continue;
     const next = children[index + 1];
     if (next !== undefined && !isKey(text, next.end)) {
       entries.push([key, next.node]);
       index++;
     } else entries.push([key, null]);
   }
-  return entries;
+  const value = map.value as Record<string, unknown>;
+  const last = new Map<string, YamlNode | null>();
+  for (const [key, item] of entries) last.set(keyOf(key), item);
+  const agrees = last.size === Object.keys(value).length &&
+    [...last].every(([key, item]) =>
+      Object.hasOwn(value, key) && sameValue(item === null ? null : item.value, value[key])
+    );
+  if (agrees) return entries;
+  return Object.entries(value).map(([key, item]) => [
+    synthetic(key, map.start),
+    synthetic(item, map.start),
+  ]);
+}
+
+/**
+ * A list's children as its items, lined up with the list js-yaml made: an item written as a bare
+ * `-` has no node of its own (it gets one at the list's place); where the children cannot be
+ * lined up (a `key: value` pair inside a flow list), the items are made from the value.
+ */
+function listItems(list: YamlNode, children: readonly { node: YamlNode }[]): YamlNode[] {
+  const values = list.value as unknown[];
+  const present = children.map((child) => child.node).filter((node) => !node.empty);
+  if (present.length === values.length) return present;
+  const items: YamlNode[] = [];
+  let next = 0;
+  for (const value of values) {
+    if (next < present.length && sameValue(present[next].value, value)) items.push(present[next++]);
+    else if (value === null) items.push(synthetic(null, list.start));
+    else return values.map((item) => synthetic(item, list.start));
+  }
+  return next === present.length ? items : values.map((item) => synthetic(item, list.start));
+}
+
+/** A node for a value that has no position of its own, located at `start`. */
+function synthetic(value: unknown, start: number): YamlNode {
+  const node: YamlNode = { kind: "scalar", start, empty: false, value, entries: [], items: [] };
+  if (Array.isArray(value)) {
+    node.kind = "seq";
+    node.items = value.map((item) => synthetic(item, start));
+  } else if (value !== null && typeof value === "object") {
+    node.kind = "map";
+    node.entries = Object.entries(value).map(([key, item]) => [
+      synthetic(key, start),
+      synthetic(item, start),
+    ]);
+  }
+  return node;
+}
+
+function keyOf(key: YamlNode): string {
+  return key.kind === "scalar" ? String(key.value) : JSON.stringify(key.value);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return a === b || (Number.isNaN(a) && Number.isNaN(b));
 }
 
 function isKey(text: string, end: number): boolean {

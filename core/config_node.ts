@@ -100,6 +100,8 @@ export class ConfigNode {
 
   /** Parses YAML text into the node for its root; see `parseYamlConfig`. */
   static parse(text: string, file?: string): ConfigNode {
+    // js-yaml drops a byte order mark, and its offsets then count from after it.
+    if (text.startsWith("\ufeff")) text = text.slice(1);
     const source = { file, lineStarts: lineStarts(text) };
     let root: YamlNode | null;
     try {

@@ -66,3 +66,27 @@ Deno.test("config node: YAML syntax errors name their line and column", () => {
   assert.equal(alias.describe(), "an alias");
   assert.deepEqual(alias.value(), { b: 1 });
 });
+
+Deno.test("config node: a byte order mark, a document end, bare list items, explicit keys and flow pairs read as YAML says", () => {
+  const bom = parseYamlConfig("\ufeffa: [1, 2]\nb: {c: 1}\n", "t.yaml").fields(["a", "b"], "a map");
+  assert.deepEqual(bom.get("a")!.items("a list").map((item) => item.scalar()), [1, 2]);
+  assert.deepEqual(bom.get("b")!.location(), { path: "b", line: 2, column: 4 });
+  assert.deepEqual(
+    [...parseYamlConfig("a: 1\n...\n", "t.yaml").fields(["a"], "a map").keys()],
+    ["a"],
+    "a document end is no key",
+  );
+  const list = parseYamlConfig("t:\n  -\n  - x\n", "t.yaml").fields(["t"], "a map").get("t")!;
+  assert.deepEqual(list.items("a list").map((item) => [item.path, item.describe()]), [
+    ["t[0]", "nothing"],
+    ["t[1]", '"x"'],
+  ]);
+  const explicit = parseYamlConfig("? a\n? b\n: 2\n", "t.yaml").entries("a map");
+  assert.deepEqual(explicit.map(([key, value]) => [key, value.scalar() ?? null]), [
+    ["a", null],
+    ["b", 2],
+  ]);
+  const pairs = parseYamlConfig("t: [a: 1, b]\n", "t.yaml").fields(["t"], "a map").get("t")!;
+  assert.deepEqual(pairs.items("a list").map((item) => item.describe()), ["a map", '"b"']);
+  assert.deepEqual(pairs.value(), [{ a: 1 }, "b"]);
+});

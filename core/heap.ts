@@ -13,7 +13,8 @@ import vm from "node:vm";
  * process expose one. Without it, V8 keeps the heap it grew while parsing for as long as the
  * program runs: old-generation garbage is collected only when the old generation fills up, and a
  * program whose steady allocations all die young never fills it. Measured with a collector of
- * 10,000 targets: RSS 220 MB without, 149 MB with one collection after start.
+ * 10,000 targets: RSS 220 MB without, 149 MB with one collection after start, which took 30 ms
+ * (it stops the program: call it where a pause does no harm).
  *
  * @example
  * ```ts
