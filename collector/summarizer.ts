@@ -259,19 +259,6 @@ export class Summarizer implements ProbeOutcomeSink {
     this.#flowTags[id] = tags;
   }
 
-  /** The descriptor of a flow. */
-  flow(id: number): FlowDescriptor {
-    const path = this.#flowPath[id];
-    return {
-      srcIp: this.#pathSrc[path],
-      srcPort: this.#srcPorts[id],
-      dstIp: this.#pathDst[path],
-      dstPort: this.#dstPorts[id],
-      tags: this.#flowTags[id],
-      tos: this.#flowTos[id],
-    };
-  }
-
   /** Hands back the columns of a compacted interval (see `PublishedInterval.compact`) for reuse. */
   recycle(columns: IntervalColumns | undefined): void {
     if (columns !== undefined) this.#spareColumns = columns;
