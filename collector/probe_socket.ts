@@ -2,7 +2,6 @@ import { getLogger } from "@logtape/logtape";
 import {
   DatagramBatch,
   type DatagramSocket,
-  type NativeDatagramSocket,
   ProbeReader,
   ProbeWriter,
   reflectionDwellNs,
@@ -194,15 +193,13 @@ export class ProbeSocket {
     this.#current = (index + 1) % BATCH_RING;
     // The native engine sends at once: no promise a flush (four sockets flush every turn of the
     // prober, ~1,000 turns a second at 20k probes/s).
-    const sendNow = (this.socket as Partial<NativeDatagramSocket>).sendNow;
     let sending: Promise<number> | undefined;
-    let failure: { error: unknown } | undefined;
-    if (sendNow === undefined) sending = this.socket.send(batch, count);
+    if (this.socket.sendNow === undefined) sending = this.socket.send(batch, count);
     else {
       try {
-        sendNow.call(this.socket, batch, count);
+        this.socket.sendNow(batch, count);
       } catch (error) {
-        failure = { error };
+        this.#sendFailed(error);
       }
     }
     // The socket stamped each slot's send time before returning: give them to the table now,
@@ -218,10 +215,7 @@ export class ProbeSocket {
         this.#unreadTransmitTimes++;
       }
     }
-    if (sending === undefined) {
-      if (failure !== undefined) this.#sendFailed(failure.error);
-      return SENT;
-    }
+    if (sending === undefined) return SENT;
     this.#busy[index] = true;
     const done = sending.then(
       () => {

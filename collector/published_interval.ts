@@ -246,8 +246,8 @@ export class PublishedInterval implements IntervalTrend {
   /**
    * The paths (of the full interval) as JSON text in chunks of about `chunkSize` characters:
    * exactly what `JSON.stringify` makes of `paths` (filtered, without `flows` unless asked), but
-   * written from the columns without making the objects: 10,000 paths of four flows are ~20 MB
-   * of JSON, and as objects first they grew a collector's heap by ~100 MB for every scrape.
+   * one path at a time, never all the objects and the whole text at once: 10,000 paths of four
+   * flows are ~20 MB of JSON, and made whole they grew a collector's heap by ~100 MB a scrape.
    * Undefined once compacted.
    */
   pathsJson(options: PathsJsonOptions): Generator<string> | undefined {
@@ -270,24 +270,11 @@ export class PublishedInterval implements IntervalTrend {
         const identity = this.#identities[index];
         if (options.srcIp !== undefined && identity.srcIp !== options.srcIp) continue;
         if (options.dstIp !== undefined && identity.dstIp !== options.dstIp) continue;
-        const srcIp = JSON.stringify(identity.srcIp);
-        const dstIp = JSON.stringify(identity.dstIp);
-        chunk += `${first ? "" : ","}{"srcIp":${srcIp},"dstIp":${dstIp},"tags":${
-          JSON.stringify(identity.tags)
-        },"tos":${tosJson(columns.paths, index)},${statisticsJson(columns.paths, index)}`;
+        // One path's objects at a time: they die young, where all of them at once did not.
+        const path: Partial<PathSummary> = pathSummary(columns, identity, index);
+        if (!options.flows) delete path.flows;
+        chunk += (first ? "" : ",") + JSON.stringify(path);
         first = false;
-        if (options.flows) {
-          chunk += `,"flows":[`;
-          for (let flow = columns.flowStart[index]; flow < columns.flowStart[index + 1]; flow++) {
-            chunk += `${flow === columns.flowStart[index] ? "" : ","}{"srcIp":${srcIp},"srcPort":${
-              columns.ports[flow * 2]
-            },"dstIp":${dstIp},"dstPort":${columns.ports[flow * 2 + 1]},"tos":${
-              tosJson(columns.flows, flow)
-            },${statisticsJson(columns.flows, flow)}}`;
-          }
-          chunk += "]";
-        }
-        chunk += "}";
         if (chunk.length >= chunkSize) {
           yield chunk;
           chunk = "";
@@ -338,27 +325,7 @@ export class PublishedInterval implements IntervalTrend {
   }
 
   #unpackFull(columns: IntervalColumns): PathSummary[] {
-    return this.identities.map((identity, index): PathSummary => {
-      const flows: FlowSummary[] = [];
-      for (let flow = columns.flowStart[index]; flow < columns.flowStart[index + 1]; flow++) {
-        flows.push({
-          srcIp: identity.srcIp,
-          srcPort: columns.ports[flow * 2],
-          dstIp: identity.dstIp,
-          dstPort: columns.ports[flow * 2 + 1],
-          tos: columns.flows.tosSummary(flow),
-          ...columns.flows.statistics(flow),
-        });
-      }
-      return {
-        srcIp: identity.srcIp,
-        dstIp: identity.dstIp,
-        tags: identity.tags,
-        tos: columns.paths.tosSummary(index),
-        ...columns.paths.statistics(index),
-        flows,
-      };
-    });
+    return this.identities.map((identity, index) => pathSummary(columns, identity, index));
   }
 
   #unpackTrend(): PathTrend[] {
@@ -393,33 +360,31 @@ export interface PathsJsonOptions {
   chunkSize?: number;
 }
 
-/** A row's `ProbeStatistics` as the members of a JSON object, in `StatisticsRows.statistics` order. */
-function statisticsJson(rows: StatisticsRows, row: number): string {
-  const counts = row * COUNTS;
-  const sent = rows.counts[counts];
-  const lost = rows.counts[counts + 1];
-  const times = row * TIMES;
-  const time = (offset: number) => JSON.stringify(rows.times[times + offset]);
-  const rtt = Number.isNaN(rows.times[times])
-    ? "null"
-    : `{"min":${time(0)},"mean":${time(1)},"max":${time(2)},"stddev":${time(3)},"p50":${
-      time(4)
-    },"p90":${time(5)},"p99":${time(6)}}`;
-  const jitter = Number.isNaN(rows.times[times + 7]) ? "null" : time(7);
-  return `"sent":${sent},"lost":${lost},"lossPercent":${
-    JSON.stringify(sent === 0 ? 0 : (lost / sent) * 100)
-  },"late":${rows.counts[counts + 2]},"duplicates":${rows.counts[counts + 3]},"reordered":${
-    rows.counts[counts + 4]
-  },"rtt":${rtt},"jitter":${jitter},"dwellCorrected":${rows.counts[counts + 5]}`;
-}
-
-/** A row's `TosSummary` as JSON. */
-function tosJson(rows: StatisticsRows, row: number): string {
-  const at = rows.tos[row * TOS + 1];
-  const back = rows.tos[row * TOS + 2];
-  return `{"sent":${rows.tos[row * TOS]},"atReflector":${at < 0 ? "null" : at},"onReturn":${
-    back < 0 ? "null" : back
-  }}`;
+/** Path `index` of `columns`, with its flows, as the objects of an `IntervalSummary`. */
+function pathSummary(
+  columns: IntervalColumns,
+  identity: PathIdentity,
+  index: number,
+): PathSummary {
+  const flows: FlowSummary[] = [];
+  for (let flow = columns.flowStart[index]; flow < columns.flowStart[index + 1]; flow++) {
+    flows.push({
+      srcIp: identity.srcIp,
+      srcPort: columns.ports[flow * 2],
+      dstIp: identity.dstIp,
+      dstPort: columns.ports[flow * 2 + 1],
+      tos: columns.flows.tosSummary(flow),
+      ...columns.flows.statistics(flow),
+    });
+  }
+  return {
+    srcIp: identity.srcIp,
+    dstIp: identity.dstIp,
+    tags: identity.tags,
+    tos: columns.paths.tosSummary(index),
+    ...columns.paths.statistics(index),
+    flows,
+  };
 }
 
 /**

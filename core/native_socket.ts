@@ -381,31 +381,16 @@ class NativeSocket implements NativeDatagramSocket {
 
   receiveQueued(batch: DatagramBatch): number {
     if (this.#closed) throw new SocketError("socket closed", { operation: "closed" });
-    const structures = this.#prepareReceive(batch);
-    const count = libc().recvmmsgBlocking(
-      this.#fd,
-      structures.messages,
-      batch.capacity,
-      MSG_WAITFORONE | MSG_DONTWAIT,
-      null,
-    );
-    if (count < 0) {
-      const errno = this.#errno();
-      if (errno === EAGAIN || errno === EINTR) return 0;
-      throw new SocketError(`recvmmsg failed: ${errnoName(errno)}`, { operation: "receive" });
-    }
-    return this.#received(batch, structures, count);
+    return this.#receiveOnThisThread(batch, MSG_WAITFORONE | MSG_DONTWAIT);
   }
 
   receiveBlocking(batch: DatagramBatch, timeoutMs: number): number {
-    const c = libc();
-    const structures = this.#prepareReceive(batch);
     let flags = MSG_WAITFORONE;
     if (timeoutMs >= 0) {
       // recvmmsg's own timeout is only looked at after a datagram arrives: poll first.
       this.#pollfd[0] = this.#fd;
       this.#pollfd[1] = POLLIN;
-      const ready = c.poll(this.#pollfdBytes, 1n, Math.ceil(timeoutMs));
+      const ready = libc().poll(this.#pollfdBytes, 1n, Math.ceil(timeoutMs));
       if (ready === 0) return 0;
       if (ready < 0) {
         if (this.#errno() === EINTR) return 0;
@@ -413,7 +398,19 @@ class NativeSocket implements NativeDatagramSocket {
       }
       flags |= MSG_DONTWAIT;
     }
-    const count = c.recvmmsgBlocking(this.#fd, structures.messages, batch.capacity, flags, null);
+    return this.#receiveOnThisThread(batch, flags);
+  }
+
+  /** One synchronous `recvmmsg` with `flags`; 0 when nothing was queued (or a signal came). */
+  #receiveOnThisThread(batch: DatagramBatch, flags: number): number {
+    const structures = this.#prepareReceive(batch);
+    const count = libc().recvmmsgBlocking(
+      this.#fd,
+      structures.messages,
+      batch.capacity,
+      flags,
+      null,
+    );
     if (count < 0) {
       const errno = this.#errno();
       if (errno === EAGAIN || errno === EINTR) return 0;

@@ -106,6 +106,11 @@ export interface DatagramSocket extends AsyncDisposable {
    * engine: one system call, no promise).
    */
   receiveQueued?(batch: DatagramBatch): number;
+  /**
+   * Sends the first `count` slots of `batch` before returning; returns the number sent (native
+   * engine: no promise).
+   */
+  sendNow?(batch: DatagramBatch, count: number): number;
   /** Sends the first `count` slots of `batch`; resolves to the number sent. */
   send(batch: DatagramBatch, count: number): Promise<number>;
   /**

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { startReflector } from "@llama/reflector";
 import {
-  type NativeDatagramSocket,
   nativeEngineStatus,
   type OpenSocket,
   selectEngine,
@@ -335,10 +334,9 @@ Deno.test("collector: after the event loop stalls, it catches up in paced bursts
       return send(batch, count);
     };
     // The native engine's sockets are sent on without a promise.
-    const native = socket as Partial<NativeDatagramSocket>;
-    const sendNow = native.sendNow?.bind(socket);
+    const sendNow = socket.sendNow?.bind(socket);
     if (sendNow !== undefined) {
-      native.sendNow = (batch, count) => {
+      socket.sendNow = (batch, count) => {
         sends.push({ at: performance.now(), count });
         return sendNow(batch, count);
       };
@@ -390,9 +388,8 @@ for (const engine of ["deno", "native"] as const) {
         const socket = await chosen.open(options);
         const refused = () => new SocketError("sendmmsg failed: EPERM (1)", { operation: "send" });
         socket.send = () => Promise.reject(refused());
-        const native = socket as Partial<NativeDatagramSocket>;
-        if (native.sendNow !== undefined) {
-          native.sendNow = () => {
+        if (socket.sendNow !== undefined) {
+          socket.sendNow = () => {
             throw refused();
           };
         }
