@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { startReflector } from "@llama/reflector";
-import {
-  nativeEngineStatus,
-  type OpenSocket,
-  selectEngine,
-  SocketError,
-} from "@llama/core";
+import { nativeEngineStatus, type OpenSocket, selectEngine, SocketError } from "@llama/core";
 import { collectorYaml, startRecordingCollector } from "./_collector.ts";
 import { parsePrometheusText } from "./_prometheus.ts";
 import { requirement } from "./_requirements.ts";
