@@ -12,7 +12,7 @@ export function writeRttStatistics(
   sorted: ArrayLike<number>,
   from: number,
   to: number,
-  out: Float64Array,
+  out: Float32Array | Float64Array,
   offset: number,
 ): boolean {
   const count = to - from;

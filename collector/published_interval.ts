@@ -1,7 +1,7 @@
 /**
  * A published interval, held in typed arrays rather than objects: the latest one with every
  * statistic of every path and flow (~500 bytes a path of four flows, where objects took ~2 KB),
- * older ones with only what the matrix's charts draw (16 bytes a path). Objects are made only
+ * older ones with only what the matrix's charts draw (8 bytes a path). Objects are made only
  * when somebody reads `paths`, and are not kept.
  *
  * @module
@@ -57,8 +57,8 @@ export class StatisticsRows {
   readonly rows: number;
   /** `COUNTS` counters per row. */
   readonly counts: Uint32Array;
-  /** `TIMES` times per row. */
-  readonly times: Float64Array;
+  /** `TIMES` times per row, in float32: read them back with `milliseconds`. */
+  readonly times: Float32Array;
   /** `TOS` values per row. */
   readonly tos: Int16Array;
 
@@ -66,7 +66,7 @@ export class StatisticsRows {
   constructor(rows: number) {
     this.rows = rows;
     this.counts = new Uint32Array(rows * COUNTS);
-    this.times = new Float64Array(rows * TIMES);
+    this.times = new Float32Array(rows * TIMES);
     this.tos = new Int16Array(rows * TOS);
   }
 
@@ -75,7 +75,8 @@ export class StatisticsRows {
     const counts = row * COUNTS;
     const sent = this.counts[counts];
     const lost = this.counts[counts + 1];
-    const times = row * TIMES;
+    const at = row * TIMES;
+    const times = this.times;
     return {
       sent,
       lost,
@@ -83,16 +84,16 @@ export class StatisticsRows {
       late: this.counts[counts + 2],
       duplicates: this.counts[counts + 3],
       reordered: this.counts[counts + 4],
-      rtt: Number.isNaN(this.times[times]) ? null : {
-        min: this.times[times],
-        mean: this.times[times + 1],
-        max: this.times[times + 2],
-        stddev: this.times[times + 3],
-        p50: this.times[times + 4],
-        p90: this.times[times + 5],
-        p99: this.times[times + 6],
+      rtt: Number.isNaN(times[at]) ? null : {
+        min: milliseconds(times[at]),
+        mean: milliseconds(times[at + 1]),
+        max: milliseconds(times[at + 2]),
+        stddev: milliseconds(times[at + 3]),
+        p50: milliseconds(times[at + 4]),
+        p90: milliseconds(times[at + 5]),
+        p99: milliseconds(times[at + 6]),
       },
-      jitter: Number.isNaN(this.times[times + 7]) ? null : this.times[times + 7],
+      jitter: Number.isNaN(times[at + 7]) ? null : milliseconds(times[at + 7]),
       dwellCorrected: this.counts[counts + 5],
     };
   }
@@ -123,12 +124,16 @@ export interface IntervalColumns {
   flows: StatisticsRows;
 }
 
-/** Sent, lost, RTT p50 and p99 (NaN: none) of every path: what an older interval keeps. */
+/**
+ * Sent, lost, RTT p50 and p99 (NaN: none) of every path: what an older interval keeps, in 8 bytes
+ * a path. The counters take 16 bits unless the interval had more probes on a path; the times are
+ * float16, 3 significant digits, plenty for a chart.
+ */
 interface TrendColumns {
-  sent: Uint32Array;
-  lost: Uint32Array;
-  p50: Float32Array;
-  p99: Float32Array;
+  sent: Uint16Array | Uint32Array;
+  lost: Uint16Array | Uint32Array;
+  p50: Float16Array;
+  p99: Float16Array;
 }
 
 /** Describes an interval: its bounds and where its timestamps came from. */
@@ -217,18 +222,24 @@ export class PublishedInterval implements IntervalTrend {
   }
 
   /**
-   * Keeps only sent, lost, RTT p50 and p99 of each path (16 bytes); drops flows and the rest.
+   * Keeps only sent, lost, RTT p50 and p99 of each path (8 bytes); drops flows and the rest.
    * Returns the columns for the next interval to fill, unless a `summary()` still reads them.
    */
   compact(): IntervalColumns | undefined {
     const columns = this.#columns;
     if (columns === undefined) return undefined;
     const count = this.identities.length;
+    let most = 0;
+    for (let path = 0; path < count; path++) {
+      most = Math.max(most, columns.paths.counts[path * COUNTS]);
+    }
+    const counters = (length: number) =>
+      most <= 0xffff ? new Uint16Array(length) : new Uint32Array(length);
     const trend: TrendColumns = {
-      sent: new Uint32Array(count),
-      lost: new Uint32Array(count),
-      p50: new Float32Array(count),
-      p99: new Float32Array(count),
+      sent: counters(count),
+      lost: counters(count),
+      p50: new Float16Array(count),
+      p99: new Float16Array(count),
     };
     for (let path = 0; path < count; path++) {
       trend.sent[path] = columns.paths.counts[path * COUNTS];
@@ -342,7 +353,7 @@ export class PublishedInterval implements IntervalTrend {
         lossPercent: sent === 0 ? 0 : (lost / sent) * 100,
         rtt: Number.isNaN(trend.p50[index])
           ? null
-          : { p50: milliseconds(trend.p50[index]), p99: milliseconds(trend.p99[index]) },
+          : { p50: chartMilliseconds(trend.p50[index]), p99: chartMilliseconds(trend.p99[index]) },
       };
     });
   }
@@ -393,4 +404,12 @@ function pathSummary(
  */
 function milliseconds(value: number): number {
   return Math.round(value * 1e6) / 1e6;
+}
+
+/**
+ * A float16 time in milliseconds, to the 4 significant digits it holds (within 0.05%): 0.02 comes
+ * back as 0.02, not 0.0200042724609375.
+ */
+function chartMilliseconds(value: number): number {
+  return Number(value.toPrecision(4));
 }

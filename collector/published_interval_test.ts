@@ -43,6 +43,11 @@ async function publish(
   return { summarizer, interval: await summarizer.finish(start) };
 }
 
+/** What the latest interval serves of a time: its float32, rounded to the nanosecond. */
+function stored(milliseconds: number): number {
+  return Math.round(Math.fround(milliseconds) * 1e6) / 1e6;
+}
+
 Deno.test("the latest interval says everything of every path and flow, from its columns", async () => {
   const { interval } = await publish(0);
   const summary = interval.summary()!;
@@ -62,9 +67,12 @@ Deno.test("the latest interval says everything of every path and flow, from its 
   assert.equal(flow.reordered, 1);
   assert.equal(flow.dwellCorrected, 3);
   assert.equal(flow.rtt!.min, 0.05);
-  assert.equal(flow.rtt!.max, 123.456789, "the latest interval keeps times exactly");
-  assert.equal(flow.rtt!.p50, (0.0731 + 0.1) / 2);
-  assert.equal(flow.jitter, (0.0231 + (123.456789 - 0.0731) + (123.456789 - 0.1)) / 3);
+  // Times are kept in float32 (7 significant digits) and served rounded to the nanosecond.
+  assert.equal(flow.rtt!.max, stored(123.456789));
+  assert.equal(flow.rtt!.max, 123.456787);
+  assert.equal(flow.rtt!.p50, 0.08655);
+  assert.equal(flow.rtt!.min, 0.05);
+  assert.equal(flow.jitter, stored((0.0231 + (123.456789 - 0.0731) + (123.456789 - 0.1)) / 3));
   assert.deepEqual(flow.tos, { sent: 184, atReflector: 184, onReturn: 0 });
   assert.equal(answered.sent, 10);
   assert.equal(answered.jitter, flow.jitter);
@@ -93,7 +101,8 @@ Deno.test("a compacted interval keeps each path's sent, lost, RTT p50 and p99, a
       sent: 10,
       lost: 2,
       lossPercent: 20,
-      rtt: { p50: 0.08655, p99: Math.round(Math.fround(123.456789) * 1e6) / 1e6 },
+      // float16: 4 significant digits.
+      rtt: { p50: 0.08655, p99: 123.4 },
     },
     {
       srcIp: "10.0.0.1",
@@ -105,9 +114,39 @@ Deno.test("a compacted interval keeps each path's sent, lost, RTT p50 and p99, a
       rtt: null,
     },
   ]);
-  assert.equal(full[0].rtt!.p99, 123.456789);
+  assert.equal(full[0].rtt!.p99, stored(123.456789));
   assert.deepEqual(interval.totals(), { sent: 20, lost: 12 });
   assert.equal(before.paths[0].flows.length, 2, "a summary taken before keeps its detail");
+});
+
+Deno.test("a compacted interval keeps counts beyond 16 bits", async () => {
+  const summarizer = new Summarizer(10);
+  const busy = summarizer.addFlow({
+    srcIp: "10.0.0.1",
+    srcPort: 40001,
+    dstIp: "10.0.1.1",
+    dstPort: 8100,
+    tags: {},
+    tos: 0,
+  });
+  const quiet = summarizer.addFlow({
+    srcIp: "10.0.0.1",
+    srcPort: 40001,
+    dstIp: "10.0.1.2",
+    dstPort: 8100,
+    tags: {},
+    tos: 0,
+  });
+  for (let index = 0; index < 70_000; index++) summarizer.sent(busy, 0);
+  for (let index = 0; index < 65_537; index++) summarizer.lost(busy, 0);
+  summarizer.sent(quiet, 0);
+  summarizer.answered(quiet, 0, 0, 0.25, false);
+  const interval = await summarizer.finish(0);
+  interval.compact();
+  assert.deepEqual(
+    interval.paths.map((path) => [path.sent, path.lost, path.rtt?.p50 ?? null]),
+    [[70_000, 65_537, null], [1, 0, 0.25]],
+  );
 });
 
 Deno.test("intervals share their paths' identities while the tags stay the same", async () => {

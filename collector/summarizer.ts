@@ -361,10 +361,14 @@ export class Summarizer implements ProbeOutcomeSink {
     this.#spareColumns = undefined;
     const reuse = spare !== undefined && spare.paths.rows >= pathCount &&
       spare.flows.rows >= flowCount;
-    const paths = reuse ? spare.paths : new StatisticsRows(pathCount);
-    const flows = reuse ? spare.flows : new StatisticsRows(flowCount);
-    const flowStart = reuse ? spare.flowStart : new Uint32Array(pathCount + 1);
-    const ports = reuse ? spare.ports : new Uint16Array(flowCount * 2);
+    // Room for every path and flow known, not only this interval's, whose number varies by a
+    // few: columns sized to it would not fit the next interval half the time.
+    const pathRows = Math.max(pathCount, this.#pathSrc.length);
+    const flowRows = Math.max(flowCount, this.#flowCount);
+    const paths = reuse ? spare.paths : new StatisticsRows(pathRows);
+    const flows = reuse ? spare.flows : new StatisticsRows(flowRows);
+    const flowStart = reuse ? spare.flowStart : new Uint32Array(pathRows + 1);
+    const ports = reuse ? spare.ports : new Uint16Array(flowRows * 2);
     if (reuse) paths.counts.fill(0, 0, pathCount * COUNTS);
     // Intervals with the same paths share one array of identities: a new one is made only from
     // the first path that differs from the interval before.

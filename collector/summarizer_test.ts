@@ -87,10 +87,11 @@ function expected(answers: number[][], sent: number, lost: number) {
   };
 }
 
+/** Equal to what a summary keeps: float32 (7 significant digits), rounded to the nanosecond. */
 function close(actual: number | null | undefined, wanted: number | null | undefined, what: string) {
   if (wanted === null || wanted === undefined) return assert.equal(actual, wanted, what);
   assert.ok(
-    Math.abs(actual! - wanted) <= 1e-9 * Math.max(1, Math.abs(wanted)),
+    Math.abs(actual! - wanted) <= 5e-7 + 1.2e-7 * Math.abs(wanted),
     `${what}: ${actual} vs ${wanted}`,
   );
 }
