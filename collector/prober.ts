@@ -11,6 +11,7 @@ import type { ResolvedConfig } from "./resolve.ts";
 import type { SourceAddressLookup } from "./source_address.ts";
 import { ProbeSocket, type ProbeSocketCounters, type ReceivePace } from "./probe_socket.ts";
 import type { Summarizer } from "./summarizer.ts";
+import { grown } from "./_samples.ts";
 
 /** What the prober needs from the world. */
 export interface ProberDependencies {
@@ -97,11 +98,15 @@ export class Prober {
   readonly #sockets = new Map<string, ProbeSocket>();
   readonly #retired = new Set<ProbeSocket>();
   /**
-   * Flow ids by source address, target and port: the socket's slot and the flow id, in pairs
-   * (one short key a target, not one a flow: a collector of 10,000 targets has 40,000 flows).
+   * The first flow id by source address, target and port; the target's other flows follow in
+   * `#nextFlow`. One short key and no array a target: a collector of 10,000 targets has 40,000
+   * flows, and an array of them a target took ~300 bytes.
    */
-  readonly #flowIds = new Map<string, number[]>();
-  /** A small number for each socket key, for `#flowIds`. */
+  readonly #flowIds = new Map<string, number>();
+  /** Per flow id: the next flow of the same key (-1: none), and the slot of its socket. */
+  #nextFlow = new Int32Array(1024);
+  #flowSlot = new Uint32Array(1024);
+  /** A small number for each socket key, for `#flowSlot`. */
   readonly #socketSlots = new Map<string, number>();
   /** One encoded address a target for all sockets (they send to the same address objects). */
   readonly #peerAddresses = new PeerAddressCache();
@@ -360,14 +365,10 @@ export class Prober {
       this.#socketSlots.set(key, slot);
     }
     const flowKey = `${srcIp} ${dstIp} ${dstPort}`;
-    let flows = this.#flowIds.get(flowKey);
-    if (flows === undefined) {
-      flows = [];
-      this.#flowIds.set(flowKey, flows);
-    }
+    const first = this.#flowIds.get(flowKey);
     let id: number | undefined;
-    for (let index = 0; index < flows.length; index += 2) {
-      if (flows[index] === slot) id = flows[index + 1];
+    for (let flow = first ?? -1; flow >= 0; flow = this.#nextFlow[flow]) {
+      if (this.#flowSlot[flow] === slot) id = flow;
     }
     if (id === undefined) {
       id = this.#summarizer.addFlow({
@@ -378,12 +379,12 @@ export class Prober {
         tags,
         tos: socket.settings.tos,
       });
-      flows.push(slot, id);
-      if (id >= this.#sequences.length) {
-        const grown = new Float64Array(this.#sequences.length * 2);
-        grown.set(this.#sequences);
-        this.#sequences = grown;
-      }
+      this.#sequences = grown(this.#sequences, id + 1, (length) => new Float64Array(length));
+      this.#nextFlow = grown(this.#nextFlow, id + 1, (length) => new Int32Array(length));
+      this.#flowSlot = grown(this.#flowSlot, id + 1, (length) => new Uint32Array(length));
+      this.#flowSlot[id] = slot;
+      this.#nextFlow[id] = first ?? -1;
+      this.#flowIds.set(flowKey, id);
     } else {
       this.#summarizer.setFlowTags(id, tags);
     }

@@ -1,7 +1,7 @@
 import type { TimestampSource } from "@llama/core";
 import type { ProbeOutcomeSink } from "./in_flight.ts";
 import type { ProbeStatistics } from "./statistics.ts";
-import { jitterSum, sortRange, writeRttStatistics } from "./_samples.ts";
+import { grown, jitterSum, sortRange, writeRttStatistics } from "./_samples.ts";
 import {
   COUNTS,
   type IntervalColumns,
@@ -149,18 +149,6 @@ class IntervalCounts {
     return (this.counts[at + SENT] | this.counts[at + LOST] | this.counts[at + LATE] |
       this.counts[at + DUPLICATES]) !== 0;
   }
-}
-
-/** Doubles `array` until it holds `length` entries. */
-function grown<T extends Uint32Array | Uint16Array | Uint8Array | Float64Array>(
-  array: T,
-  length: number,
-  make: (length: number) => T,
-): T {
-  if (length <= array.length) return array;
-  const larger = make(Math.max(length, array.length * 2));
-  larger.set(array);
-  return larger;
 }
 
 /**
