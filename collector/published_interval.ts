@@ -110,10 +110,24 @@ export class StatisticsRows {
   }
 }
 
+/**
+ * The paths of an interval: every path the summarizer knows, in the summary's order, and which of
+ * them the interval has. Intervals share the table while no path is added and no tags change, so
+ * an interval that misses a few paths costs a bit a path, not a pointer.
+ */
+export interface PathTable {
+  /** Every known path's identity (undefined: never published), in order. */
+  table: readonly (PathIdentity | undefined)[];
+  /** Bit `i` set: the interval has `table[i]`; undefined: it has every path of the table. */
+  present: Uint8Array | undefined;
+  /** How many paths the interval has. */
+  count: number;
+}
+
 /** The columns of a published interval, filled by the summarizer. */
 export interface IntervalColumns {
-  /** Each path's identity, in the summary's order. */
-  identities: readonly PathIdentity[];
+  /** The interval's paths: row `r` of `paths` is the `r`-th present path of the table. */
+  identities: PathTable;
   /** One row per path. */
   paths: StatisticsRows;
   /** Index of each path's first flow; one more entry than there are paths. */
@@ -154,7 +168,7 @@ export class PublishedInterval implements IntervalTrend {
   readonly timestampSource: TimestampSource;
   /** Where send times came from. */
   readonly sendTimestampSource: TimestampSource;
-  readonly #identities: readonly PathIdentity[];
+  readonly #identities: PathTable;
   #columns: IntervalColumns | undefined;
   #trend: TrendColumns | undefined;
   #paths: WeakRef<PathTrend[]> | undefined;
@@ -175,9 +189,23 @@ export class PublishedInterval implements IntervalTrend {
     this.#columns = columns;
   }
 
-  /** Each path's identity, in order (shared with the interval before when the paths are the same). */
+  /** How many paths the interval has. */
+  get pathCount(): number {
+    return this.#identities.count;
+  }
+
+  /**
+   * Each path's identity, in order: the table shared with the intervals before when it has every
+   * path, else an array made now.
+   */
   get identities(): readonly PathIdentity[] {
-    return this.#identities;
+    const { table, present } = this.#identities;
+    if (present === undefined) return table as readonly PathIdentity[];
+    const identities: PathIdentity[] = [];
+    for (let index = 0; index < table.length; index++) {
+      if (present[index >> 3] & (1 << (index & 7))) identities.push(table[index]!);
+    }
+    return identities;
   }
 
   /** Whether only the trend is kept (see `compact`). */
@@ -189,7 +217,7 @@ export class PublishedInterval implements IntervalTrend {
   totals(): { sent: number; lost: number } {
     let sent = 0, lost = 0;
     const columns = this.#columns;
-    for (let path = 0; path < this.identities.length; path++) {
+    for (let path = 0; path < this.pathCount; path++) {
       sent += columns === undefined ? this.#trend!.sent[path] : columns.paths.counts[path * COUNTS];
       lost += columns === undefined
         ? this.#trend!.lost[path]
@@ -228,7 +256,7 @@ export class PublishedInterval implements IntervalTrend {
   compact(): IntervalColumns | undefined {
     const columns = this.#columns;
     if (columns === undefined) return undefined;
-    const count = this.identities.length;
+    const count = this.pathCount;
     let most = 0;
     for (let path = 0; path < count; path++) {
       most = Math.max(most, columns.paths.counts[path * COUNTS]);
@@ -277,8 +305,9 @@ export class PublishedInterval implements IntervalTrend {
       yield "";
       let chunk = "[";
       let first = true;
-      for (let index = 0; index < this.#identities.length; index++) {
-        const identity = this.#identities[index];
+      const identities = this.identities;
+      for (let index = 0; index < identities.length; index++) {
+        const identity = identities[index];
         if (options.srcIp !== undefined && identity.srcIp !== options.srcIp) continue;
         if (options.dstIp !== undefined && identity.dstIp !== options.dstIp) continue;
         // One path's objects at a time: they die young, where all of them at once did not.

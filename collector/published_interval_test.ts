@@ -119,6 +119,43 @@ Deno.test("a compacted interval keeps each path's sent, lost, RTT p50 and p99, a
   assert.equal(before.paths[0].flows.length, 2, "a summary taken before keeps its detail");
 });
 
+Deno.test("an interval that misses a path keeps the others' rows and shares the table", async () => {
+  const summarizer = new Summarizer(10);
+  const flows = ["10.0.1.1", "10.0.1.2", "10.0.1.3"].map((dstIp) =>
+    summarizer.addFlow({
+      srcIp: "10.0.0.1",
+      srcPort: 40001,
+      dstIp,
+      dstPort: 8100,
+      tags: { dst: dstIp },
+      tos: 0,
+    })
+  );
+  const publish = (start: number, active: number[]) => {
+    for (const flow of active) {
+      for (let index = 0; index <= flow; index++) summarizer.sent(flow, start);
+    }
+    return summarizer.finish(start);
+  };
+  const first = await publish(0, flows);
+  const second = await publish(10_000, [flows[0], flows[2]]);
+  const third = await publish(20_000, flows);
+  assert.equal(second.pathCount, 2);
+  assert.deepEqual(
+    second.paths.map((path) => [path.dstIp, path.tags.dst, path.sent]),
+    [["10.0.1.1", "10.0.1.1", 1], ["10.0.1.3", "10.0.1.3", 3]],
+  );
+  assert.deepEqual(second.totals(), { sent: 4, lost: 0 });
+  assert.equal(third.identities, first.identities, "one table across the three intervals");
+  second.compact();
+  assert.deepEqual(second.paths.map((path) => [path.dstIp, path.sent]), [
+    ["10.0.1.1", 1],
+    ["10.0.1.3", 3],
+  ]);
+  const json = JSON.parse([...third.pathsJson({ flows: false })!].join(""));
+  assert.deepEqual(json.map((path: { sent: number }) => path.sent), [1, 2, 3]);
+});
+
 Deno.test("a compacted interval keeps counts beyond 16 bits", async () => {
   const summarizer = new Summarizer(10);
   const busy = summarizer.addFlow({

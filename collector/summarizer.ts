@@ -179,7 +179,7 @@ export class Summarizer implements ProbeOutcomeSink {
   readonly #pathIdentity: (PathIdentity | undefined)[] = [];
   readonly #pathTagsSource: (Record<string, string> | undefined)[] = [];
   readonly #pathTagsVersion: number[] = [];
-  #lastIdentities: readonly PathIdentity[] = [];
+  #lastTable: readonly (PathIdentity | undefined)[] = [];
   readonly #open = new Map<number, IntervalCounts>();
   readonly #spare: IntervalCounts[] = [];
   #last: IntervalCounts | undefined;
@@ -358,10 +358,14 @@ export class Summarizer implements ProbeOutcomeSink {
     const flowStart = reuse ? spare.flowStart : new Uint32Array(pathRows + 1);
     const ports = reuse ? spare.ports : new Uint16Array(flowRows * 2);
     if (reuse) paths.counts.fill(0, 0, pathCount * COUNTS);
-    // Intervals with the same paths share one array of identities: a new one is made only from
-    // the first path that differs from the interval before.
-    const last = this.#lastIdentities;
-    let identities: PathIdentity[] | undefined;
+    // Intervals share one table of every path's identity while it stays the same: a new one is made
+    // only from the first path that differs from the table before (a path added, tags changed).
+    // A bit a path says which paths this interval has.
+    const last = this.#lastTable;
+    let table: (PathIdentity | undefined)[] | undefined;
+    const known = this.#pathSrc.length;
+    const present = new Uint8Array(Math.ceil(known / 8));
+    let tableRow = 0;
     let pathRow = 0;
     // Summarizing sorts every sample of the interval: give the event loop a turn every few
     // milliseconds, or replies pile up in the sockets' buffers and overflow them.
@@ -431,13 +435,16 @@ export class Summarizer implements ProbeOutcomeSink {
           samples,
           jitterCount > 0 ? jitter / jitterCount : NaN,
         );
-        const identity = this.#identity(path, order, index, end, open);
-        if (identities === undefined && last[pathRow] !== identity) {
-          identities = last.slice(0, pathRow);
-        }
-        identities?.push(identity);
+        present[tableRow >> 3] |= 1 << (tableRow & 7);
         pathRow++;
       }
+      // An absent path keeps the identity it was last published with.
+      const identity = row > first
+        ? this.#identity(path, order, index, end, open)
+        : this.#pathIdentity[path];
+      if (table === undefined && last[tableRow] !== identity) table = last.slice(0, tableRow);
+      table?.push(identity);
+      tableRow++;
       index = end;
       if (performance.now() - sliceStart > YIELD_AFTER_MS) {
         await new Promise((resolve) => setTimeout(resolve, 0));
@@ -445,9 +452,18 @@ export class Summarizer implements ProbeOutcomeSink {
       }
     }
     flowStart[pathCount] = row;
-    this.#lastIdentities = identities ??
-      (last.length === pathCount ? last : last.slice(0, pathCount));
-    return { identities: this.#lastIdentities, paths, flowStart, ports, flows };
+    this.#lastTable = table ?? (last.length === tableRow ? last : last.slice(0, tableRow));
+    return {
+      identities: {
+        table: this.#lastTable,
+        present: pathCount === tableRow ? undefined : present,
+        count: pathCount,
+      },
+      paths,
+      flowStart,
+      ports,
+      flows,
+    };
   }
 
   /** The interval's RTT samples grouped by flow, in order of arrival: flow f has [offsets[f], offsets[f + 1]). */
@@ -610,7 +626,7 @@ function writeTimes(
 
 function emptyColumns(): IntervalColumns {
   return {
-    identities: [],
+    identities: { table: [], present: undefined, count: 0 },
     paths: new StatisticsRows(0),
     flowStart: new Uint32Array(1),
     ports: new Uint16Array(0),
