@@ -139,6 +139,8 @@ interface CollectorSetup {
   /** Address the probe sockets bind. */
   bindIp: string;
   targets: readonly SocketAddress[];
+  /** Deno flags before the script, such as `--v8-flags=…`. */
+  denoFlags?: readonly string[];
 }
 
 /** One `Interval …` log line. */
@@ -210,7 +212,10 @@ async function startCollector(setup: CollectorSetup, run: RunSetup): Promise<Col
   await Deno.writeTextFile(file, collectorConfig(setup));
   const intervals: IntervalLine[] = [];
   const child: ReadyProcess = await spawnUntilReady(Deno.execPath(), {
-    args: ["run", "-A", "collector/main.ts", "--config", file, "--engine", setup.engine],
+    args: [
+      ...["run", "-A", ...setup.denoFlags ?? [], "collector/main.ts"],
+      ...["--config", file, "--engine", setup.engine],
+    ],
     cwd: context.repositoryRoot,
     readyPattern: /Serving the API on (?<url>http:\/\/\S+)/,
     timeoutMilliseconds: 60_000,
@@ -709,6 +714,8 @@ async function compareRtt(
 // ---- memory -----------------------------------------------------------------------------------
 
 interface MemoryReading {
+  /** The engine, and any Deno flags the collector ran with. */
+  variant: string;
   engine: Engine;
   targets: number;
   /** Paths in the last summary. */
@@ -741,10 +748,17 @@ async function timedGets(
   return { bytes, milliseconds: median(times)! };
 }
 
+/**
+ * Deno flags of the memory run that also tries them: a young generation of at most 1 MiB a
+ * semi-space instead of the up to 16 MiB V8 grows it to at this allocation rate.
+ */
+const SMALL_YOUNG_GENERATION = ["--v8-flags=--max-semi-space-size=1"];
+
 async function measureMemory(
   engine: Engine,
   targets: number,
   setup: RunSetup & { plan: Plan; reflectorPort: number },
+  denoFlags: readonly string[] = [],
 ): Promise<MemoryReading> {
   const { plan } = setup;
   // Sockets bound to the wildcard address, as deployed: the collector asks the routing table
@@ -758,6 +772,7 @@ async function measureMemory(
       { length: targets },
       (_, index) => loopbackTarget(index, setup.reflectorPort),
     ),
+    denoFlags,
   }, setup);
   await collector.nextInterval(); // partial
   let last: IntervalLine | undefined;
@@ -769,6 +784,7 @@ async function measureMemory(
   const withoutFlows = await timedGets(collector, "/api/v1/summaries?flows=false");
   const after = await readProcessUsage(collector.pid);
   const reading: MemoryReading = {
+    variant: [engine, ...denoFlags].join(" "),
     engine,
     targets,
     paths: last!.paths,
@@ -779,7 +795,9 @@ async function measureMemory(
     withoutFlows,
   };
   setup.context.progress(
-    `  --engine ${engine}, ${formatNumber(targets)} targets: ${formatNumber(last!.paths)} ` +
+    `  --engine ${reading.variant}, ${formatNumber(targets)} targets: ${
+      formatNumber(last!.paths)
+    } ` +
       `paths, RSS ${formatMebibytes(reading.rssKilobytes)}, summaries ` +
       formatBytes(withFlows.bytes),
   );
@@ -802,6 +820,14 @@ async function measureMemoryPerPath(plan: Plan, run: RunSetup): Promise<MemoryRe
       ...await Promise.all(MEMORY_TARGETS.map((targets) => measureMemory(engine, targets, setup))),
     );
   }
+  context.progress(`Memory, --engine native ${SMALL_YOUNG_GENERATION.join(" ")}`);
+  readings.push(
+    ...await Promise.all(
+      MEMORY_TARGETS.map((targets) =>
+        measureMemory("native", targets, setup, SMALL_YOUNG_GENERATION)
+      ),
+    ),
+  );
   return readings;
 }
 
@@ -922,8 +948,8 @@ interface Results {
   memory: MemoryReading[];
 }
 
-function bytesPerPath(memory: readonly MemoryReading[], engine: Engine): number {
-  const readings = memory.filter((reading) => reading.engine === engine);
+function bytesPerPath(memory: readonly MemoryReading[], variant: string): number {
+  const readings = memory.filter((reading) => reading.variant === variant);
   const small = readings[0];
   const large = readings[readings.length - 1];
   return (large.rssKilobytes - small.rssKilobytes) * 1024 / (large.targets - small.targets);
@@ -985,18 +1011,18 @@ function headlineRows(results: Results): string[][] {
           ]),
       ])
     ),
-    ...ENGINES.map((engine) => {
-      const perPath = bytesPerPath(memory, engine);
-      const large = memory.filter((reading) => reading.engine === engine).at(-1)!;
+    ...[...new Set(memory.map((reading) => reading.variant))].map((variant) => {
+      const perPath = bytesPerPath(memory, variant);
+      const large = memory.filter((reading) => reading.variant === variant).at(-1)!;
       return [
-        `--engine ${engine}: memory per path at ${formatNumber(large.targets)} paths`,
+        `--engine ${variant}: memory per path at ${formatNumber(large.targets)} paths`,
         `${formatNumber(perPath)} bytes`,
         `≤ ${formatNumber(TARGET_BYTES_PER_PATH)} bytes`,
         verdict(perPath <= TARGET_BYTES_PER_PATH),
       ];
     }),
     ...ENGINES.map((engine) => {
-      const large = memory.filter((reading) => reading.engine === engine).at(-1)!;
+      const large = memory.filter((reading) => reading.variant === engine).at(-1)!;
       return [
         `--engine ${engine}: /api/v1/summaries at ${formatNumber(large.paths)} paths`,
         `${formatBytes(large.withFlows.bytes)} in ${
@@ -1097,7 +1123,7 @@ const RTT_HEADER = [
 
 function memoryRows(memory: readonly MemoryReading[]): string[][] {
   return memory.map((reading) => [
-    reading.engine,
+    reading.variant,
     formatNumber(reading.targets),
     formatNumber(reading.paths),
     formatNumber(reading.probesPerSecond),
