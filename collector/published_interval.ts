@@ -1,6 +1,6 @@
 /**
  * A published interval, held in typed arrays rather than objects: the latest one with every
- * statistic of every path and flow (~500 bytes a path of four flows, where objects took ~2 KB),
+ * statistic of every path and flow (~330 bytes a path of four flows, where objects took ~2 KB),
  * older ones with only what the matrix's charts draw (8 bytes a path). Objects are made only
  * when somebody reads `paths`, and are not kept.
  *
