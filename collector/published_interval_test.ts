@@ -43,6 +43,18 @@ async function publish(
   return { summarizer, interval: await summarizer.finish(start) };
 }
 
+/** A flow from 10.0.0.1:40001 to `dstIp`:8100. */
+function flowTo(summarizer: Summarizer, dstIp: string, tags: Record<string, string> = {}): number {
+  return summarizer.addFlow({
+    srcIp: "10.0.0.1",
+    srcPort: 40001,
+    dstIp,
+    dstPort: 8100,
+    tags,
+    tos: 0,
+  });
+}
+
 /** What the latest interval serves of a time: its float32, rounded to the nanosecond. */
 function stored(milliseconds: number): number {
   return Math.round(Math.fround(milliseconds) * 1e6) / 1e6;
@@ -122,14 +134,7 @@ Deno.test("a compacted interval keeps each path's sent, lost, RTT p50 and p99, a
 Deno.test("an interval that misses a path keeps the others' rows and shares the table", async () => {
   const summarizer = new Summarizer(10);
   const flows = ["10.0.1.1", "10.0.1.2", "10.0.1.3"].map((dstIp) =>
-    summarizer.addFlow({
-      srcIp: "10.0.0.1",
-      srcPort: 40001,
-      dstIp,
-      dstPort: 8100,
-      tags: { dst: dstIp },
-      tos: 0,
-    })
+    flowTo(summarizer, dstIp, { dst: dstIp })
   );
   const publish = (start: number, active: number[]) => {
     for (const flow of active) {
@@ -158,22 +163,8 @@ Deno.test("an interval that misses a path keeps the others' rows and shares the 
 
 Deno.test("a compacted interval keeps counts beyond 16 bits", async () => {
   const summarizer = new Summarizer(10);
-  const busy = summarizer.addFlow({
-    srcIp: "10.0.0.1",
-    srcPort: 40001,
-    dstIp: "10.0.1.1",
-    dstPort: 8100,
-    tags: {},
-    tos: 0,
-  });
-  const quiet = summarizer.addFlow({
-    srcIp: "10.0.0.1",
-    srcPort: 40001,
-    dstIp: "10.0.1.2",
-    dstPort: 8100,
-    tags: {},
-    tos: 0,
-  });
+  const busy = flowTo(summarizer, "10.0.1.1");
+  const quiet = flowTo(summarizer, "10.0.1.2");
   for (let index = 0; index < 70_000; index++) summarizer.sent(busy, 0);
   for (let index = 0; index < 65_537; index++) summarizer.lost(busy, 0);
   summarizer.sent(quiet, 0);
@@ -200,14 +191,7 @@ Deno.test("intervals share their paths' identities while the tags stay the same"
 
 Deno.test("columns are reused by a later interval only when no summary of them is held", async () => {
   const summarizer = new Summarizer(10);
-  const flow = summarizer.addFlow({
-    srcIp: "10.0.0.1",
-    srcPort: 40001,
-    dstIp: "10.0.1.1",
-    dstPort: 8100,
-    tags: {},
-    tos: 0,
-  });
+  const flow = flowTo(summarizer, "10.0.1.1");
   const publish = async (start: number, rtt: number) => {
     summarizer.sent(flow, start);
     summarizer.answered(flow, start, start, rtt, false);
