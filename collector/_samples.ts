@@ -55,7 +55,7 @@ export function jitterSum(samples: ArrayLike<number>, from: number, to: number):
 }
 
 /** Sorts `samples[from..to)` in place, allocating nothing for the short ranges most flows have. */
-export function sortRange(samples: Float64Array, from: number, to: number): void {
+export function sortRange(samples: Float32Array | Float64Array, from: number, to: number): void {
   if (to - from > 32) {
     samples.subarray(from, to).sort();
     return;

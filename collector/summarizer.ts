@@ -92,7 +92,8 @@ const SENT = 0, LOST = 1, LATE = 2, DUPLICATES = 3, REORDERED = 4, DWELL_CORRECT
 
 /**
  * The outcomes of one interval, in columns indexed by flow id: counters, the last TOS seen, and
- * every RTT sample with its flow, in order of arrival. Reused from one interval to the next.
+ * every RTT sample (float32, 7 significant digits: what a summary keeps anyway) with its flow, in
+ * order of arrival. Reused from one interval to the next.
  */
 class IntervalCounts {
   start = 0;
@@ -101,7 +102,7 @@ class IntervalCounts {
   /** TOS at the reflector and on return per flow (-1: unknown). */
   tos = new Int16Array(0);
   sampleFlows = new Uint32Array(64);
-  sampleRtts = new Float64Array(64);
+  sampleRtts = new Float32Array(64);
   samples = 0;
 
   reset(start: number, capacity: number): void {
@@ -133,7 +134,7 @@ class IntervalCounts {
     if (this.samples === this.sampleRtts.length) {
       const flows = new Uint32Array(this.samples * 2);
       flows.set(this.sampleFlows);
-      const rtts = new Float64Array(this.samples * 2);
+      const rtts = new Float32Array(this.samples * 2);
       rtts.set(this.sampleRtts);
       this.sampleFlows = flows;
       this.sampleRtts = rtts;
@@ -188,9 +189,9 @@ export class Summarizer implements ProbeOutcomeSink {
   // Scratch space of `finish`, kept for the next interval.
   #offsets = new Uint32Array(0);
   #cursor = new Uint32Array(0);
-  #grouped = new Float64Array(0);
-  #pathSamples = new Float64Array(0);
-  #mergeScratch = new Float64Array(0);
+  #grouped = new Float32Array(0);
+  #pathSamples = new Float32Array(0);
+  #mergeScratch = new Float32Array(0);
   /** Columns of an interval no longer published in full, to fill again. */
   #spareColumns: IntervalColumns | undefined;
   /** Where receive times come from, as the engine of the sockets says. */
@@ -467,7 +468,7 @@ export class Summarizer implements ProbeOutcomeSink {
   }
 
   /** The interval's RTT samples grouped by flow, in order of arrival: flow f has [offsets[f], offsets[f + 1]). */
-  #groupSamples(open: IntervalCounts): Float64Array {
+  #groupSamples(open: IntervalCounts): Float32Array {
     const flows = this.#flowCount;
     if (this.#offsets.length < flows + 1) {
       this.#offsets = new Uint32Array(flows + 1);
@@ -479,7 +480,7 @@ export class Summarizer implements ProbeOutcomeSink {
     for (let flow = 0; flow < flows; flow++) offsets[flow + 1] += offsets[flow];
     const cursor = this.#cursor;
     cursor.set(offsets.subarray(0, flows + 1));
-    if (this.#grouped.length < open.samples) this.#grouped = new Float64Array(open.samples);
+    if (this.#grouped.length < open.samples) this.#grouped = new Float32Array(open.samples);
     for (let sample = 0; sample < open.samples; sample++) {
       this.#grouped[cursor[open.sampleFlows[sample]]++] = open.sampleRtts[sample];
     }
@@ -492,16 +493,16 @@ export class Summarizer implements ProbeOutcomeSink {
    * them again took milliseconds at 10,000 answers a flow and held up the event loop.
    */
   #mergeSamples(
-    grouped: Float64Array,
+    grouped: Float32Array,
     order: Uint32Array,
     from: number,
     to: number,
     open: IntervalCounts,
     samples: number,
-  ): Float64Array {
+  ): Float32Array {
     if (this.#pathSamples.length < samples) {
-      this.#pathSamples = new Float64Array(samples * 2);
-      this.#mergeScratch = new Float64Array(samples * 2);
+      this.#pathSamples = new Float32Array(samples * 2);
+      this.#mergeScratch = new Float32Array(samples * 2);
     }
     let merged = this.#pathSamples;
     let other = this.#mergeScratch;
@@ -613,7 +614,7 @@ export class Summarizer implements ProbeOutcomeSink {
 function writeTimes(
   rows: StatisticsRows,
   row: number,
-  sorted: Float64Array,
+  sorted: Float32Array,
   from: number,
   to: number,
   jitter: number,
