@@ -96,6 +96,8 @@ export class Prober {
   readonly #dependencies: ProberDependencies;
   readonly #wall: WallNanos;
   readonly #sockets = new Map<string, ProbeSocket>();
+  /** The values of `#sockets`, for the loops of every turn. */
+  #socketList: ProbeSocket[] = [];
   readonly #retired = new Set<ProbeSocket>();
   /**
    * The first flow id by source address, target and port; the target's other flows follow in
@@ -278,6 +280,7 @@ export class Prober {
     }
     this.#sockets.clear();
     for (const [key, socket] of sockets) this.#sockets.set(key, socket);
+    this.#socketList = [...this.#sockets.values()];
     this.#tests = tests;
     this.#log.info("Probing {targets} targets from {sockets} sockets ({rate} probes/s)", {
       targets: destinations.size,
@@ -303,13 +306,17 @@ export class Prober {
   expire(): void {
     // Answers first: one that came back in time is matched before its probe can expire. (When
     // the prober is not busy, the sockets read their answers as they come.)
+    // Indexed loops, and the retired set only when it has any: this runs on every turn, and an
+    // iterator a loop was a tenth of the prober's garbage.
+    const sockets = this.#socketList;
+    const retired = this.#retired.size > 0;
     if (this.#busy) {
-      for (const socket of this.#sockets.values()) socket.drain();
-      for (const socket of this.#retired) socket.drain();
+      for (let index = 0; index < sockets.length; index++) sockets[index].drain();
+      if (retired) for (const socket of this.#retired) socket.drain();
     }
     const now = this.#dependencies.clock.monotonic();
-    for (const socket of this.#sockets.values()) socket.expire(now);
-    for (const socket of this.#retired) socket.expire(now);
+    for (let index = 0; index < sockets.length; index++) sockets[index].expire(now);
+    if (retired) for (const socket of this.#retired) socket.expire(now);
   }
 
   /** Health counters; `maxLagMs` restarts from 0 after each call. */

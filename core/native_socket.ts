@@ -276,8 +276,9 @@ class NativeSocket implements NativeDatagramSocket {
    * keeps one per target and socket.
    */
   readonly #encoded: WeakMap<SocketAddress, number | Uint8Array>;
-  readonly #timespec = new BigInt64Array(2);
-  readonly #timespecBytes = new Uint8Array(this.#timespec.buffer);
+  /** A struct timespec for clock_gettime, read as 32-bit halves: a BigInt a reading was garbage. */
+  readonly #timespecBytes = new Uint8Array(16);
+  readonly #timespecView = new DataView(this.#timespecBytes.buffer);
   readonly #int = new Int32Array(1);
   readonly #intBytes = new Uint8Array(this.#int.buffer);
   /** TOS of datagrams that do not ask for one. */
@@ -483,55 +484,27 @@ class NativeSocket implements NativeDatagramSocket {
     const structures = this.#prepare(batch);
     const { messageView, iovecView } = structures;
     let sent = 0;
-    let run = 0; // messages gathered for the next sendmmsg
-    let runStart = 0;
-    let runTos = -2;
-    const flush = () => {
-      if (run === 0) return;
-      const tos = runTos >= 0 ? runTos : this.#baseTos;
-      if (tos !== this.#tos) this.#applyTos(tos);
-      const now = this.#realtimeMonotonic();
-      for (let index = runStart; index < runStart + run; index++) batch.sentAt[index] = now;
-      this.#sendProgress = 0;
-      try {
-        sent += this.#sendmmsg(structures, runStart, run);
-      } finally {
-        if (this.transmitTimestamps) {
-          // The kernel numbers every datagram it accepts, in order, also before a failure.
-          for (let index = runStart; index < runStart + this.#sendProgress; index++) {
-            batch.transmitKeys[index] = this.#nextKey;
-            this.#nextKey = (this.#nextKey + 1) >>> 0;
-          }
-        }
-      }
-      run = 0;
-    };
     batch.transmitKeys.fill(-1, 0, count);
     try {
-      for (let index = 0; index < count; index++) {
-        const length = batch.lengths[index];
-        if (length === 0) {
-          flush();
-          runStart = index + 1;
+      // Runs of datagrams with the same TOS, each one sendmmsg; an empty slot is skipped.
+      let index = 0;
+      while (index < count) {
+        if (batch.lengths[index] === 0) {
+          index++;
           continue;
         }
-        const tos = batch.tos[index];
-        if (run > 0 && tos !== runTos) {
-          flush();
-          runStart = index;
+        const runStart = index;
+        const runTos = batch.tos[index];
+        while (index < count && batch.lengths[index] !== 0 && batch.tos[index] === runTos) {
+          const message = index * MMSGHDR_BYTES;
+          this.#writeName(structures, index * NAME_BYTES, batch.addresses[index]);
+          messageView.setUint32(message + 8, this.#family === AF_INET6 ? 28 : 16, true);
+          setSize(iovecView, index * 16 + 8, batch.lengths[index]);
+          setSize(messageView, message + 40, 0); // no control data on send
+          index++;
         }
-        if (run === 0) {
-          runStart = index;
-          runTos = tos;
-        }
-        const message = index * MMSGHDR_BYTES;
-        this.#writeName(structures, index * NAME_BYTES, batch.addresses[index]);
-        messageView.setUint32(message + 8, this.#family === AF_INET6 ? 28 : 16, true);
-        setSize(iovecView, index * 16 + 8, length);
-        setSize(messageView, message + 40, 0); // no control data on send
-        run++;
+        sent += this.#sendRun(structures, batch, runStart, index - runStart, runTos);
       }
-      flush();
     } catch (error) {
       // A datagram the kernel refused (a firewall's EPERM, say) may still have used up a key:
       // start the count again rather than pair later times with the wrong probes.
@@ -638,17 +611,40 @@ class NativeSocket implements NativeDatagramSocket {
     return Promise.resolve();
   }
 
+  /** Sends `batch[start, start + count)`, whose structures are written, with TOS `runTos`. */
+  #sendRun(
+    structures: BatchStructures,
+    batch: DatagramBatch,
+    start: number,
+    count: number,
+    runTos: number,
+  ): number {
+    const tos = runTos >= 0 ? runTos : this.#baseTos;
+    if (tos !== this.#tos) this.#applyTos(tos);
+    const now = this.#realtimeMonotonic();
+    for (let index = start; index < start + count; index++) batch.sentAt[index] = now;
+    this.#sendProgress = 0;
+    try {
+      return this.#sendmmsg(structures, start, count);
+    } finally {
+      if (this.transmitTimestamps) {
+        // The kernel numbers every datagram it accepts, in order, also before a failure.
+        for (let index = start; index < start + this.#sendProgress; index++) {
+          batch.transmitKeys[index] = this.#nextKey;
+          this.#nextKey = (this.#nextKey + 1) >>> 0;
+        }
+      }
+    }
+  }
+
   #sendmmsg(structures: BatchStructures, start: number, count: number): number {
     const c = libc();
-    const messages = structures.messages.subarray(start * MMSGHDR_BYTES);
     let done = 0;
     for (let attempt = 0; done < count && attempt < 100; attempt++) {
-      const result = c.sendmmsg(
-        this.#fd,
-        messages.subarray(done * MMSGHDR_BYTES),
-        count - done,
-        MSG_DONTWAIT,
-      );
+      const from = (start + done) * MMSGHDR_BYTES;
+      // No view made for the common case, a batch sent whole from its first slot.
+      const messages = from === 0 ? structures.messages : structures.messages.subarray(from);
+      const result = c.sendmmsg(this.#fd, messages, count - done, MSG_DONTWAIT);
       if (result > 0) {
         done += result;
         this.#sendProgress = done;
@@ -792,8 +788,8 @@ class NativeSocket implements NativeDatagramSocket {
       if (after - before >= best) continue;
       best = after - before;
       this.#baseMonotonic = (before + after) / 2;
-      this.#baseSeconds = Number(this.#timespec[0]);
-      this.#baseNanos = Number(this.#timespec[1]);
+      this.#baseSeconds = timespecSeconds(this.#timespecView, 0);
+      this.#baseNanos = this.#timespecView.getUint32(8, true);
     }
     this.#calibratedAt = this.#baseMonotonic;
   }
@@ -803,10 +799,7 @@ class NativeSocket implements NativeDatagramSocket {
    * no BigInt) onto the performance.now() scale.
    */
   #timespecAt(view: DataView, offset: number): number {
-    return this.#toMonotonic(
-      view.getUint32(offset, true) + view.getInt32(offset + 4, true) * 4294967296,
-      view.getUint32(offset + 8, true),
-    );
+    return this.#toMonotonic(timespecSeconds(view, offset), view.getUint32(offset + 8, true));
   }
 
   /** Maps a CLOCK_REALTIME reading onto the performance.now() scale. */
@@ -819,7 +812,7 @@ class NativeSocket implements NativeDatagramSocket {
   #realtimeMonotonic(): number {
     if (performance.now() - this.#calibratedAt > CALIBRATE_EVERY_MS) this.#calibrate();
     libc().clock_gettime(CLOCK_REALTIME, this.#timespecBytes);
-    return this.#toMonotonic(Number(this.#timespec[0]), Number(this.#timespec[1]));
+    return this.#timespecAt(this.#timespecView, 0);
   }
 
   #errno(): number {
@@ -947,4 +940,9 @@ function formatIpv6(groups: number[]): string {
   const hex = groups.map((group) => group.toString(16));
   if (bestStart < 0) return hex.join(":");
   return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`;
+}
+
+/** The seconds of the struct timespec at `offset`: a 64-bit integer, read as two 32-bit halves. */
+function timespecSeconds(view: DataView, offset: number): number {
+  return view.getUint32(offset, true) + view.getInt32(offset + 4, true) * 4294967296;
 }
