@@ -784,7 +784,7 @@ async function measureMemory(
   const withoutFlows = await timedGets(collector, "/api/v1/summaries?flows=false");
   const after = await readProcessUsage(collector.pid);
   const reading: MemoryReading = {
-    variant: [engine, ...denoFlags].join(" "),
+    variant: denoFlags.length === 0 ? engine : `${engine}, deno run ${denoFlags.join(" ")}`,
     engine,
     targets,
     paths: last!.paths,
@@ -1136,7 +1136,7 @@ function memoryRows(memory: readonly MemoryReading[]): string[][] {
 }
 
 const MEMORY_HEADER = [
-  "engine",
+  "engine (and Deno flags)",
   "targets",
   "paths in a summary",
   "probes/s",
@@ -1194,11 +1194,12 @@ function describeMethod(plan: Plan): string {
     "each send) leads the scheduler to pick differently from probeblast (which sleeps right " +
     "after sending), so only the pinned comparison isolates the collector's own timestamping: " +
     "with the scheduler's choice the bias also holds that difference in wake-up time.",
-    `Memory, for each engine: collectors probing ${memoryTargets} targets on distinct ` +
+    `Memory, for each engine (the native one also run with ${SMALL_YOUNG_GENERATION.join(" ")}): ` +
+    `collectors probing ${memoryTargets} targets on distinct ` +
     `addresses 127.1.x.y (refl_c on 0.0.0.0) from sockets bound to 0.0.0.0 (source addresses ` +
     `from the routing table), cps ${plan.memoryCps} × ${SOCKETS} sockets, ` +
-    `${plan.memoryIntervalSeconds}-second intervals (one cycle per interval, so every path is ` +
-    `in every summary), side by side; RSS is read once ${plan.memoryIntervals} complete ` +
+    `${plan.memoryIntervalSeconds}-second intervals (one cycle per interval, so nearly every path ` +
+    `is in every summary: a few probes of a cycle may fall in the next), side by side; RSS is read once ${plan.memoryIntervals} complete ` +
     `intervals have been published (${
       plan.memoryIntervals > 30
         ? "the history of 30 intervals is full: a long-running collector's steady state"

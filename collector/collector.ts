@@ -221,7 +221,7 @@ class RunningCollector implements Collector {
     const { sent, lost } = published.totals();
     this.#log.info("Interval {start}: {paths} paths, {sent} probes sent, {lost} lost", {
       start: published.start,
-      paths: published.identities.length,
+      paths: published.pathCount,
       sent,
       lost,
     });

@@ -312,11 +312,11 @@ export class Prober {
     const retired = this.#retired.size > 0;
     if (this.#busy) {
       for (let index = 0; index < sockets.length; index++) sockets[index].drain();
-      if (retired) for (const socket of this.#retired) socket.drain();
+      if (retired) { for (const socket of this.#retired) socket.drain(); }
     }
     const now = this.#dependencies.clock.monotonic();
     for (let index = 0; index < sockets.length; index++) sockets[index].expire(now);
-    if (retired) for (const socket of this.#retired) socket.expire(now);
+    if (retired) { for (const socket of this.#retired) socket.expire(now); }
   }
 
   /** Health counters; `maxLagMs` restarts from 0 after each call. */

@@ -140,15 +140,19 @@ export interface IntervalColumns {
 
 /**
  * Sent, lost, RTT p50 and p99 (NaN: none) of every path: what an older interval keeps, in 8 bytes
- * a path. The counters take 16 bits unless the interval had more probes on a path; the times are
- * float16, 3 significant digits, plenty for a chart.
+ * a path. The counters take 16 bits unless a path of the interval sent more probes; the times are
+ * float16 (within 0.05%, plenty for a chart) unless an RTT of the interval is beyond its largest
+ * value, 65,504 ms (a port's timeout may be longer).
  */
 interface TrendColumns {
   sent: Uint16Array | Uint32Array;
   lost: Uint16Array | Uint32Array;
-  p50: Float16Array;
-  p99: Float16Array;
+  p50: Float16Array | Float32Array;
+  p99: Float16Array | Float32Array;
 }
+
+/** The largest time float16 holds, in milliseconds. */
+const FLOAT16_MAX = 65_504;
 
 /** Describes an interval: its bounds and where its timestamps came from. */
 export type IntervalHeader = Omit<IntervalSummary, "paths">;
@@ -257,17 +261,21 @@ export class PublishedInterval implements IntervalTrend {
     const columns = this.#columns;
     if (columns === undefined) return undefined;
     const count = this.pathCount;
-    let most = 0;
+    let most = 0, slowest = 0;
     for (let path = 0; path < count; path++) {
       most = Math.max(most, columns.paths.counts[path * COUNTS]);
+      const p99 = columns.paths.times[path * TIMES + 6];
+      if (p99 > slowest) slowest = p99; // NaN (nothing answered) is not
     }
     const counters = (length: number) =>
       most <= 0xffff ? new Uint16Array(length) : new Uint32Array(length);
+    const times = (length: number) =>
+      slowest <= FLOAT16_MAX ? new Float16Array(length) : new Float32Array(length);
     const trend: TrendColumns = {
       sent: counters(count),
       lost: counters(count),
-      p50: new Float16Array(count),
-      p99: new Float16Array(count),
+      p50: times(count),
+      p99: times(count),
     };
     for (let path = 0; path < count; path++) {
       trend.sent[path] = columns.paths.counts[path * COUNTS];
@@ -436,8 +444,9 @@ function milliseconds(value: number): number {
 }
 
 /**
- * A float16 time in milliseconds, to the 4 significant digits it holds (within 0.05%): 0.02 comes
- * back as 0.02, not 0.0200042724609375.
+ * A chart's time in milliseconds, to 4 significant digits: float16 holds a time to within 0.05%,
+ * and the rounding adds as much, so it is served within 0.1% (0.02 comes back as 0.02, not
+ * 0.0200042724609375).
  */
 function chartMilliseconds(value: number): number {
   return Number(value.toPrecision(4));

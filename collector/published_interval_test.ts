@@ -177,6 +177,22 @@ Deno.test("a compacted interval keeps counts beyond 16 bits", async () => {
   );
 });
 
+Deno.test("a compacted interval keeps an RTT beyond float16's range", async () => {
+  const summarizer = new Summarizer(10);
+  const slow = flowTo(summarizer, "10.0.1.1");
+  const fast = flowTo(summarizer, "10.0.1.2");
+  summarizer.sent(slow, 0);
+  summarizer.answered(slow, 0, 0, 70_000, false);
+  summarizer.sent(fast, 0);
+  summarizer.answered(fast, 0, 0, 0.02, false);
+  const interval = await summarizer.finish(0);
+  interval.compact();
+  assert.deepEqual(interval.paths.map((path) => path.rtt), [
+    { p50: 70_000, p99: 70_000 },
+    { p50: 0.02, p99: 0.02 },
+  ]);
+});
+
 Deno.test("intervals share their paths' identities while the tags stay the same", async () => {
   const { summarizer, interval: first } = await publish(0);
   const { interval: second } = await publish(10_000, undefined, summarizer);

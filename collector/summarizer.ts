@@ -443,7 +443,11 @@ export class Summarizer implements ProbeOutcomeSink {
       const identity = row > first
         ? this.#identity(path, order, index, end, open)
         : this.#pathIdentity[path];
-      if (table === undefined && last[tableRow] !== identity) table = last.slice(0, tableRow);
+      // A copy starts at the first path that differs, or where the table before runs out (an
+      // undefined identity past its end is not the same path).
+      if (table === undefined && (tableRow >= last.length || last[tableRow] !== identity)) {
+        table = last.slice(0, tableRow);
+      }
       table?.push(identity);
       tableRow++;
       index = end;

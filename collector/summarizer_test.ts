@@ -193,6 +193,29 @@ Deno.test("summarizer: nothing answered gives null RTT and jitter", async () => 
   assert.deepEqual((await summarizer.finish(1000)).summary()!.paths, [], "an empty interval");
 });
 
+Deno.test("summarizer: a path never published yet that has nothing keeps the others' rows in place", async () => {
+  const summarizer = new Summarizer(1);
+  const rows = async (start: number) =>
+    (await summarizer.finish(start)).paths.map((path) => [path.dstIp, path.tags.name, path.sent]);
+  // It sorts first, and is silent in the first interval.
+  flowOf(summarizer, "10.0.0.2", 5000, { name: "two" });
+  const three = flowOf(summarizer, "10.0.0.3", 5000, { name: "three" });
+  const four = flowOf(summarizer, "10.0.0.4", 5000, { name: "four" });
+  summarizer.sent(three, 0);
+  summarizer.sent(four, 0);
+  summarizer.sent(four, 0);
+  assert.deepEqual(await rows(0), [["10.0.0.3", "three", 1], ["10.0.0.4", "four", 2]]);
+  // A reload adds two paths at the end of the table: the first of them silent.
+  flowOf(summarizer, "10.0.0.5", 5000, { name: "five" });
+  const six = flowOf(summarizer, "10.0.0.6", 5000, { name: "six" });
+  for (const flow of [three, four, six]) summarizer.sent(flow, 1000);
+  assert.deepEqual(await rows(1000), [
+    ["10.0.0.3", "three", 1],
+    ["10.0.0.4", "four", 1],
+    ["10.0.0.6", "six", 1],
+  ]);
+});
+
 Deno.test("summarizer: flows added after probing began (a reload) are counted", async () => {
   const summarizer = new Summarizer(1);
   const first = flowOf(summarizer, "10.0.0.2", 5000);
