@@ -116,5 +116,18 @@ Deno.test("every compile task names files that exist: its entry point and what i
     if (member === "reflector") {
       assert.ok(included.includes("reflect_worker.ts"), "the reflector's Worker is embedded");
     }
+    // V8 flags are baked into the executable: V8 must know them, or it would refuse to start.
+    for (const flag of words.filter((word) => word.startsWith("--v8-flags="))) {
+      const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", flag, "0"],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(
+        code,
+        0,
+        `${member}/deno.json compile: ${flag}: ${new TextDecoder().decode(stderr)}`,
+      );
+    }
   }
 });
