@@ -73,7 +73,7 @@ export function sortRange(samples: Float32Array | Float64Array, from: number, to
 
 /** `array`, or a copy of it at least twice as long when it holds fewer than `length` entries. */
 export function grown<
-  T extends Uint32Array | Uint16Array | Uint8Array | Int32Array | Float64Array,
+  T extends Uint32Array | Uint16Array | Uint8Array | Int32Array | Float32Array | Float64Array,
 >(array: T, length: number, make: (length: number) => T): T {
   if (length <= array.length) return array;
   const larger = make(Math.max(length, array.length * 2));

@@ -131,14 +131,16 @@ class IntervalCounts {
   }
 
   addSample(flow: number, rttMs: number): void {
-    if (this.samples === this.sampleRtts.length) {
-      const flows = new Uint32Array(this.samples * 2);
-      flows.set(this.sampleFlows);
-      const rtts = new Float32Array(this.samples * 2);
-      rtts.set(this.sampleRtts);
-      this.sampleFlows = flows;
-      this.sampleRtts = rtts;
-    }
+    this.sampleFlows = grown(
+      this.sampleFlows,
+      this.samples + 1,
+      (length) => new Uint32Array(length),
+    );
+    this.sampleRtts = grown(
+      this.sampleRtts,
+      this.samples + 1,
+      (length) => new Float32Array(length),
+    );
     this.sampleFlows[this.samples] = flow;
     this.sampleRtts[this.samples++] = rttMs;
   }
@@ -352,19 +354,17 @@ export class Summarizer implements ProbeOutcomeSink {
       spare.flows.rows >= flowCount;
     // Room for every path and flow known, not only this interval's, whose number varies by a
     // few: columns sized to it would not fit the next interval half the time.
-    const pathRows = Math.max(pathCount, this.#pathSrc.length);
-    const flowRows = Math.max(flowCount, this.#flowCount);
-    const paths = reuse ? spare.paths : new StatisticsRows(pathRows);
-    const flows = reuse ? spare.flows : new StatisticsRows(flowRows);
-    const flowStart = reuse ? spare.flowStart : new Uint32Array(pathRows + 1);
-    const ports = reuse ? spare.ports : new Uint16Array(flowRows * 2);
+    const known = this.#pathSrc.length;
+    const paths = reuse ? spare.paths : new StatisticsRows(known);
+    const flows = reuse ? spare.flows : new StatisticsRows(this.#flowCount);
+    const flowStart = reuse ? spare.flowStart : new Uint32Array(known + 1);
+    const ports = reuse ? spare.ports : new Uint16Array(this.#flowCount * 2);
     if (reuse) paths.counts.fill(0, 0, pathCount * COUNTS);
     // Intervals share one table of every path's identity while it stays the same: a new one is made
     // only from the first path that differs from the table before (a path added, tags changed).
     // A bit a path says which paths this interval has.
     const last = this.#lastTable;
     let table: (PathIdentity | undefined)[] | undefined;
-    const known = this.#pathSrc.length;
     const present = new Uint8Array(Math.ceil(known / 8));
     let tableRow = 0;
     let pathRow = 0;
