@@ -1,8 +1,9 @@
 /**
- * A published interval, held in typed arrays rather than objects: the latest one with every
- * statistic of every path and flow (~330 bytes a path of four flows, where objects took ~2 KB),
- * older ones with only what the matrix's charts draw (8 bytes a path). Objects are made only
- * when somebody reads `paths`, and are not kept.
+ * A published interval, held in typed arrays rather than objects: the latest one with its
+ * counters as the summarizer counted them and every RTT statistic of every path and flow (~230
+ * bytes a path of four flows, where objects took ~2 KB), older ones with only what the matrix's
+ * charts draw (8 bytes a path). Objects are made only when somebody reads `paths`, and are not
+ * kept.
  *
  * @module
  */
@@ -10,12 +11,48 @@ import type { TimestampSource } from "@llama/core";
 import type { ProbeStatistics, RttStatistics } from "./statistics.ts";
 import type { FlowSummary, IntervalSummary, PathSummary, TosSummary } from "./summarizer.ts";
 
-/** Counters per row: sent, lost, late, duplicates, reordered, dwellCorrected. */
+/** Counters per flow: sent, lost, late, duplicates, reordered, dwellCorrected. */
 export const COUNTS = 6;
-/** Times per row (ms): rtt min, mean, max, stddev, p50, p90, p99, then jitter; NaN: none. */
+/** Times per flow or path (ms): rtt min, mean, max, stddev, p50, p90, p99, then jitter; NaN: none. */
 export const TIMES = 8;
-/** TOS per row: sent, at the reflector, on return (-1: unknown). */
-export const TOS = 3;
+
+/** An interval's counters by flow id, as the summarizer counted them: published as they are. */
+export interface FlowCounts {
+  /** Flow ids below this have counters; others had nothing. */
+  readonly capacity: number;
+  /** `COUNTS` counters per flow id: 16 bits, or 32 in an interval where one of them needed it. */
+  readonly counts: Uint16Array | Uint32Array;
+  /** TOS at the reflector and on return per flow id (-1: unknown). */
+  readonly tos: Int16Array;
+}
+
+/**
+ * The flows the summarizer knows, by flow id, and the order they are published in. A flow's
+ * entries never change once it is added, so an interval keeps the arrays as they were when it
+ * was published.
+ */
+export interface FlowTable {
+  /** Flow ids by path (in the summary's order), then source and destination port. */
+  readonly order: Uint32Array;
+  /** Each flow's path. */
+  readonly path: Uint32Array;
+  /** Each flow's source port. */
+  readonly srcPorts: Uint16Array;
+  /** Each flow's destination port. */
+  readonly dstPorts: Uint16Array;
+  /** The TOS each flow's probes are sent with. */
+  readonly tos: Uint8Array;
+}
+
+/** An interval's RTT statistics and jitter, in float32: read them back with `milliseconds`. */
+export interface TimeColumns {
+  /** `TIMES` per flow id. */
+  readonly flows: Float32Array;
+  /** `TIMES` per path row. */
+  readonly paths: Float32Array;
+  /** Each path row's first flow, as an index into the flow table's `order`. */
+  readonly pathStart: Uint32Array;
+}
 
 /** What a path is: its addresses and tags. One object is shared by every interval that has it. */
 export interface PathIdentity {
@@ -51,65 +88,6 @@ export interface IntervalTrend extends Omit<IntervalSummary, "paths"> {
   readonly paths: readonly PathTrend[];
 }
 
-/** Rows of statistics in typed arrays. */
-export class StatisticsRows {
-  /** How many rows there is room for. */
-  readonly rows: number;
-  /** `COUNTS` counters per row. */
-  readonly counts: Uint32Array;
-  /** `TIMES` times per row, in float32: read them back with `milliseconds`. */
-  readonly times: Float32Array;
-  /** `TOS` values per row. */
-  readonly tos: Int16Array;
-
-  /** Rows for `rows` paths or flows. */
-  constructor(rows: number) {
-    this.rows = rows;
-    this.counts = new Uint32Array(rows * COUNTS);
-    this.times = new Float32Array(rows * TIMES);
-    this.tos = new Int16Array(rows * TOS);
-  }
-
-  /** The statistics of a row, as objects. */
-  statistics(row: number): ProbeStatistics {
-    const counts = row * COUNTS;
-    const sent = this.counts[counts];
-    const lost = this.counts[counts + 1];
-    const at = row * TIMES;
-    const times = this.times;
-    return {
-      sent,
-      lost,
-      lossPercent: sent === 0 ? 0 : (lost / sent) * 100,
-      late: this.counts[counts + 2],
-      duplicates: this.counts[counts + 3],
-      reordered: this.counts[counts + 4],
-      rtt: Number.isNaN(times[at]) ? null : {
-        min: milliseconds(times[at]),
-        mean: milliseconds(times[at + 1]),
-        max: milliseconds(times[at + 2]),
-        stddev: milliseconds(times[at + 3]),
-        p50: milliseconds(times[at + 4]),
-        p90: milliseconds(times[at + 5]),
-        p99: milliseconds(times[at + 6]),
-      },
-      jitter: Number.isNaN(times[at + 7]) ? null : milliseconds(times[at + 7]),
-      dwellCorrected: this.counts[counts + 5],
-    };
-  }
-
-  /** The TOS summary of a row. */
-  tosSummary(row: number): TosSummary {
-    const at = this.tos[row * TOS + 1];
-    const back = this.tos[row * TOS + 2];
-    return {
-      sent: this.tos[row * TOS],
-      atReflector: at < 0 ? null : at,
-      onReturn: back < 0 ? null : back,
-    };
-  }
-}
-
 /**
  * The paths of an interval: every path the summarizer knows, in the summary's order, and which of
  * them the interval has. Intervals share the table while no path is added and no tags change, so
@@ -124,18 +102,19 @@ export interface PathTable {
   count: number;
 }
 
-/** The columns of a published interval, filled by the summarizer. */
+/**
+ * The columns of a published interval, filled by the summarizer: its counters as they were
+ * counted, by flow id, and the statistics it worked out of them. A path's counters are its flows'.
+ */
 export interface IntervalColumns {
-  /** The interval's paths: row `r` of `paths` is the `r`-th present path of the table. */
+  /** The interval's paths: path row `r` is the `r`-th present path of the table. */
   identities: PathTable;
-  /** One row per path. */
-  paths: StatisticsRows;
-  /** Index of each path's first flow; one more entry than there are paths. */
-  flowStart: Uint32Array;
-  /** Source and destination port of each flow. */
-  ports: Uint16Array;
-  /** One row per flow. */
-  flows: StatisticsRows;
+  /** The flows, and the order they are published in. */
+  flows: FlowTable;
+  /** The counters of each flow. */
+  counts: FlowCounts;
+  /** RTT statistics of each flow and path row. */
+  times: TimeColumns;
 }
 
 /**
@@ -221,11 +200,19 @@ export class PublishedInterval implements IntervalTrend {
   totals(): { sent: number; lost: number } {
     let sent = 0, lost = 0;
     const columns = this.#columns;
-    for (let path = 0; path < this.pathCount; path++) {
-      sent += columns === undefined ? this.#trend!.sent[path] : columns.paths.counts[path * COUNTS];
-      lost += columns === undefined
-        ? this.#trend!.lost[path]
-        : columns.paths.counts[path * COUNTS + 1];
+    if (columns === undefined) {
+      for (let path = 0; path < this.pathCount; path++) {
+        sent += this.#trend!.sent[path];
+        lost += this.#trend!.lost[path];
+      }
+    } else {
+      const { counts, capacity } = columns.counts;
+      const order = columns.flows.order;
+      for (let index = 0; index < order.length; index++) {
+        if (order[index] >= capacity) continue;
+        sent += counts[order[index] * COUNTS];
+        lost += counts[order[index] * COUNTS + 1];
+      }
     }
     return { sent, lost };
   }
@@ -262,9 +249,13 @@ export class PublishedInterval implements IntervalTrend {
     if (columns === undefined) return undefined;
     const count = this.pathCount;
     let most = 0, slowest = 0;
+    const sent = new Float64Array(count), lost = new Float64Array(count);
     for (let path = 0; path < count; path++) {
-      most = Math.max(most, columns.paths.counts[path * COUNTS]);
-      const p99 = columns.paths.times[path * TIMES + 6];
+      sumCounts(columns, path);
+      sent[path] = pathCounts[0];
+      lost[path] = pathCounts[1];
+      most = Math.max(most, sent[path], lost[path]);
+      const p99 = columns.times.paths[path * TIMES + 6];
       if (p99 > slowest) slowest = p99; // NaN (nothing answered) is not
     }
     const counters = (length: number) =>
@@ -278,10 +269,10 @@ export class PublishedInterval implements IntervalTrend {
       p99: times(count),
     };
     for (let path = 0; path < count; path++) {
-      trend.sent[path] = columns.paths.counts[path * COUNTS];
-      trend.lost[path] = columns.paths.counts[path * COUNTS + 1];
-      trend.p50[path] = columns.paths.times[path * TIMES + 4];
-      trend.p99[path] = columns.paths.times[path * TIMES + 6];
+      trend.sent[path] = sent[path];
+      trend.lost[path] = lost[path];
+      trend.p50[path] = columns.times.paths[path * TIMES + 4];
+      trend.p99[path] = columns.times.paths[path * TIMES + 6];
     }
     this.#trend = trend;
     this.#columns = undefined;
@@ -408,30 +399,121 @@ export interface PathsJsonOptions {
   chunkSize?: number;
 }
 
-/** Path `index` of `columns`, with its flows, as the objects of an `IntervalSummary`. */
+/** Path row `row` of `columns`, with its flows, as the objects of an `IntervalSummary`. */
 function pathSummary(
   columns: IntervalColumns,
   identity: PathIdentity,
-  index: number,
+  row: number,
 ): PathSummary {
+  const { order, srcPorts, dstPorts } = columns.flows;
+  const counts = columns.counts.counts;
   const flows: FlowSummary[] = [];
-  for (let flow = columns.flowStart[index]; flow < columns.flowStart[index + 1]; flow++) {
+  const end = pathEnd(columns, row);
+  let tosFlow = -1, tosReported = false;
+  for (let index = columns.times.pathStart[row]; index < end; index++) {
+    const flow = order[index];
+    if (!activeFlow(columns.counts, flow)) continue;
     flows.push({
       srcIp: identity.srcIp,
-      srcPort: columns.ports[flow * 2],
+      srcPort: srcPorts[flow],
       dstIp: identity.dstIp,
-      dstPort: columns.ports[flow * 2 + 1],
-      tos: columns.flows.tosSummary(flow),
-      ...columns.flows.statistics(flow),
+      dstPort: dstPorts[flow],
+      tos: tosSummary(columns, flow),
+      ...statistics(counts, flow * COUNTS, columns.times.flows, flow * TIMES),
     });
+    // The path's TOS is that of its first flow that reports one, else of its first flow.
+    if (!tosReported) {
+      const tos = columns.counts.tos;
+      const reported = tos[flow * 2] >= 0 || tos[flow * 2 + 1] >= 0;
+      if (tosFlow < 0 || reported) tosFlow = flow;
+      tosReported = reported;
+    }
   }
+  sumCounts(columns, row);
   return {
     srcIp: identity.srcIp,
     dstIp: identity.dstIp,
     tags: identity.tags,
-    tos: columns.paths.tosSummary(index),
-    ...columns.paths.statistics(index),
+    tos: tosFlow < 0
+      ? { sent: 0, atReflector: null, onReturn: null }
+      : tosSummary(columns, tosFlow),
+    ...statistics(pathCounts, 0, columns.times.paths, row * TIMES),
     flows,
+  };
+}
+
+/** Whether anything happened on `flow` in the interval of `counts`. */
+export function activeFlow(counts: FlowCounts, flow: number): boolean {
+  if (flow >= counts.capacity) return false;
+  const at = flow * COUNTS;
+  const values = counts.counts;
+  return (values[at] | values[at + 1] | values[at + 2] | values[at + 3]) !== 0;
+}
+
+/** One past the index in `order` of path row `row`'s last flow. */
+function pathEnd(columns: IntervalColumns, row: number): number {
+  const { order, path } = columns.flows;
+  const start = columns.times.pathStart[row];
+  const own = path[order[start]];
+  let end = start + 1;
+  while (end < order.length && path[order[end]] === own) end++;
+  return end;
+}
+
+/** A path's counters, summed from its flows by `sumCounts`. */
+const pathCounts = new Float64Array(COUNTS);
+
+/** Sums the counters of path row `row`'s flows into `pathCounts`. */
+function sumCounts(columns: IntervalColumns, row: number): void {
+  pathCounts.fill(0);
+  const { counts, capacity } = columns.counts;
+  const order = columns.flows.order;
+  const end = pathEnd(columns, row);
+  for (let index = columns.times.pathStart[row]; index < end; index++) {
+    const flow = order[index];
+    if (flow >= capacity) continue;
+    for (let field = 0; field < COUNTS; field++) pathCounts[field] += counts[flow * COUNTS + field];
+  }
+}
+
+/** The statistics of counters at `counts[at..]` and times at `times[timesAt..]`, as objects. */
+function statistics(
+  counts: ArrayLike<number>,
+  at: number,
+  times: Float32Array,
+  timesAt: number,
+): ProbeStatistics {
+  const sent = counts[at];
+  const lost = counts[at + 1];
+  return {
+    sent,
+    lost,
+    lossPercent: sent === 0 ? 0 : (lost / sent) * 100,
+    late: counts[at + 2],
+    duplicates: counts[at + 3],
+    reordered: counts[at + 4],
+    rtt: Number.isNaN(times[timesAt]) ? null : {
+      min: milliseconds(times[timesAt]),
+      mean: milliseconds(times[timesAt + 1]),
+      max: milliseconds(times[timesAt + 2]),
+      stddev: milliseconds(times[timesAt + 3]),
+      p50: milliseconds(times[timesAt + 4]),
+      p90: milliseconds(times[timesAt + 5]),
+      p99: milliseconds(times[timesAt + 6]),
+    },
+    jitter: Number.isNaN(times[timesAt + 7]) ? null : milliseconds(times[timesAt + 7]),
+    dwellCorrected: counts[at + 5],
+  };
+}
+
+/** The TOS summary of a flow. */
+function tosSummary(columns: IntervalColumns, flow: number): TosSummary {
+  const at = columns.counts.tos[flow * 2];
+  const back = columns.counts.tos[flow * 2 + 1];
+  return {
+    sent: columns.flows.tos[flow],
+    atReflector: at < 0 ? null : at,
+    onReturn: back < 0 ? null : back,
   };
 }
 

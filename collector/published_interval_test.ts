@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Summarizer } from "./summarizer.ts";
+import { type PathSummary, Summarizer } from "./summarizer.ts";
 import { createCollectorApi } from "./api.ts";
 
 /** Two paths of two flows: one answered (with a dwell, a duplicate, reordering), one silent. */
@@ -170,11 +170,51 @@ Deno.test("a compacted interval keeps counts beyond 16 bits", async () => {
   summarizer.sent(quiet, 0);
   summarizer.answered(quiet, 0, 0, 0.25, false);
   const interval = await summarizer.finish(0);
+  const flows = interval.summary()!.paths.map((path) => path.flows[0]);
+  assert.deepEqual(flows.map((flow) => [flow.sent, flow.lost]), [[70_000, 65_537], [1, 0]]);
   interval.compact();
   assert.deepEqual(
     interval.paths.map((path) => [path.sent, path.lost, path.rtt?.p50 ?? null]),
     [[70_000, 65_537, null], [1, 0, 0.25]],
   );
+});
+
+Deno.test("counters widened past 16 bits stay right when the interval's counters count again", async () => {
+  const summarizer = new Summarizer(10);
+  const flow = flowTo(summarizer, "10.0.1.1");
+  for (let index = 0; index < 70_000; index++) summarizer.sent(flow, 0);
+  const first = await summarizer.finish(0);
+  summarizer.recycle(first.compact());
+  summarizer.sent(flow, 10_000);
+  const second = await summarizer.finish(10_000);
+  summarizer.recycle(second.compact());
+  for (let index = 0; index < 3; index++) summarizer.sent(flow, 20_000);
+  const third = await summarizer.finish(20_000);
+  assert.deepEqual([first, second, third].map((interval) => interval.totals().sent), [
+    70_000,
+    1,
+    3,
+  ]);
+});
+
+Deno.test("a path's TOS is its first flow's that reports one", async () => {
+  const summarizer = new Summarizer(10);
+  const flows = [40001, 40002, 40003].map((srcPort) =>
+    summarizer.addFlow({
+      srcIp: "10.0.0.1",
+      srcPort,
+      dstIp: "10.0.1.1",
+      dstPort: 8100,
+      tags: {},
+      tos: srcPort - 40000,
+    })
+  );
+  for (const flow of flows) summarizer.sent(flow, 0);
+  summarizer.observeTos(flows[1], 0, 32, -1);
+  summarizer.observeTos(flows[2], 0, 64, 64);
+  const [path] = (await summarizer.finish(0)).paths as PathSummary[];
+  assert.deepEqual(path.tos, { sent: 2, atReflector: 32, onReturn: null });
+  assert.deepEqual(path.flows.map((flow) => flow.tos.atReflector), [null, 32, 64]);
 });
 
 Deno.test("a compacted interval keeps an RTT beyond float16's range", async () => {

@@ -3,13 +3,15 @@ import type { ProbeOutcomeSink } from "./in_flight.ts";
 import type { ProbeStatistics } from "./statistics.ts";
 import { grown, jitterSum, sortRange, writeRttStatistics } from "./_samples.ts";
 import {
+  activeFlow,
   COUNTS,
+  type FlowCounts,
+  type FlowTable,
   type IntervalColumns,
   type PathIdentity,
   PublishedInterval,
-  StatisticsRows,
+  type TimeColumns,
   TIMES,
-  TOS,
 } from "./published_interval.ts";
 
 /** One flow: a source socket and a target. */
@@ -93,12 +95,13 @@ const SENT = 0, LOST = 1, LATE = 2, DUPLICATES = 3, REORDERED = 4, DWELL_CORRECT
 /**
  * The outcomes of one interval, in columns indexed by flow id: counters, the last TOS seen, and
  * every RTT sample (float32, 7 significant digits: what a summary keeps anyway) with its flow, in
- * order of arrival. Reused from one interval to the next.
+ * order of arrival. The counters are 16 bits until one of them needs more. Once the interval is
+ * published they are its counters; when it is compacted they count a later interval.
  */
-class IntervalCounts {
+class IntervalCounts implements FlowCounts {
   start = 0;
   capacity = 0;
-  counts = new Uint32Array(0);
+  counts: Uint16Array | Uint32Array = new Uint16Array(0);
   /** TOS at the reflector and on return per flow (-1: unknown). */
   tos = new Int16Array(0);
   sampleFlows = new Uint32Array(64);
@@ -110,7 +113,7 @@ class IntervalCounts {
     this.samples = 0;
     if (capacity > this.capacity) {
       this.capacity = capacity;
-      this.counts = new Uint32Array(capacity * COUNTS);
+      this.counts = new Uint16Array(capacity * COUNTS);
       this.tos = new Int16Array(capacity * 2).fill(-1);
     } else {
       this.counts.fill(0, 0, this.capacity * COUNTS);
@@ -121,13 +124,24 @@ class IntervalCounts {
   /** Makes room for flow ids below `capacity` (flows added by a reload). */
   ensure(capacity: number): void {
     if (capacity <= this.capacity) return;
-    const counts = new Uint32Array(capacity * COUNTS);
+    const counts = this.counts instanceof Uint16Array
+      ? new Uint16Array(capacity * COUNTS)
+      : new Uint32Array(capacity * COUNTS);
     counts.set(this.counts);
     const tos = new Int16Array(capacity * 2).fill(-1);
     tos.set(this.tos);
     this.counts = counts;
     this.tos = tos;
     this.capacity = capacity;
+  }
+
+  /** Adds one to counter `at`, widening the counters to 32 bits when it would pass 65,535. */
+  increment(at: number): void {
+    const value = this.counts[at] + 1;
+    if (value > 0xffff && this.counts instanceof Uint16Array) {
+      this.counts = Uint32Array.from(this.counts);
+    }
+    this.counts[at] = value;
   }
 
   addSample(flow: number, rttMs: number): void {
@@ -147,10 +161,7 @@ class IntervalCounts {
 
   /** Whether anything happened on `flow`. */
   active(flow: number): boolean {
-    if (flow >= this.capacity) return false;
-    const at = flow * COUNTS;
-    return (this.counts[at + SENT] | this.counts[at + LOST] | this.counts[at + LATE] |
-      this.counts[at + DUPLICATES]) !== 0;
+    return activeFlow(this, flow);
   }
 }
 
@@ -172,8 +183,8 @@ export class Summarizer implements ProbeOutcomeSink {
   /** Highest sequence number answered on each flow (-1: none yet), for reordering. */
   #highestSequence = new Float64Array(64).fill(-1);
   readonly #flowTags: Record<string, string>[] = [];
-  /** Flow ids in the published order (by path, then ports), or undefined after a change. */
-  #order: Uint32Array | undefined;
+  /** The flows in the published order (by path, then ports), or undefined after a change. */
+  #table: FlowTable | undefined;
   /** Path index by source, then destination address (no key string of its own a path). */
   readonly #pathIndex = new Map<string, Map<string, number>>();
   readonly #pathSrc: string[] = [];
@@ -194,8 +205,8 @@ export class Summarizer implements ProbeOutcomeSink {
   #grouped = new Float32Array(0);
   #pathSamples = new Float32Array(0);
   #mergeScratch = new Float32Array(0);
-  /** Columns of an interval no longer published in full, to fill again. */
-  #spareColumns: IntervalColumns | undefined;
+  /** Times of an interval no longer published in full, to fill again. */
+  #spareTimes: TimeColumns | undefined;
   /** Where receive times come from, as the engine of the sockets says. */
   timestampSource: TimestampSource = "userspace";
   /** Where send times come from, as the sockets say. */
@@ -241,7 +252,7 @@ export class Summarizer implements ProbeOutcomeSink {
     this.#dstPorts[id] = descriptor.dstPort;
     this.#flowTos[id] = descriptor.tos;
     this.#flowTags[id] = descriptor.tags;
-    this.#order = undefined;
+    this.#table = undefined;
     return id;
   }
 
@@ -252,7 +263,11 @@ export class Summarizer implements ProbeOutcomeSink {
 
   /** Hands back the columns of a compacted interval (see `PublishedInterval.compact`) for reuse. */
   recycle(columns: IntervalColumns | undefined): void {
-    if (columns !== undefined) this.#spareColumns = columns;
+    if (columns === undefined) return;
+    this.#spareTimes = columns.times;
+    if (columns.counts instanceof IntervalCounts && this.#spare.length < 2) {
+      this.#spare.push(columns.counts);
+    }
   }
 
   /** Intervals that have outcomes and are not yet published. */
@@ -273,7 +288,7 @@ export class Summarizer implements ProbeOutcomeSink {
 
   /** Counts a probe sent on `flow` in the interval starting at `interval`. */
   sent(flow: number, interval: number): void {
-    this.#counts(flow, interval).counts[flow * COUNTS + SENT]++;
+    this.#counts(flow, interval).increment(flow * COUNTS + SENT);
   }
 
   answered(
@@ -285,15 +300,15 @@ export class Summarizer implements ProbeOutcomeSink {
   ): void {
     if (interval <= this.#finishedUpTo) return;
     const open = this.#counts(flow, interval);
-    if (sequence < this.#highestSequence[flow]) open.counts[flow * COUNTS + REORDERED]++;
+    if (sequence < this.#highestSequence[flow]) open.increment(flow * COUNTS + REORDERED);
     else this.#highestSequence[flow] = sequence;
-    if (dwellCorrected) open.counts[flow * COUNTS + DWELL_CORRECTED]++;
+    if (dwellCorrected) open.increment(flow * COUNTS + DWELL_CORRECTED);
     open.addSample(flow, rttMs);
   }
 
   lost(flow: number, interval: number): void {
     if (interval <= this.#finishedUpTo) return;
-    this.#counts(flow, interval).counts[flow * COUNTS + LOST]++;
+    this.#counts(flow, interval).increment(flow * COUNTS + LOST);
   }
 
   /** Records the TOS an answered probe was seen with at the reflector and on its return (-1: unknown). */
@@ -307,7 +322,7 @@ export class Summarizer implements ProbeOutcomeSink {
   stray(flow: number, interval: number, kind: "late" | "duplicate"): void {
     // A stray reply to an interval already published has nothing left to update.
     if (!this.#open.has(interval)) return;
-    this.#counts(flow, interval).counts[flow * COUNTS + (kind === "late" ? LATE : DUPLICATES)]++;
+    this.#counts(flow, interval).increment(flow * COUNTS + (kind === "late" ? LATE : DUPLICATES));
   }
 
   /**
@@ -328,38 +343,31 @@ export class Summarizer implements ProbeOutcomeSink {
       sendTimestampSource: this.sendTimestampSource,
     };
     if (open === undefined) return new PublishedInterval(header, emptyColumns());
-    const columns = await this.#summarize(open);
-    if (this.#spare.length < 2) this.#spare.push(open);
-    return new PublishedInterval(header, columns);
+    // The interval's counters are published as they are: `recycle` hands them back.
+    return new PublishedInterval(header, await this.#summarize(open));
   }
 
   async #summarize(open: IntervalCounts): Promise<IntervalColumns> {
-    const order = this.#flowOrder();
+    const flows = this.#flowTable();
+    const order = flows.order;
     const grouped = this.#groupSamples(open);
     const offsets = this.#offsets;
-    let flowCount = 0, pathCount = 0, lastPath = -1;
-    // Indexed loops: a typed array's iterator makes an object a step where it is not optimized.
-    for (let index = 0; index < order.length; index++) {
-      const flow = order[index];
-      if (!open.active(flow)) continue;
-      flowCount++;
-      if (this.#flowPath[flow] !== lastPath) pathCount++;
-      lastPath = this.#flowPath[flow];
-    }
-    // Reusing the columns of the interval before spares the allocator tens of megabytes an
-    // interval, which glibc would otherwise keep (its mmap threshold rises to their size).
-    const spare = this.#spareColumns;
-    this.#spareColumns = undefined;
-    const reuse = spare !== undefined && spare.paths.rows >= pathCount &&
-      spare.flows.rows >= flowCount;
-    // Room for every path and flow known, not only this interval's, whose number varies by a
-    // few: columns sized to it would not fit the next interval half the time.
+    // Room for every path and flow known, not only this interval's, whose number varies by a few.
+    // Reusing the times of the interval before spares the allocator megabytes an interval, which
+    // glibc would otherwise keep (its mmap threshold rises to their size).
     const known = this.#pathSrc.length;
-    const paths = reuse ? spare.paths : new StatisticsRows(known);
-    const flows = reuse ? spare.flows : new StatisticsRows(this.#flowCount);
-    const flowStart = reuse ? spare.flowStart : new Uint32Array(known + 1);
-    const ports = reuse ? spare.ports : new Uint16Array(this.#flowCount * 2);
-    if (reuse) paths.counts.fill(0, 0, pathCount * COUNTS);
+    let times = this.#spareTimes;
+    this.#spareTimes = undefined;
+    if (
+      times === undefined || times.flows.length < this.#flowCount * TIMES ||
+      times.pathStart.length < known
+    ) {
+      times = {
+        flows: new Float32Array(this.#flowCount * TIMES),
+        paths: new Float32Array(known * TIMES),
+        pathStart: new Uint32Array(known),
+      };
+    }
     // Intervals share one table of every path's identity while it stays the same: a new one is made
     // only from the first path that differs from the table before (a path added, tags changed).
     // A bit a path says which paths this interval has.
@@ -371,31 +379,23 @@ export class Summarizer implements ProbeOutcomeSink {
     // Summarizing sorts every sample of the interval: give the event loop a turn every few
     // milliseconds, or replies pile up in the sockets' buffers and overflow them.
     let sliceStart = performance.now();
-    let row = 0, index = 0;
+    let index = 0;
     while (index < order.length) {
       const path = this.#flowPath[order[index]];
       let end = index;
       while (end < order.length && this.#flowPath[order[end]] === path) end++;
-      const first = row;
-      let samples = 0, jitter = 0, jitterCount = 0;
+      let samples = 0, jitter = 0, jitterCount = 0, active = false;
       for (let at = index; at < end; at++) {
         const flow = order[at];
         if (!open.active(flow)) continue;
+        active = true;
         const from = offsets[flow], to = offsets[flow + 1];
-        ports[row * 2] = this.#srcPorts[flow];
-        ports[row * 2 + 1] = this.#dstPorts[flow];
-        for (let field = 0; field < COUNTS; field++) {
-          flows.counts[row * COUNTS + field] = open.counts[flow * COUNTS + field];
-        }
-        flows.tos[row * TOS] = this.#flowTos[flow];
-        flows.tos[row * TOS + 1] = open.tos[flow * 2];
-        flows.tos[row * TOS + 2] = open.tos[flow * 2 + 1];
         // Jitter follows the order of arrival, so it is taken before the samples are sorted.
         const flowJitter = jitterSum(grouped, from, to);
         sortRange(grouped, from, to);
         writeTimes(
-          flows,
-          row,
+          times.flows,
+          flow * TIMES,
           grouped,
           from,
           to,
@@ -406,31 +406,13 @@ export class Summarizer implements ProbeOutcomeSink {
           jitterCount += to - from - 1;
         }
         samples += to - from;
-        row++;
       }
-      if (row > first) {
-        flowStart[pathRow] = first;
-        const counts = pathRow * COUNTS;
-        for (let flow = first; flow < row; flow++) {
-          for (let field = 0; field < COUNTS; field++) {
-            paths.counts[counts + field] += flows.counts[flow * COUNTS + field];
-          }
-        }
-        // The path's TOS is that of its first flow that reports one.
-        let tosRow = first;
-        for (let flow = first; flow < row; flow++) {
-          if (flows.tos[flow * TOS + 1] >= 0 || flows.tos[flow * TOS + 2] >= 0) {
-            tosRow = flow;
-            break;
-          }
-        }
-        for (let field = 0; field < TOS; field++) {
-          paths.tos[pathRow * TOS + field] = flows.tos[tosRow * TOS + field];
-        }
+      if (active) {
+        times.pathStart[pathRow] = index;
         const pathSamples = this.#mergeSamples(grouped, order, index, end, open, samples);
         writeTimes(
-          paths,
-          pathRow,
+          times.paths,
+          pathRow * TIMES,
           pathSamples,
           0,
           samples,
@@ -440,7 +422,7 @@ export class Summarizer implements ProbeOutcomeSink {
         pathRow++;
       }
       // An absent path keeps the identity it was last published with.
-      const identity = row > first
+      const identity = active
         ? this.#identity(path, order, index, end, open)
         : this.#pathIdentity[path];
       // A copy starts at the first path that differs, or where the table before runs out (an
@@ -456,18 +438,16 @@ export class Summarizer implements ProbeOutcomeSink {
         sliceStart = performance.now();
       }
     }
-    flowStart[pathCount] = row;
     this.#lastTable = table ?? (last.length === tableRow ? last : last.slice(0, tableRow));
     return {
       identities: {
         table: this.#lastTable,
-        present: pathCount === tableRow ? undefined : present,
-        count: pathCount,
+        present: pathRow === tableRow ? undefined : present,
+        count: pathRow,
       },
-      paths,
-      flowStart,
-      ports,
       flows,
+      counts: open,
+      times,
     };
   }
 
@@ -573,9 +553,12 @@ export class Summarizer implements ProbeOutcomeSink {
     return identity;
   }
 
-  /** Flow ids by path (addresses in numeric order), then source and destination port. */
-  #flowOrder(): Uint32Array {
-    if (this.#order !== undefined) return this.#order;
+  /**
+   * The flows, ordered by path (addresses in numeric order), then source and destination port.
+   * The arrays by flow id are the summarizer's own: a flow's entries in them never change.
+   */
+  #flowTable(): FlowTable {
+    if (this.#table !== undefined) return this.#table;
     const pathCount = this.#pathSrc.length;
     const sources = this.#pathSrc.map(addressKey);
     const destinations = this.#pathDst.map(addressKey);
@@ -590,8 +573,14 @@ export class Summarizer implements ProbeOutcomeSink {
       rank[this.#flowPath[a]] - rank[this.#flowPath[b]] ||
       this.#srcPorts[a] - this.#srcPorts[b] || this.#dstPorts[a] - this.#dstPorts[b]
     );
-    this.#order = order;
-    return order;
+    this.#table = {
+      order,
+      path: this.#flowPath,
+      srcPorts: this.#srcPorts,
+      dstPorts: this.#dstPorts,
+      tos: this.#flowTos,
+    };
+    return this.#table;
   }
 
   #interval(start: number): IntervalCounts {
@@ -614,28 +603,35 @@ export class Summarizer implements ProbeOutcomeSink {
   }
 }
 
-/** Writes RTT statistics of `sorted[from..to)` (NaN when empty) and the jitter to a row. */
+/** Writes RTT statistics of `sorted[from..to)` (NaN when empty) and the jitter to `out[at..]`. */
 function writeTimes(
-  rows: StatisticsRows,
-  row: number,
+  out: Float32Array,
+  at: number,
   sorted: Float32Array,
   from: number,
   to: number,
   jitter: number,
 ): void {
-  if (!writeRttStatistics(sorted, from, to, rows.times, row * TIMES)) {
-    rows.times.fill(NaN, row * TIMES, row * TIMES + 7);
-  }
-  rows.times[row * TIMES + 7] = jitter;
+  if (!writeRttStatistics(sorted, from, to, out, at)) out.fill(NaN, at, at + 7);
+  out[at + 7] = jitter;
 }
 
 function emptyColumns(): IntervalColumns {
   return {
     identities: { table: [], present: undefined, count: 0 },
-    paths: new StatisticsRows(0),
-    flowStart: new Uint32Array(1),
-    ports: new Uint16Array(0),
-    flows: new StatisticsRows(0),
+    flows: {
+      order: new Uint32Array(0),
+      path: new Uint32Array(0),
+      srcPorts: new Uint16Array(0),
+      dstPorts: new Uint16Array(0),
+      tos: new Uint8Array(0),
+    },
+    counts: new IntervalCounts(),
+    times: {
+      flows: new Float32Array(0),
+      paths: new Float32Array(0),
+      pathStart: new Uint32Array(0),
+    },
   };
 }
 
