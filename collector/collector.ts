@@ -211,10 +211,10 @@ class RunningCollector implements Collector {
 
   async #publish(start: number): Promise<void> {
     this.#prober.expire();
-    const published = await this.#summarizer.finish(start);
+    // The matrix reads flows and the full statistics of the latest interval only: the one before
+    // is compacted to its trend when the new one is ready, and its columns reused.
+    const published = await this.#summarizer.finish(start, this.#history.at(-1));
     if (this.#closed) return;
-    // The matrix reads flows and the full statistics of the latest interval only.
-    this.#summarizer.recycle(this.#history.at(-1)?.compact());
     this.#history.push(published);
     const keep = Math.max(1, this.#options.historyIntervals ?? HISTORY_INTERVALS);
     if (this.#history.length > keep) this.#history.splice(0, this.#history.length - keep);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type PathSummary, Summarizer } from "./summarizer.ts";
+import type { PublishedInterval } from "./published_interval.ts";
 import { createCollectorApi } from "./api.ts";
 
 /** Two paths of two flows: one answered (with a dwell, a duplicate, reordering), one silent. */
@@ -318,4 +319,42 @@ Deno.test("the API streams /api/v1/summaries from the columns and lets go of the
   assert.equal(body.paths.length, 2);
   assert.equal(body.start, "1970-01-01T00:00:00.000Z");
   assert.ok(interval.compact() !== undefined, "no reader is left holding the columns");
+});
+
+Deno.test("the interval before stays whole until the next is ready, then its times are written over", async () => {
+  const summarizer = new Summarizer(10);
+  const flows = [40001, 40002].map((srcPort) =>
+    summarizer.addFlow({
+      srcIp: "10.0.0.1",
+      srcPort,
+      dstIp: "10.0.1.1",
+      dstPort: 8100,
+      tags: {},
+      tos: 0,
+    })
+  );
+  const publish = (start: number, rtt: number, previous?: PublishedInterval) => {
+    for (const flow of flows) {
+      summarizer.sent(flow, start);
+      summarizer.answered(flow, start, start, rtt + flow, false);
+    }
+    return summarizer.finish(start, previous);
+  };
+  const first = await publish(0, 1);
+  const second = await publish(10_000, 2, first);
+  assert.equal(first.compacted, true);
+  // A reader on `second` while the third is being sorted, and one that is still going after.
+  const pending = publish(20_000, 3, second);
+  assert.equal(second.compacted, false, "whole while the next is sorted");
+  assert.deepEqual(second.current()!.paths[0].flows.map((flow) => flow.rtt!.max), [2, 3]);
+  const third = await pending;
+  assert.equal(second.compacted, true);
+  assert.deepEqual(second.paths.map((path) => path.rtt!.p50), [2.5]);
+  const chunks = third.pathsJson({ flows: true, chunkSize: 1 })!;
+  const fourth = await publish(30_000, 4, third);
+  const fifth = await publish(40_000, 5, fourth);
+  assert.match([...chunks].join(""), /"max":4,/, "the reader's interval was not written over");
+  assert.deepEqual([third, fourth].map((interval) => interval.paths[0].rtt!.p50), [3.5, 4.5]);
+  assert.deepEqual(fifth.current()!.paths[0].flows.map((flow) => flow.rtt!.mean), [5, 6]);
+  assert.deepEqual(fifth.totals(), { sent: 2, lost: 0 });
 });

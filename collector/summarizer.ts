@@ -205,6 +205,8 @@ export class Summarizer implements ProbeOutcomeSink {
   #grouped = new Float32Array(0);
   #pathSamples = new Float32Array(0);
   #mergeScratch = new Float32Array(0);
+  /** Each flow's jitter in the interval being summarized (NaN: fewer than two answers). */
+  #jitter = new Float32Array(0);
   /** Times of an interval no longer published in full, to fill again. */
   #spareTimes: TimeColumns | undefined;
   /** Where receive times come from, as the engine of the sockets says. */
@@ -329,8 +331,14 @@ export class Summarizer implements ProbeOutcomeSink {
    * Closes the interval starting at `start` and summarizes it. Call it once every probe sent
    * in it has been answered or has expired. An interval in which nothing was sent gives a summary
    * with no paths.
+   *
+   * `previous`, the interval published before, which this one replaces, is compacted (see
+   * `PublishedInterval.compact`) at the moment the new one is ready, and its columns are written
+   * over unless a reader still holds them: the latest interval's statistics are kept once, not
+   * twice. The slow part, sorting every sample, takes turns with the event loop before that; the
+   * statistics are then worked out in one synchronous pass.
    */
-  async finish(start: number): Promise<PublishedInterval> {
+  async finish(start: number, previous?: PublishedInterval): Promise<PublishedInterval> {
     const open = this.#open.get(start);
     this.#open.delete(start);
     this.#finishedUpTo = Math.max(this.#finishedUpTo, start);
@@ -342,28 +350,66 @@ export class Summarizer implements ProbeOutcomeSink {
       timestampSource: this.timestampSource,
       sendTimestampSource: this.sendTimestampSource,
     };
-    if (open === undefined) return new PublishedInterval(header, emptyColumns());
+    if (open === undefined) {
+      if (previous !== undefined) this.recycle(previous.compact());
+      return new PublishedInterval(header, emptyColumns());
+    }
+    // The flows and paths as they are now: a reload during the sorting adds flows after them.
+    const flows = this.#flowTable();
+    const known = this.#pathSrc.length;
+    const grouped = await this.#sortSamples(open, flows.order);
+    if (previous !== undefined) this.recycle(previous.compact());
     // The interval's counters are published as they are: `recycle` hands them back.
-    return new PublishedInterval(header, await this.#summarize(open));
+    return new PublishedInterval(header, this.#summarize(open, flows, known, grouped));
   }
 
-  async #summarize(open: IntervalCounts): Promise<IntervalColumns> {
-    const flows = this.#flowTable();
-    const order = flows.order;
+  /**
+   * Groups the interval's RTT samples by flow, takes each flow's jitter (in order of arrival) and
+   * sorts each flow's samples, giving the event loop a turn every few milliseconds: sorting every
+   * sample of a busy interval takes long enough for replies to pile up in the sockets' buffers.
+   */
+  async #sortSamples(open: IntervalCounts, order: Uint32Array): Promise<Float32Array> {
     const grouped = this.#groupSamples(open);
     const offsets = this.#offsets;
-    // Room for every path and flow known, not only this interval's, whose number varies by a few.
-    // Reusing the times of the interval before spares the allocator megabytes an interval, which
-    // glibc would otherwise keep (its mmap threshold rises to their size).
-    const known = this.#pathSrc.length;
+    this.#jitter = grown(this.#jitter, this.#flowCount, (length) => new Float32Array(length));
+    let sliceStart = performance.now();
+    for (let index = 0; index < order.length; index++) {
+      const flow = order[index];
+      if (!open.active(flow)) continue;
+      const from = offsets[flow], to = offsets[flow + 1];
+      this.#jitter[flow] = to - from > 1 ? jitterSum(grouped, from, to) / (to - from - 1) : NaN;
+      sortRange(grouped, from, to);
+      if ((index & 63) === 0 && performance.now() - sliceStart > YIELD_AFTER_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        sliceStart = performance.now();
+      }
+    }
+    return grouped;
+  }
+
+  /**
+   * The columns of the interval of `open`, from its samples sorted by `#sortSamples`: one
+   * synchronous pass, which writes the times over those of the interval published before once it
+   * is compacted and nobody reads them.
+   */
+  #summarize(
+    open: IntervalCounts,
+    flows: FlowTable,
+    known: number,
+    grouped: Float32Array,
+  ): IntervalColumns {
+    const order = flows.order;
+    const offsets = this.#offsets;
+    const flowCount = order.length;
     let times = this.#spareTimes;
     this.#spareTimes = undefined;
+    // Room for every path and flow known, not only this interval's, whose number varies by a few.
     if (
-      times === undefined || times.flows.length < this.#flowCount * TIMES ||
+      times === undefined || times.flows.length < flowCount * TIMES ||
       times.pathStart.length < known
     ) {
       times = {
-        flows: new Float32Array(this.#flowCount * TIMES),
+        flows: new Float32Array(flowCount * TIMES),
         paths: new Float32Array(known * TIMES),
         pathStart: new Uint32Array(known),
       };
@@ -376,33 +422,20 @@ export class Summarizer implements ProbeOutcomeSink {
     const present = new Uint8Array(Math.ceil(known / 8));
     let tableRow = 0;
     let pathRow = 0;
-    // Summarizing sorts every sample of the interval: give the event loop a turn every few
-    // milliseconds, or replies pile up in the sockets' buffers and overflow them.
-    let sliceStart = performance.now();
     let index = 0;
     while (index < order.length) {
-      const path = this.#flowPath[order[index]];
+      const path = flows.path[order[index]];
       let end = index;
-      while (end < order.length && this.#flowPath[order[end]] === path) end++;
+      while (end < order.length && flows.path[order[end]] === path) end++;
       let samples = 0, jitter = 0, jitterCount = 0, active = false;
       for (let at = index; at < end; at++) {
         const flow = order[at];
         if (!open.active(flow)) continue;
         active = true;
         const from = offsets[flow], to = offsets[flow + 1];
-        // Jitter follows the order of arrival, so it is taken before the samples are sorted.
-        const flowJitter = jitterSum(grouped, from, to);
-        sortRange(grouped, from, to);
-        writeTimes(
-          times.flows,
-          flow * TIMES,
-          grouped,
-          from,
-          to,
-          to - from > 1 ? flowJitter / (to - from - 1) : NaN,
-        );
+        writeTimes(times.flows, flow * TIMES, grouped, from, to, this.#jitter[flow]);
         if (to - from > 1) {
-          jitter += flowJitter;
+          jitter += this.#jitter[flow] * (to - from - 1);
           jitterCount += to - from - 1;
         }
         samples += to - from;
@@ -433,10 +466,6 @@ export class Summarizer implements ProbeOutcomeSink {
       table?.push(identity);
       tableRow++;
       index = end;
-      if (performance.now() - sliceStart > YIELD_AFTER_MS) {
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        sliceStart = performance.now();
-      }
     }
     this.#lastTable = table ?? (last.length === tableRow ? last : last.slice(0, tableRow));
     return {
