@@ -100,13 +100,10 @@ export class Prober {
   #socketList: ProbeSocket[] = [];
   readonly #retired = new Set<ProbeSocket>();
   /**
-   * The first flow id by source address, target and port; the target's other flows follow in
-   * `#nextFlow`. One short key and no array a target: a collector of 10,000 targets has 40,000
-   * flows, and an array of them a target took ~300 bytes.
+   * The slot of each flow's socket, by flow id. With the summarizer's addresses and port of the
+   * flow it finds a flow again when a reload keeps it; the index for that is made for the reload
+   * and dropped after (at 10,000 targets it is ~100 bytes a target).
    */
-  readonly #flowIds = new Map<string, number>();
-  /** Per flow id: the next flow of the same key (-1: none), and the slot of its socket. */
-  #nextFlow = new Int32Array(1024);
   #flowSlot = new Uint32Array(1024);
   /** A small number for each socket key, for `#flowSlot`. */
   readonly #socketSlots = new Map<string, number>();
@@ -243,6 +240,7 @@ export class Prober {
         ? "kernel"
         : "userspace";
     const now = clock.monotonic();
+    const flowIds = this.#flowIndex();
     const tests = plans.map(({ test, keys }): ScheduledTest => {
       const testSockets = keys.map((key) => sockets.get(key)!);
       const targets = config.targets[test.targets];
@@ -254,6 +252,7 @@ export class Prober {
           const wildcard = bound === "0.0.0.0" || bound === "::";
           const srcIp = wildcard ? sources.get(target.ip) ?? bound : bound;
           flows[index * keys.length + socketIndex] = this.#flow(
+            flowIds,
             key,
             socket,
             srcIp,
@@ -274,6 +273,7 @@ export class Prober {
         next: 0,
       };
     });
+    this.#summarizer.doneAddingFlows();
 
     for (const [key, socket] of this.#sockets) {
       if (!sockets.has(key)) this.#retire(socket);
@@ -358,7 +358,17 @@ export class Prober {
     );
   }
 
+  /** Every flow's id by its socket's slot, source and destination address and port. */
+  #flowIndex(): Map<string, number> {
+    const index = new Map<string, number>();
+    for (let id = 0; id < this.#summarizer.flowCount; id++) {
+      index.set(`${this.#flowSlot[id]} ${this.#summarizer.flowAddresses(id)}`, id);
+    }
+    return index;
+  }
+
   #flow(
+    flowIds: Map<string, number>,
     key: string,
     socket: ProbeSocket,
     srcIp: string,
@@ -371,12 +381,8 @@ export class Prober {
       slot = this.#socketSlots.size;
       this.#socketSlots.set(key, slot);
     }
-    const flowKey = `${srcIp} ${dstIp} ${dstPort}`;
-    const first = this.#flowIds.get(flowKey);
-    let id: number | undefined;
-    for (let flow = first ?? -1; flow >= 0; flow = this.#nextFlow[flow]) {
-      if (this.#flowSlot[flow] === slot) id = flow;
-    }
+    const flowKey = `${slot} ${srcIp} ${dstIp} ${dstPort}`;
+    let id = flowIds.get(flowKey);
     if (id === undefined) {
       id = this.#summarizer.addFlow({
         srcIp,
@@ -387,11 +393,9 @@ export class Prober {
         tos: socket.settings.tos,
       });
       this.#sequences = grown(this.#sequences, id + 1, (length) => new Float64Array(length));
-      this.#nextFlow = grown(this.#nextFlow, id + 1, (length) => new Int32Array(length));
       this.#flowSlot = grown(this.#flowSlot, id + 1, (length) => new Uint32Array(length));
       this.#flowSlot[id] = slot;
-      this.#nextFlow[id] = first ?? -1;
-      this.#flowIds.set(flowKey, id);
+      flowIds.set(flowKey, id);
     } else {
       this.#summarizer.setFlowTags(id, tags);
     }

@@ -185,8 +185,11 @@ export class Summarizer implements ProbeOutcomeSink {
   readonly #flowTags: Record<string, string>[] = [];
   /** The flows in the published order (by path, then ports), or undefined after a change. */
   #table: FlowTable | undefined;
-  /** Path index by source, then destination address (no key string of its own a path). */
-  readonly #pathIndex = new Map<string, Map<string, number>>();
+  /**
+   * Path index by source, then destination address, while flows are being added (see
+   * `doneAddingFlows`): made again from `#pathSrc` and `#pathDst` when needed.
+   */
+  #pathIndex: Map<string, Map<string, number>> | undefined;
   readonly #pathSrc: string[] = [];
   readonly #pathDst: string[] = [];
   /** Each path's identity as last published, and what it was made from. */
@@ -201,7 +204,9 @@ export class Summarizer implements ProbeOutcomeSink {
   #sourceTagsVersion = 0;
   // Scratch space of `finish`, kept for the next interval.
   #offsets = new Uint32Array(0);
-  #cursor = new Uint32Array(0);
+  /** Sample arrays of published intervals, for the next intervals to open. */
+  readonly #sampleArrays: { flows: Uint32Array<ArrayBuffer>; rtts: Float32Array<ArrayBuffer> }[] =
+    [];
   #grouped = new Float32Array(0);
   #pathSamples = new Float32Array(0);
   #mergeScratch = new Float32Array(0);
@@ -234,6 +239,7 @@ export class Summarizer implements ProbeOutcomeSink {
       this.#highestSequence = grown(this.#highestSequence, length, (n) => new Float64Array(n));
       this.#highestSequence.fill(-1, size);
     }
+    this.#pathIndex ??= this.#indexPaths();
     let bySource = this.#pathIndex.get(descriptor.srcIp);
     if (bySource === undefined) {
       bySource = new Map();
@@ -256,6 +262,35 @@ export class Summarizer implements ProbeOutcomeSink {
     this.#flowTags[id] = descriptor.tags;
     this.#table = undefined;
     return id;
+  }
+
+  /** How many flows there are: their ids are 0 up to this. */
+  get flowCount(): number {
+    return this.#flowCount;
+  }
+
+  /** A flow's source address, destination address and destination port, separated by spaces. */
+  flowAddresses(id: number): string {
+    const path = this.#flowPath[id];
+    return `${this.#pathSrc[path]} ${this.#pathDst[path]} ${this.#dstPorts[id]}`;
+  }
+
+  /** Drops the index of paths that `addFlow` keeps: a collector adds flows only at a (re)load. */
+  doneAddingFlows(): void {
+    this.#pathIndex = undefined;
+  }
+
+  #indexPaths(): Map<string, Map<string, number>> {
+    const index = new Map<string, Map<string, number>>();
+    for (let path = 0; path < this.#pathSrc.length; path++) {
+      let bySource = index.get(this.#pathSrc[path]);
+      if (bySource === undefined) {
+        bySource = new Map();
+        index.set(this.#pathSrc[path], bySource);
+      }
+      bySource.set(this.#pathDst[path], path);
+    }
+    return index;
   }
 
   /** Replaces the tags of a flow's target (a reload changed them). */
@@ -480,23 +515,28 @@ export class Summarizer implements ProbeOutcomeSink {
     };
   }
 
-  /** The interval's RTT samples grouped by flow, in order of arrival: flow f has [offsets[f], offsets[f + 1]). */
+  /**
+   * The interval's RTT samples grouped by flow (in reverse order of arrival, which jitter does
+   * not mind): flow f has [offsets[f], offsets[f + 1]). Hands the interval's sample arrays on to
+   * the next interval to open.
+   */
   #groupSamples(open: IntervalCounts): Float32Array {
     const flows = this.#flowCount;
-    if (this.#offsets.length < flows + 1) {
-      this.#offsets = new Uint32Array(flows + 1);
-      this.#cursor = new Uint32Array(flows + 1);
-    }
+    if (this.#offsets.length < flows + 1) this.#offsets = new Uint32Array(flows + 1);
     const offsets = this.#offsets;
     offsets.fill(0, 0, flows + 1);
-    for (let sample = 0; sample < open.samples; sample++) offsets[open.sampleFlows[sample] + 1]++;
-    for (let flow = 0; flow < flows; flow++) offsets[flow + 1] += offsets[flow];
-    const cursor = this.#cursor;
-    cursor.set(offsets.subarray(0, flows + 1));
+    for (let sample = 0; sample < open.samples; sample++) offsets[open.sampleFlows[sample]]++;
+    // Each flow's end, then, counting down as its samples are placed, its start.
+    for (let flow = 1; flow < flows; flow++) offsets[flow] += offsets[flow - 1];
+    offsets[flows] = open.samples;
     if (this.#grouped.length < open.samples) this.#grouped = new Float32Array(open.samples);
     for (let sample = 0; sample < open.samples; sample++) {
-      this.#grouped[cursor[open.sampleFlows[sample]]++] = open.sampleRtts[sample];
+      this.#grouped[--offsets[open.sampleFlows[sample]]] = open.sampleRtts[sample];
     }
+    this.#sampleArrays.push({ flows: open.sampleFlows, rtts: open.sampleRtts });
+    open.sampleFlows = new Uint32Array(0);
+    open.sampleRtts = new Float32Array(0);
+    open.samples = 0;
     return this.#grouped;
   }
 
@@ -619,6 +659,11 @@ export class Summarizer implements ProbeOutcomeSink {
     if (open === undefined) {
       open = this.#spare.pop() ?? new IntervalCounts();
       open.reset(start, this.#flowCount);
+      const samples = this.#sampleArrays.pop();
+      if (samples !== undefined) {
+        open.sampleFlows = samples.flows;
+        open.sampleRtts = samples.rtts;
+      }
       this.#open.set(start, open);
     }
     this.#last = open;
