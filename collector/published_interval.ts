@@ -118,16 +118,38 @@ export interface IntervalColumns {
 }
 
 /**
- * Sent, lost, RTT p50 and p99 (NaN: none) of every path: what an older interval keeps, in 8 bytes
- * a path. The counters take 16 bits unless a path of the interval sent more probes; the times are
- * float16 (within 0.05%, plenty for a chart) unless an RTT of the interval is beyond its largest
- * value, 65,504 ms (a port's timeout may be longer).
+ * Sent, lost, RTT p50 and p99 (NaN: none) of every path: what an older interval keeps, in 4 to 8
+ * bytes a path. The times are float16 (within 0.05%, plenty for a chart) unless an RTT of the
+ * interval is beyond its largest value, 65,504 ms (a port's timeout may be longer). The counters
+ * take 16 bits unless a path of the interval needed more; `sent` is one number when every path
+ * sent as many probes (a steady schedule does), and `lost` lists only the paths that lost any
+ * when they are fewer than a third.
  */
 interface TrendColumns {
-  sent: Uint16Array | Uint32Array;
+  sent: Uint16Array | Uint32Array | number;
   lost: Uint16Array | Uint32Array;
+  /** The path rows `lost` is for, ascending; undefined: `lost` has a count for every path. */
+  lossy: Uint32Array | undefined;
   p50: Float16Array | Float32Array;
   p99: Float16Array | Float32Array;
+}
+
+/** Probes path row `path` of `trend` sent. */
+function trendSent(trend: TrendColumns, path: number): number {
+  return typeof trend.sent === "number" ? trend.sent : trend.sent[path];
+}
+
+/** Probes path row `path` of `trend` lost. */
+function trendLost(trend: TrendColumns, path: number): number {
+  const lossy = trend.lossy;
+  if (lossy === undefined) return trend.lost[path];
+  let low = 0, high = lossy.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (lossy[middle] < path) low = middle + 1;
+    else high = middle;
+  }
+  return low < lossy.length && lossy[low] === path ? trend.lost[low] : 0;
 }
 
 /** The largest time float16 holds, in milliseconds. */
@@ -201,10 +223,9 @@ export class PublishedInterval implements IntervalTrend {
     let sent = 0, lost = 0;
     const columns = this.#columns;
     if (columns === undefined) {
-      for (let path = 0; path < this.pathCount; path++) {
-        sent += this.#trend!.sent[path];
-        lost += this.#trend!.lost[path];
-      }
+      const trend = this.#trend!;
+      for (let path = 0; path < this.pathCount; path++) sent += trendSent(trend, path);
+      for (let index = 0; index < trend.lost.length; index++) lost += trend.lost[index];
     } else {
       const { counts, capacity } = columns.counts;
       const order = columns.flows.order;
@@ -241,20 +262,20 @@ export class PublishedInterval implements IntervalTrend {
   }
 
   /**
-   * Keeps only sent, lost, RTT p50 and p99 of each path (8 bytes); drops flows and the rest.
+   * Keeps only sent, lost, RTT p50 and p99 of each path (4 to 8 bytes); drops flows and the rest.
    * Returns the columns for the next interval to fill, unless a `summary()` still reads them.
    */
   compact(): IntervalColumns | undefined {
     const columns = this.#columns;
     if (columns === undefined) return undefined;
     const count = this.pathCount;
-    let most = 0, slowest = 0;
-    const sent = new Float64Array(count), lost = new Float64Array(count);
+    let most = 0, slowest = 0, lossy = 0, uniform = true, firstSent = 0;
     for (let path = 0; path < count; path++) {
       sumCounts(columns, path);
-      sent[path] = pathCounts[0];
-      lost[path] = pathCounts[1];
-      most = Math.max(most, sent[path], lost[path]);
+      if (path === 0) firstSent = pathCounts[0];
+      else if (pathCounts[0] !== firstSent) uniform = false;
+      if (pathCounts[1] > 0) lossy++;
+      most = Math.max(most, pathCounts[0], pathCounts[1]);
       const p99 = columns.times.paths[path * TIMES + 6];
       if (p99 > slowest) slowest = p99; // NaN (nothing answered) is not
     }
@@ -262,15 +283,24 @@ export class PublishedInterval implements IntervalTrend {
       most <= 0xffff ? new Uint16Array(length) : new Uint32Array(length);
     const times = (length: number) =>
       slowest <= FLOAT16_MAX ? new Float16Array(length) : new Float32Array(length);
+    // A path listed with its loss takes 6 bytes, one in a full column 2.
+    const sparse = lossy * 3 < count;
     const trend: TrendColumns = {
-      sent: counters(count),
-      lost: counters(count),
+      sent: uniform ? firstSent : counters(count),
+      lost: counters(sparse ? lossy : count),
+      lossy: sparse ? new Uint32Array(lossy) : undefined,
       p50: times(count),
       p99: times(count),
     };
+    let listed = 0;
     for (let path = 0; path < count; path++) {
-      trend.sent[path] = sent[path];
-      trend.lost[path] = lost[path];
+      sumCounts(columns, path);
+      if (typeof trend.sent !== "number") trend.sent[path] = pathCounts[0];
+      if (!sparse) trend.lost[path] = pathCounts[1];
+      else if (pathCounts[1] > 0) {
+        trend.lossy![listed] = path;
+        trend.lost[listed++] = pathCounts[1];
+      }
       trend.p50[path] = columns.times.paths[path * TIMES + 4];
       trend.p99[path] = columns.times.paths[path * TIMES + 6];
     }
@@ -370,8 +400,8 @@ export class PublishedInterval implements IntervalTrend {
   #unpackTrend(): PathTrend[] {
     const trend = this.#trend!;
     return this.identities.map((identity, index): PathTrend => {
-      const sent = trend.sent[index];
-      const lost = trend.lost[index];
+      const sent = trendSent(trend, index);
+      const lost = trendLost(trend, index);
       return {
         srcIp: identity.srcIp,
         dstIp: identity.dstIp,

@@ -358,3 +358,26 @@ Deno.test("the interval before stays whole until the next is ready, then its tim
   assert.deepEqual(fifth.current()!.paths[0].flows.map((flow) => flow.rtt!.mean), [5, 6]);
   assert.deepEqual(fifth.totals(), { sent: 2, lost: 0 });
 });
+
+Deno.test("a compacted interval keeps every path's loss when few paths lost any, and when many did", async () => {
+  for (const lossy of [[3, 7], [0, 2, 4, 5, 9]]) {
+    const summarizer = new Summarizer(10);
+    const flows = Array.from({ length: 10 }, (_, index) => flowTo(summarizer, `10.0.1.${index}`));
+    for (const flow of flows) {
+      for (let index = 0; index < 70_000; index++) summarizer.sent(flow, 0);
+    }
+    for (const flow of lossy) {
+      for (let index = 0; index <= flow; index++) summarizer.lost(flows[flow], 0);
+    }
+    const interval = await summarizer.finish(0);
+    const full = interval.paths.map((path) => [path.sent, path.lost]);
+    interval.compact();
+    const lost = flows.map((flow) => lossy.includes(flow) ? flow + 1 : 0);
+    assert.deepEqual(full, lost.map((count) => [70_000, count]));
+    assert.deepEqual(interval.paths.map((path) => [path.sent, path.lost]), full);
+    assert.deepEqual(interval.totals(), {
+      sent: 700_000,
+      lost: lost.reduce((sum, count) => sum + count),
+    });
+  }
+});
