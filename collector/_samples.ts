@@ -80,3 +80,10 @@ export function grown<
   larger.set(array);
   return larger;
 }
+
+/** `array`, or a copy of its first `length` entries when it has room for more (the room `grown` leaves). */
+export function trimmed<
+  T extends Uint32Array | Uint16Array | Uint8Array | Int32Array | Float32Array | Float64Array,
+>(array: T, length: number): T {
+  return array.length > length ? array.slice(0, length) as T : array;
+}

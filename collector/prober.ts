@@ -11,7 +11,7 @@ import type { ResolvedConfig } from "./resolve.ts";
 import type { SourceAddressLookup } from "./source_address.ts";
 import { ProbeSocket, type ProbeSocketCounters, type ReceivePace } from "./probe_socket.ts";
 import type { Summarizer } from "./summarizer.ts";
-import { grown } from "./_samples.ts";
+import { grown, trimmed } from "./_samples.ts";
 
 /** What the prober needs from the world. */
 export interface ProberDependencies {
@@ -274,6 +274,8 @@ export class Prober {
       };
     });
     this.#summarizer.doneAddingFlows();
+    this.#sequences = trimmed(this.#sequences, this.#summarizer.flowCount);
+    this.#flowSlot = trimmed(this.#flowSlot, this.#summarizer.flowCount);
 
     for (const [key, socket] of this.#sockets) {
       if (!sockets.has(key)) this.#retire(socket);

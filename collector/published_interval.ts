@@ -20,8 +20,8 @@ export const TIMES = 8;
 export interface FlowCounts {
   /** Flow ids below this have counters; others had nothing. */
   readonly capacity: number;
-  /** `COUNTS` counters per flow id: 16 bits, or 32 in an interval where one of them needed it. */
-  readonly counts: Uint16Array | Uint32Array;
+  /** `COUNTS` counters per flow id: 8 bits, or 16 or 32 where one of them needed it. */
+  readonly counts: Uint8Array | Uint16Array | Uint32Array;
   /** TOS at the reflector and on return per flow id (-1: unknown). */
   readonly tos: Int16Array;
 }
@@ -120,36 +120,68 @@ export interface IntervalColumns {
 /**
  * Sent, lost, RTT p50 and p99 (NaN: none) of every path: what an older interval keeps, in 4 to 8
  * bytes a path. The times are float16 (within 0.05%, plenty for a chart) unless an RTT of the
- * interval is beyond its largest value, 65,504 ms (a port's timeout may be longer). The counters
- * take 16 bits unless a path of the interval needed more; `sent` is one number when every path
- * sent as many probes (a steady schedule does), and `lost` lists only the paths that lost any
- * when they are fewer than a third.
+ * interval is beyond its largest value, 65,504 ms (a port's timeout may be longer).
  */
 interface TrendColumns {
-  sent: Uint16Array | Uint32Array | number;
-  lost: Uint16Array | Uint32Array;
-  /** The path rows `lost` is for, ascending; undefined: `lost` has a count for every path. */
-  lossy: Uint32Array | undefined;
+  sent: CountColumn;
+  lost: CountColumn;
   p50: Float16Array | Float32Array;
   p99: Float16Array | Float32Array;
 }
 
-/** Probes path row `path` of `trend` sent. */
-function trendSent(trend: TrendColumns, path: number): number {
-  return typeof trend.sent === "number" ? trend.sent : trend.sent[path];
+/**
+ * A count of every path, 16 bits unless one needs 32. When fewer than a third of the paths differ
+ * from the most common count (every path sends as many probes on a steady schedule; most lose
+ * none), only those are kept, with their rows: 6 bytes each rather than 2 bytes a path.
+ */
+interface CountColumn {
+  /** The count of every path not in `rows`. */
+  base: number;
+  /** The count of each path in `rows`, or, without `rows`, of every path. */
+  values: Uint16Array | Uint32Array;
+  /** The path rows `values` is for, ascending; undefined: `values` has every path. */
+  rows: Uint32Array | undefined;
 }
 
-/** Probes path row `path` of `trend` lost. */
-function trendLost(trend: TrendColumns, path: number): number {
-  const lossy = trend.lossy;
-  if (lossy === undefined) return trend.lost[path];
-  let low = 0, high = lossy.length;
+/** The count of path row `path`. */
+function countAt(column: CountColumn, path: number): number {
+  const rows = column.rows;
+  if (rows === undefined) return column.values[path];
+  let low = 0, high = rows.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    if (lossy[middle] < path) low = middle + 1;
+    if (rows[middle] < path) low = middle + 1;
     else high = middle;
   }
-  return low < lossy.length && lossy[low] === path ? trend.lost[low] : 0;
+  return low < rows.length && rows[low] === path ? column.values[low] : column.base;
+}
+
+/** The sum of the counts of `paths` paths. */
+function countSum(column: CountColumn, paths: number): number {
+  let sum = column.rows === undefined ? 0 : column.base * (paths - column.rows.length);
+  for (let index = 0; index < column.values.length; index++) sum += column.values[index];
+  return sum;
+}
+
+/** An empty column for `paths` paths of which `differ` differ from `base`, their counts at most `most`. */
+function countColumn(paths: number, base: number, differ: number, most: number): CountColumn {
+  const sparse = differ * 3 < paths;
+  const length = sparse ? differ : paths;
+  return {
+    base,
+    values: most <= 0xffff ? new Uint16Array(length) : new Uint32Array(length),
+    rows: sparse ? new Uint32Array(length) : undefined,
+  };
+}
+
+/** Sets the count of path row `path` (in ascending order of rows); `listed` is how many rows were listed before. */
+function setCount(column: CountColumn, path: number, count: number, listed: number): number {
+  if (column.rows === undefined) column.values[path] = count;
+  else if (count !== column.base) {
+    column.rows[listed] = path;
+    column.values[listed++] = count;
+  }
+  return listed;
 }
 
 /** The largest time float16 holds, in milliseconds. */
@@ -223,9 +255,8 @@ export class PublishedInterval implements IntervalTrend {
     let sent = 0, lost = 0;
     const columns = this.#columns;
     if (columns === undefined) {
-      const trend = this.#trend!;
-      for (let path = 0; path < this.pathCount; path++) sent += trendSent(trend, path);
-      for (let index = 0; index < trend.lost.length; index++) lost += trend.lost[index];
+      sent = countSum(this.#trend!.sent, this.pathCount);
+      lost = countSum(this.#trend!.lost, this.pathCount);
     } else {
       const { counts, capacity } = columns.counts;
       const order = columns.flows.order;
@@ -269,38 +300,36 @@ export class PublishedInterval implements IntervalTrend {
     const columns = this.#columns;
     if (columns === undefined) return undefined;
     const count = this.pathCount;
-    let most = 0, slowest = 0, lossy = 0, uniform = true, firstSent = 0;
+    // The most common count of sent probes, if more than half the paths have it (Boyer-Moore).
+    let usual = 0, lead = 0;
+    let most = 0, slowest = 0, lossy = 0;
     for (let path = 0; path < count; path++) {
       sumCounts(columns, path);
-      if (path === 0) firstSent = pathCounts[0];
-      else if (pathCounts[0] !== firstSent) uniform = false;
+      if (lead === 0) usual = pathCounts[0];
+      lead += pathCounts[0] === usual ? 1 : -1;
       if (pathCounts[1] > 0) lossy++;
       most = Math.max(most, pathCounts[0], pathCounts[1]);
       const p99 = columns.times.paths[path * TIMES + 6];
       if (p99 > slowest) slowest = p99; // NaN (nothing answered) is not
     }
-    const counters = (length: number) =>
-      most <= 0xffff ? new Uint16Array(length) : new Uint32Array(length);
+    let unusual = 0;
+    for (let path = 0; path < count; path++) {
+      sumCounts(columns, path);
+      if (pathCounts[0] !== usual) unusual++;
+    }
     const times = (length: number) =>
       slowest <= FLOAT16_MAX ? new Float16Array(length) : new Float32Array(length);
-    // A path listed with its loss takes 6 bytes, one in a full column 2.
-    const sparse = lossy * 3 < count;
     const trend: TrendColumns = {
-      sent: uniform ? firstSent : counters(count),
-      lost: counters(sparse ? lossy : count),
-      lossy: sparse ? new Uint32Array(lossy) : undefined,
+      sent: countColumn(count, usual, unusual, most),
+      lost: countColumn(count, 0, lossy, most),
       p50: times(count),
       p99: times(count),
     };
-    let listed = 0;
+    let sentListed = 0, lostListed = 0;
     for (let path = 0; path < count; path++) {
       sumCounts(columns, path);
-      if (typeof trend.sent !== "number") trend.sent[path] = pathCounts[0];
-      if (!sparse) trend.lost[path] = pathCounts[1];
-      else if (pathCounts[1] > 0) {
-        trend.lossy![listed] = path;
-        trend.lost[listed++] = pathCounts[1];
-      }
+      sentListed = setCount(trend.sent, path, pathCounts[0], sentListed);
+      lostListed = setCount(trend.lost, path, pathCounts[1], lostListed);
       trend.p50[path] = columns.times.paths[path * TIMES + 4];
       trend.p99[path] = columns.times.paths[path * TIMES + 6];
     }
@@ -400,8 +429,8 @@ export class PublishedInterval implements IntervalTrend {
   #unpackTrend(): PathTrend[] {
     const trend = this.#trend!;
     return this.identities.map((identity, index): PathTrend => {
-      const sent = trendSent(trend, index);
-      const lost = trendLost(trend, index);
+      const sent = countAt(trend.sent, index);
+      const lost = countAt(trend.lost, index);
       return {
         srcIp: identity.srcIp,
         dstIp: identity.dstIp,

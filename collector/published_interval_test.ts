@@ -183,8 +183,13 @@ Deno.test("a compacted interval keeps counts beyond 16 bits", async () => {
 Deno.test("counters widened past 16 bits stay right when the interval's counters count again", async () => {
   const summarizer = new Summarizer(10);
   const flow = flowTo(summarizer, "10.0.1.1");
+  const other = flowTo(summarizer, "10.0.1.2");
+  // Counted before the counters widen from 8 bits to 16 and from 16 to 32: kept through both.
+  for (let index = 0; index < 200; index++) summarizer.sent(other, 0);
   for (let index = 0; index < 70_000; index++) summarizer.sent(flow, 0);
+  for (let index = 0; index < 100; index++) summarizer.sent(other, 0);
   const first = await summarizer.finish(0);
+  assert.deepEqual(first.paths.map((path) => path.sent), [70_000, 300]);
   summarizer.recycle(first.compact());
   summarizer.sent(flow, 10_000);
   const second = await summarizer.finish(10_000);
@@ -192,7 +197,7 @@ Deno.test("counters widened past 16 bits stay right when the interval's counters
   for (let index = 0; index < 3; index++) summarizer.sent(flow, 20_000);
   const third = await summarizer.finish(20_000);
   assert.deepEqual([first, second, third].map((interval) => interval.totals().sent), [
-    70_000,
+    70_300,
     1,
     3,
   ]);
@@ -359,24 +364,28 @@ Deno.test("the interval before stays whole until the next is ready, then its tim
   assert.deepEqual(fifth.totals(), { sent: 2, lost: 0 });
 });
 
-Deno.test("a compacted interval keeps every path's loss when few paths lost any, and when many did", async () => {
-  for (const lossy of [[3, 7], [0, 2, 4, 5, 9]]) {
+Deno.test("a compacted interval keeps every path's sent and lost, whether few paths or many differ from the rest", async () => {
+  const cases = [
+    { lossy: [3, 7], busier: [1, 8] },
+    { lossy: [0, 2, 4, 5, 9], busier: [0, 1, 2, 3, 4, 5] },
+    { lossy: [], busier: [] },
+  ];
+  for (const { lossy, busier } of cases) {
     const summarizer = new Summarizer(10);
     const flows = Array.from({ length: 10 }, (_, index) => flowTo(summarizer, `10.0.1.${index}`));
+    const sent = flows.map((flow): number => busier.includes(flow) ? 70_001 : 70_000);
+    const lost = flows.map((flow) => lossy.includes(flow) ? flow + 1 : 0);
     for (const flow of flows) {
-      for (let index = 0; index < 70_000; index++) summarizer.sent(flow, 0);
-    }
-    for (const flow of lossy) {
-      for (let index = 0; index <= flow; index++) summarizer.lost(flows[flow], 0);
+      for (let index = 0; index < sent[flow]; index++) summarizer.sent(flow, 0);
+      for (let index = 0; index < lost[flow]; index++) summarizer.lost(flow, 0);
     }
     const interval = await summarizer.finish(0);
     const full = interval.paths.map((path) => [path.sent, path.lost]);
     interval.compact();
-    const lost = flows.map((flow) => lossy.includes(flow) ? flow + 1 : 0);
-    assert.deepEqual(full, lost.map((count) => [70_000, count]));
+    assert.deepEqual(full, flows.map((flow) => [sent[flow], lost[flow]]));
     assert.deepEqual(interval.paths.map((path) => [path.sent, path.lost]), full);
     assert.deepEqual(interval.totals(), {
-      sent: 700_000,
+      sent: sent.reduce((sum, count) => sum + count),
       lost: lost.reduce((sum, count) => sum + count),
     });
   }

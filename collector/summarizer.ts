@@ -1,7 +1,7 @@
 import type { TimestampSource } from "@llama/core";
 import type { ProbeOutcomeSink } from "./in_flight.ts";
 import type { ProbeStatistics } from "./statistics.ts";
-import { grown, jitterSum, sortRange, writeRttStatistics } from "./_samples.ts";
+import { grown, jitterSum, sortRange, trimmed, writeRttStatistics } from "./_samples.ts";
 import {
   activeFlow,
   COUNTS,
@@ -95,13 +95,13 @@ const SENT = 0, LOST = 1, LATE = 2, DUPLICATES = 3, REORDERED = 4, DWELL_CORRECT
 /**
  * The outcomes of one interval, in columns indexed by flow id: counters, the last TOS seen, and
  * every RTT sample (float32, 7 significant digits: what a summary keeps anyway) with its flow, in
- * order of arrival. The counters are 16 bits until one of them needs more. Once the interval is
+ * order of arrival. The counters are 8 bits until one of them needs 16, then 32. Once the interval is
  * published they are its counters; when it is compacted they count a later interval.
  */
 class IntervalCounts implements FlowCounts {
   start = 0;
   capacity = 0;
-  counts: Uint16Array | Uint32Array = new Uint16Array(0);
+  counts: Uint8Array | Uint16Array | Uint32Array = new Uint8Array(0);
   /** TOS at the reflector and on return per flow (-1: unknown). */
   tos = new Int16Array(0);
   sampleFlows = new Uint32Array(64);
@@ -113,7 +113,7 @@ class IntervalCounts implements FlowCounts {
     this.samples = 0;
     if (capacity > this.capacity) {
       this.capacity = capacity;
-      this.counts = new Uint16Array(capacity * COUNTS);
+      this.counts = sized(this.counts, capacity * COUNTS);
       this.tos = new Int16Array(capacity * 2).fill(-1);
     } else {
       this.counts.fill(0, 0, this.capacity * COUNTS);
@@ -124,9 +124,7 @@ class IntervalCounts implements FlowCounts {
   /** Makes room for flow ids below `capacity` (flows added by a reload). */
   ensure(capacity: number): void {
     if (capacity <= this.capacity) return;
-    const counts = this.counts instanceof Uint16Array
-      ? new Uint16Array(capacity * COUNTS)
-      : new Uint32Array(capacity * COUNTS);
+    const counts = sized(this.counts, capacity * COUNTS);
     counts.set(this.counts);
     const tos = new Int16Array(capacity * 2).fill(-1);
     tos.set(this.tos);
@@ -135,11 +133,13 @@ class IntervalCounts implements FlowCounts {
     this.capacity = capacity;
   }
 
-  /** Adds one to counter `at`, widening the counters to 32 bits when it would pass 65,535. */
+  /** Adds one to counter `at`, widening the counters when it would pass their largest value. */
   increment(at: number): void {
-    const value = this.counts[at] + 1;
-    if (value > 0xffff && this.counts instanceof Uint16Array) {
-      this.counts = Uint32Array.from(this.counts);
+    const counts = this.counts;
+    const value = counts[at] + 1;
+    if (value > 0xff && counts.BYTES_PER_ELEMENT < 4) {
+      if (value > 0xffff) this.counts = Uint32Array.from(counts);
+      else if (counts.BYTES_PER_ELEMENT === 1) this.counts = Uint16Array.from(counts);
     }
     this.counts[at] = value;
   }
@@ -275,9 +275,29 @@ export class Summarizer implements ProbeOutcomeSink {
     return `${this.#pathSrc[path]} ${this.#pathDst[path]} ${this.#dstPorts[id]}`;
   }
 
-  /** Drops the index of paths that `addFlow` keeps: a collector adds flows only at a (re)load. */
+  /**
+   * Drops the index of paths that `addFlow` keeps, and the room its arrays by flow id have grown
+   * for more flows: a collector adds flows only at a (re)load.
+   */
   doneAddingFlows(): void {
     this.#pathIndex = undefined;
+    const flows = this.#flowCount;
+    this.#flowPath = trimmed(this.#flowPath, flows);
+    this.#srcPorts = trimmed(this.#srcPorts, flows);
+    this.#dstPorts = trimmed(this.#dstPorts, flows);
+    this.#flowTos = trimmed(this.#flowTos, flows);
+    this.#highestSequence = trimmed(this.#highestSequence, flows);
+    if (this.#table !== undefined) this.#table = { ...this.#table, ...this.#flowArrays() };
+  }
+
+  /** The arrays by flow id that a `FlowTable` holds. */
+  #flowArrays(): Omit<FlowTable, "order"> {
+    return {
+      path: this.#flowPath,
+      srcPorts: this.#srcPorts,
+      dstPorts: this.#dstPorts,
+      tos: this.#flowTos,
+    };
   }
 
   #indexPaths(): Map<string, Map<string, number>> {
@@ -406,7 +426,7 @@ export class Summarizer implements ProbeOutcomeSink {
   async #sortSamples(open: IntervalCounts, order: Uint32Array): Promise<Float32Array> {
     const grouped = this.#groupSamples(open);
     const offsets = this.#offsets;
-    this.#jitter = grown(this.#jitter, this.#flowCount, (length) => new Float32Array(length));
+    if (this.#jitter.length < this.#flowCount) this.#jitter = new Float32Array(this.#flowCount);
     let sliceStart = performance.now();
     for (let index = 0; index < order.length; index++) {
       const flow = order[index];
@@ -642,13 +662,7 @@ export class Summarizer implements ProbeOutcomeSink {
       rank[this.#flowPath[a]] - rank[this.#flowPath[b]] ||
       this.#srcPorts[a] - this.#srcPorts[b] || this.#dstPorts[a] - this.#dstPorts[b]
     );
-    this.#table = {
-      order,
-      path: this.#flowPath,
-      srcPorts: this.#srcPorts,
-      dstPorts: this.#dstPorts,
-      tos: this.#flowTos,
-    };
+    this.#table = { order, ...this.#flowArrays() };
     return this.#table;
   }
 
@@ -675,6 +689,18 @@ export class Summarizer implements ProbeOutcomeSink {
     if (flow >= open.capacity) open.ensure(this.#flowCount);
     return open;
   }
+}
+
+/** Counters of `length` as wide as `like`'s. */
+function sized(
+  like: Uint8Array | Uint16Array | Uint32Array,
+  length: number,
+): Uint8Array | Uint16Array | Uint32Array {
+  return like instanceof Uint8Array
+    ? new Uint8Array(length)
+    : like instanceof Uint16Array
+    ? new Uint16Array(length)
+    : new Uint32Array(length);
 }
 
 /** Writes RTT statistics of `sorted[from..to)` (NaN when empty) and the jitter to `out[at..]`. */

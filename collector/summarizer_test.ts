@@ -235,3 +235,35 @@ Deno.test("summarizer: flows added after probing began (a reload) are counted", 
   ]);
   assert.equal(summary.paths[1].rtt?.max, added.at(-1));
 });
+
+Deno.test("summarizer: flows added over several loads keep their paths, ports and reordering state", async () => {
+  const summarizer = new Summarizer(1);
+  const flows = Array.from(
+    { length: 70 },
+    (_, index) => flowOf(summarizer, "10.0.0.2", 1000 + index),
+  );
+  summarizer.doneAddingFlows();
+  for (const flow of flows) summarizer.answered(flow, 0, 5, 1, false);
+  const before = await summarizer.finish(0);
+  // A reload: more flows, to a new path and to the old one, then the room they grew into is let go.
+  flows.push(
+    ...Array.from({ length: 40 }, (_, index) => flowOf(summarizer, "10.0.0.3", 2000 + index)),
+  );
+  flows.push(flowOf(summarizer, "10.0.0.2", 999));
+  assert.equal(summarizer.flowAddresses(flows.at(-1)!), "10.0.0.1 10.0.0.2 8100");
+  summarizer.doneAddingFlows();
+  for (const flow of flows) {
+    summarizer.sent(flow, 1000);
+    summarizer.answered(flow, 1000, 4, 2, false);
+  }
+  const after = (await summarizer.finish(1000, before)).summary()!;
+  assert.deepEqual(after.paths.map((path) => [path.dstIp, path.flows.length, path.reordered]), [
+    ["10.0.0.2", 71, 70],
+    ["10.0.0.3", 40, 0],
+  ]);
+  assert.deepEqual(
+    after.paths[0].flows.slice(0, 2).map((flow) => [flow.srcPort, flow.reordered]),
+    [[999, 0], [1000, 1]],
+  );
+  assert.equal(after.paths[1].flows.at(-1)!.srcPort, 2039);
+});
