@@ -749,10 +749,12 @@ async function timedGets(
 }
 
 /**
- * Deno flags of the memory run that also tries them: a young generation of at most 1 MiB a
- * semi-space instead of the up to 16 MiB V8 grows it to at this allocation rate.
+ * The V8 flags `deno task collector` runs the collector with (read from the workspace's
+ * deno.json): a memory run also tries them.
  */
-const SMALL_YOUNG_GENERATION = ["--v8-flags=--max-semi-space-size=1"];
+const TASK_V8_FLAGS: readonly string[] = (JSON.parse(
+  await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+).tasks.collector as string).split(" ").filter((word) => word.startsWith("--v8-flags="));
 
 async function measureMemory(
   engine: Engine,
@@ -820,12 +822,10 @@ async function measureMemoryPerPath(plan: Plan, run: RunSetup): Promise<MemoryRe
       ...await Promise.all(MEMORY_TARGETS.map((targets) => measureMemory(engine, targets, setup))),
     );
   }
-  context.progress(`Memory, --engine native ${SMALL_YOUNG_GENERATION.join(" ")}`);
+  context.progress(`Memory, --engine native ${TASK_V8_FLAGS.join(" ")}`);
   readings.push(
     ...await Promise.all(
-      MEMORY_TARGETS.map((targets) =>
-        measureMemory("native", targets, setup, SMALL_YOUNG_GENERATION)
-      ),
+      MEMORY_TARGETS.map((targets) => measureMemory("native", targets, setup, TASK_V8_FLAGS)),
     ),
   );
   return readings;
@@ -1194,7 +1194,7 @@ function describeMethod(plan: Plan): string {
     "each send) leads the scheduler to pick differently from probeblast (which sleeps right " +
     "after sending), so only the pinned comparison isolates the collector's own timestamping: " +
     "with the scheduler's choice the bias also holds that difference in wake-up time.",
-    `Memory, for each engine (the native one also run with ${SMALL_YOUNG_GENERATION.join(" ")}): ` +
+    `Memory, for each engine (the native one also run with ${TASK_V8_FLAGS.join(" ")}): ` +
     `collectors probing ${memoryTargets} targets on distinct ` +
     `addresses 127.1.x.y (refl_c on 0.0.0.0) from sockets bound to 0.0.0.0 (source addresses ` +
     `from the routing table), cps ${plan.memoryCps} × ${SOCKETS} sockets, ` +
