@@ -37,7 +37,7 @@ export interface CollectorOptions {
   /**
    * Intervals kept in memory for the matrix page's charts (`/api/v1/history`). Default 30. The
    * latest keeps every statistic of every path and flow; older ones keep what the charts draw:
-   * sent, lost, loss and RTT p50 and p99 of each path (8 bytes a path).
+   * sent, lost, loss and RTT p50 and p99 of each path (4 to 8 bytes a path).
    */
   historyIntervals?: number;
 }
@@ -211,10 +211,11 @@ class RunningCollector implements Collector {
 
   async #publish(start: number): Promise<void> {
     this.#prober.expire();
-    // The matrix reads flows and the full statistics of the latest interval only: the one before
-    // is compacted to its trend when the new one is ready, and its columns reused.
-    const published = await this.#summarizer.finish(start, this.#history.at(-1));
+    const publish = await this.#summarizer.prepare(start);
     if (this.#closed) return;
+    // The matrix reads flows and the full statistics of the latest interval only: the one before
+    // is compacted to its trend as the new one takes its place, and its columns are reused.
+    const published = publish(this.#history.at(-1));
     this.#history.push(published);
     const keep = Math.max(1, this.#options.historyIntervals ?? HISTORY_INTERVALS);
     if (this.#history.length > keep) this.#history.splice(0, this.#history.length - keep);

@@ -55,7 +55,7 @@ const FLAGS = {
     default: 30,
     placeholder: "N",
     description:
-      "Intervals kept for the matrix page's charts (1 to 1000; each older one costs 8 bytes a path)",
+      "Intervals kept for the matrix page's charts (1 to 1000; each older one costs 4-8 bytes a path)",
   },
 } as const;
 

@@ -362,6 +362,13 @@ Deno.test("the interval before stays whole until the next is ready, then its tim
   assert.deepEqual([third, fourth].map((interval) => interval.paths[0].rtt!.p50), [3.5, 4.5]);
   assert.deepEqual(fifth.current()!.paths[0].flows.map((flow) => flow.rtt!.mean), [5, 6]);
   assert.deepEqual(fifth.totals(), { sent: 2, lost: 0 });
+  // Prepared and sorted, the next interval replaces the one before only when published.
+  for (const flow of flows) summarizer.sent(flow, 50_000);
+  const publishSixth = await summarizer.prepare(50_000);
+  assert.equal(fifth.compacted, false);
+  const sixth = publishSixth(fifth);
+  assert.equal(fifth.compacted, true);
+  assert.deepEqual(sixth.totals(), { sent: 2, lost: 0 });
 });
 
 Deno.test("a compacted interval keeps every path's sent and lost, whether few paths or many differ from the rest", async () => {

@@ -210,8 +210,8 @@ export class Summarizer implements ProbeOutcomeSink {
   #grouped = new Float32Array(0);
   #pathSamples = new Float32Array(0);
   #mergeScratch = new Float32Array(0);
-  /** Each flow's jitter in the interval being summarized (NaN: fewer than two answers). */
-  #jitter = new Float32Array(0);
+  /** Each flow's sum of RTT differences in the interval being summarized (see `jitterSum`). */
+  #jitter = new Float64Array(0);
   /** Times of an interval no longer published in full, to fill again. */
   #spareTimes: TimeColumns | undefined;
   /** Where receive times come from, as the engine of the sockets says. */
@@ -386,17 +386,26 @@ export class Summarizer implements ProbeOutcomeSink {
   }
 
   /**
-   * Closes the interval starting at `start` and summarizes it. Call it once every probe sent
-   * in it has been answered or has expired. An interval in which nothing was sent gives a summary
-   * with no paths.
-   *
-   * `previous`, the interval published before, which this one replaces, is compacted (see
-   * `PublishedInterval.compact`) at the moment the new one is ready, and its columns are written
-   * over unless a reader still holds them: the latest interval's statistics are kept once, not
-   * twice. The slow part, sorting every sample, takes turns with the event loop before that; the
-   * statistics are then worked out in one synchronous pass.
+   * Closes the interval starting at `start` and summarizes it: `prepare`, then what it gives at
+   * once. `previous` is the interval published before, which this one replaces.
    */
   async finish(start: number, previous?: PublishedInterval): Promise<PublishedInterval> {
+    return (await this.prepare(start))(previous);
+  }
+
+  /**
+   * Closes the interval starting at `start` and does the slow part of summarizing it, sorting
+   * every sample, in turns with the event loop. Call it once every probe sent in it has been
+   * answered or has expired. An interval in which nothing was sent gives a summary with no paths.
+   *
+   * It resolves to a function that publishes the interval in one synchronous pass, replacing
+   * `previous` (the interval published before): that one is compacted (see
+   * `PublishedInterval.compact`) and its columns are written over unless a reader still holds
+   * them, so the latest interval's statistics are kept once, not twice. Call it, and put what it
+   * returns where readers find the latest interval, in the same synchronous step: in between,
+   * there is no latest interval.
+   */
+  async prepare(start: number): Promise<(previous?: PublishedInterval) => PublishedInterval> {
     const open = this.#open.get(start);
     this.#open.delete(start);
     this.#finishedUpTo = Math.max(this.#finishedUpTo, start);
@@ -409,16 +418,20 @@ export class Summarizer implements ProbeOutcomeSink {
       sendTimestampSource: this.sendTimestampSource,
     };
     if (open === undefined) {
-      if (previous !== undefined) this.recycle(previous.compact());
-      return new PublishedInterval(header, emptyColumns());
+      return (previous) => {
+        if (previous !== undefined) this.recycle(previous.compact());
+        return new PublishedInterval(header, emptyColumns());
+      };
     }
     // The flows and paths as they are now: a reload during the sorting adds flows after them.
     const flows = this.#flowTable();
     const known = this.#pathSrc.length;
     const grouped = await this.#sortSamples(open, flows.order);
-    if (previous !== undefined) this.recycle(previous.compact());
-    // The interval's counters are published as they are: `recycle` hands them back.
-    return new PublishedInterval(header, this.#summarize(open, flows, known, grouped));
+    return (previous) => {
+      if (previous !== undefined) this.recycle(previous.compact());
+      // The interval's counters are published as they are: `recycle` hands them back.
+      return new PublishedInterval(header, this.#summarize(open, flows, known, grouped));
+    };
   }
 
   /**
@@ -429,18 +442,19 @@ export class Summarizer implements ProbeOutcomeSink {
   async #sortSamples(open: IntervalCounts, order: Uint32Array): Promise<Float32Array> {
     const grouped = this.#groupSamples(open);
     const offsets = this.#offsets;
-    if (this.#jitter.length < this.#flowCount) this.#jitter = new Float32Array(this.#flowCount);
+    if (this.#jitter.length < this.#flowCount) this.#jitter = new Float64Array(this.#flowCount);
     let sliceStart = performance.now();
     for (let index = 0; index < order.length; index++) {
-      const flow = order[index];
-      if (!open.active(flow)) continue;
-      const from = offsets[flow], to = offsets[flow + 1];
-      this.#jitter[flow] = to - from > 1 ? jitterSum(grouped, from, to) / (to - from - 1) : NaN;
-      sortRange(grouped, from, to);
-      if ((index & 63) === 0 && performance.now() - sliceStart > YIELD_AFTER_MS) {
+      // Every 64 flows, idle or not: idle flows can take every 64th place (ports a reload retired).
+      if ((index & 63) === 63 && performance.now() - sliceStart > YIELD_AFTER_MS) {
         await new Promise((resolve) => setTimeout(resolve, 0));
         sliceStart = performance.now();
       }
+      const flow = order[index];
+      if (!open.active(flow)) continue;
+      const from = offsets[flow], to = offsets[flow + 1];
+      this.#jitter[flow] = jitterSum(grouped, from, to);
+      sortRange(grouped, from, to);
     }
     return grouped;
   }
@@ -491,9 +505,17 @@ export class Summarizer implements ProbeOutcomeSink {
         if (!open.active(flow)) continue;
         active = true;
         const from = offsets[flow], to = offsets[flow + 1];
-        writeTimes(times.flows, flow * TIMES, grouped, from, to, this.#jitter[flow]);
+        const flowJitter = this.#jitter[flow];
+        writeTimes(
+          times.flows,
+          flow * TIMES,
+          grouped,
+          from,
+          to,
+          to - from > 1 ? flowJitter / (to - from - 1) : NaN,
+        );
         if (to - from > 1) {
-          jitter += this.#jitter[flow] * (to - from - 1);
+          jitter += flowJitter;
           jitterCount += to - from - 1;
         }
         samples += to - from;
