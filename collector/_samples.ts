@@ -71,12 +71,15 @@ export function sortRange(samples: Float32Array | Float64Array, from: number, to
   }
 }
 
-/** `array`, or a copy of it at least twice as long when it holds fewer than `length` entries. */
+/**
+ * `array`, or a copy of it `factor` times as long (at least `length`) when it holds fewer than
+ * `length` entries.
+ */
 export function grown<
   T extends Uint32Array | Uint16Array | Uint8Array | Int32Array | Float32Array | Float64Array,
->(array: T, length: number, make: (length: number) => T): T {
+>(array: T, length: number, make: (length: number) => T, factor = 2): T {
   if (length <= array.length) return array;
-  const larger = make(Math.max(length, array.length * 2));
+  const larger = make(Math.max(length, Math.ceil(array.length * factor)));
   larger.set(array);
   return larger;
 }

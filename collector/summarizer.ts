@@ -88,6 +88,8 @@ export interface IntervalSummary {
 }
 
 const YIELD_AFTER_MS = 4;
+/** How much the sample arrays grow when full. */
+const SAMPLE_GROWTH = 1.25;
 
 /** Counter offsets within a flow's `COUNTS` (the order of a published row). */
 const SENT = 0, LOST = 1, LATE = 2, DUPLICATES = 3, REORDERED = 4, DWELL_CORRECTED = 5;
@@ -145,15 +147,19 @@ class IntervalCounts implements FlowCounts {
   }
 
   addSample(flow: number, rttMs: number): void {
+    // Grown by a quarter: the arrays are kept for later intervals, so the room they have beyond
+    // the busiest interval's samples stays taken (it was up to half of them, doubling).
     this.sampleFlows = grown(
       this.sampleFlows,
       this.samples + 1,
       (length) => new Uint32Array(length),
+      SAMPLE_GROWTH,
     );
     this.sampleRtts = grown(
       this.sampleRtts,
       this.samples + 1,
       (length) => new Float32Array(length),
+      SAMPLE_GROWTH,
     );
     this.sampleFlows[this.samples] = flow;
     this.sampleRtts[this.samples++] = rttMs;
