@@ -2,7 +2,7 @@
  * A published interval, held in typed arrays rather than objects: the latest one with its
  * counters as the summarizer counted them and every RTT statistic of every path and flow (~230
  * bytes a path of four flows, where objects took ~2 KB), older ones with only what the matrix's
- * charts draw (8 bytes a path). Objects are made only when somebody reads `paths`, and are not
+ * charts draw (4 to 8 bytes a path). Objects are made only when somebody reads `paths`, and are not
  * kept.
  *
  * @module
@@ -44,7 +44,10 @@ export interface FlowTable {
   readonly tos: Uint8Array;
 }
 
-/** An interval's RTT statistics and jitter, in float32: read them back with `milliseconds`. */
+/**
+ * An interval's RTT statistics and jitter in milliseconds, in float32 (served rounded to the
+ * nanosecond).
+ */
 export interface TimeColumns {
   /** `TIMES` per flow id. */
   readonly flows: Float32Array;

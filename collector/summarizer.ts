@@ -216,6 +216,8 @@ export class Summarizer implements ProbeOutcomeSink {
   #grouped = new Float32Array(0);
   #pathSamples = new Float32Array(0);
   #mergeScratch = new Float32Array(0);
+  /** How many intervals `prepare` has sorted: a publish is for the last one only. */
+  #preparations = 0;
   /** Each flow's sum of RTT differences in the interval being summarized (see `jitterSum`). */
   #jitter = new Float64Array(0);
   /** Times of an interval no longer published in full, to fill again. */
@@ -409,7 +411,8 @@ export class Summarizer implements ProbeOutcomeSink {
    * `PublishedInterval.compact`) and its columns are written over unless a reader still holds
    * them, so the latest interval's statistics are kept once, not twice. Call it, and put what it
    * returns where readers find the latest interval, in the same synchronous step: in between,
-   * there is no latest interval.
+   * there is no latest interval. Call it once, before the next `prepare`: it works from the
+   * summarizer's scratch space, which the next `prepare` fills again (it throws otherwise).
    */
   async prepare(start: number): Promise<(previous?: PublishedInterval) => PublishedInterval> {
     const open = this.#open.get(start);
@@ -432,8 +435,16 @@ export class Summarizer implements ProbeOutcomeSink {
     // The flows and paths as they are now: a reload during the sorting adds flows after them.
     const flows = this.#flowTable();
     const known = this.#pathSrc.length;
+    const preparation = ++this.#preparations;
     const grouped = await this.#sortSamples(open, flows.order);
+    let published = false;
     return (previous) => {
+      if (published || preparation !== this.#preparations) {
+        throw new Error(
+          `interval ${header.start}: publish it once, before the next interval is prepared`,
+        );
+      }
+      published = true;
       if (previous !== undefined) this.recycle(previous.compact());
       // The interval's counters are published as they are: `recycle` hands them back.
       return new PublishedInterval(header, this.#summarize(open, flows, known, grouped));

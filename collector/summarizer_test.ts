@@ -310,3 +310,16 @@ Deno.test("summarizer: sorting gives the event loop turns, also when idle flows 
   assert.ok(await turnsDuringFinish(false) >= 20);
   assert.ok(await turnsDuringFinish(true) >= 20);
 });
+
+Deno.test("summarizer: a prepared interval is published once, and not after the next is prepared", async () => {
+  const summarizer = new Summarizer(1);
+  const flow = flowOf(summarizer, "10.0.0.2", 5000);
+  summarizer.sent(flow, 0);
+  summarizer.sent(flow, 1000);
+  const first = await summarizer.prepare(0);
+  const second = await summarizer.prepare(1000);
+  assert.throws(() => first(), /publish it once, before the next interval is prepared/);
+  const published = second();
+  assert.equal(published.totals().sent, 1);
+  assert.throws(() => second(published), /publish it once/);
+});
