@@ -56,6 +56,11 @@ function flowTo(summarizer: Summarizer, dstIp: string, tags: Record<string, stri
   });
 }
 
+/** Calls `action` `count` times. */
+function times(count: number, action: () => void): void {
+  for (let index = 0; index < count; index++) action();
+}
+
 /** What the latest interval serves of a time: its float32, rounded to the nanosecond. */
 function stored(milliseconds: number): number {
   return Math.round(Math.fround(milliseconds) * 1e6) / 1e6;
@@ -166,8 +171,8 @@ Deno.test("a compacted interval keeps counts beyond 16 bits", async () => {
   const summarizer = new Summarizer(10);
   const busy = flowTo(summarizer, "10.0.1.1");
   const quiet = flowTo(summarizer, "10.0.1.2");
-  for (let index = 0; index < 70_000; index++) summarizer.sent(busy, 0);
-  for (let index = 0; index < 65_537; index++) summarizer.lost(busy, 0);
+  times(70_000, () => summarizer.sent(busy, 0));
+  times(65_537, () => summarizer.lost(busy, 0));
   summarizer.sent(quiet, 0);
   summarizer.answered(quiet, 0, 0, 0.25, false);
   const interval = await summarizer.finish(0);
@@ -185,16 +190,16 @@ Deno.test("counters widened past 16 bits stay right when the interval's counters
   const flow = flowTo(summarizer, "10.0.1.1");
   const other = flowTo(summarizer, "10.0.1.2");
   // Counted before the counters widen from 8 bits to 16 and from 16 to 32: kept through both.
-  for (let index = 0; index < 200; index++) summarizer.sent(other, 0);
-  for (let index = 0; index < 70_000; index++) summarizer.sent(flow, 0);
-  for (let index = 0; index < 100; index++) summarizer.sent(other, 0);
+  times(200, () => summarizer.sent(other, 0));
+  times(70_000, () => summarizer.sent(flow, 0));
+  times(100, () => summarizer.sent(other, 0));
   const first = await summarizer.finish(0);
   assert.deepEqual(first.paths.map((path) => path.sent), [70_000, 300]);
   summarizer.recycle(first.compact());
   summarizer.sent(flow, 10_000);
   const second = await summarizer.finish(10_000);
   summarizer.recycle(second.compact());
-  for (let index = 0; index < 3; index++) summarizer.sent(flow, 20_000);
+  times(3, () => summarizer.sent(flow, 20_000));
   const third = await summarizer.finish(20_000);
   assert.deepEqual([first, second, third].map((interval) => interval.totals().sent), [
     70_300,
@@ -383,8 +388,8 @@ Deno.test("a compacted interval keeps every path's sent and lost, whether few pa
     const sent = flows.map((flow): number => busier.includes(flow) ? 70_001 : 70_000);
     const lost = flows.map((flow) => lossy.includes(flow) ? flow + 1 : 0);
     for (const flow of flows) {
-      for (let index = 0; index < sent[flow]; index++) summarizer.sent(flow, 0);
-      for (let index = 0; index < lost[flow]; index++) summarizer.lost(flow, 0);
+      times(sent[flow], () => summarizer.sent(flow, 0));
+      times(lost[flow], () => summarizer.lost(flow, 0));
     }
     const interval = await summarizer.finish(0);
     const full = interval.paths.map((path) => [path.sent, path.lost]);
