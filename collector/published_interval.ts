@@ -491,7 +491,7 @@ function pathSummary(
       tosReported = reported;
     }
   }
-  sumCounts(columns, row);
+  sumCounts(columns, row, end);
   return {
     srcIp: identity.srcIp,
     dstIp: identity.dstIp,
@@ -525,12 +525,15 @@ function pathEnd(columns: IntervalColumns, row: number): number {
 /** A path's counters, summed from its flows by `sumCounts`. */
 const pathCounts = new Float64Array(COUNTS);
 
-/** Sums the counters of path row `row`'s flows into `pathCounts`. */
-function sumCounts(columns: IntervalColumns, row: number): void {
+/** Sums the counters of path row `row`'s flows (up to `end` in `order`) into `pathCounts`. */
+function sumCounts(
+  columns: IntervalColumns,
+  row: number,
+  end: number = pathEnd(columns, row),
+): void {
   pathCounts.fill(0);
   const { counts, capacity } = columns.counts;
   const order = columns.flows.order;
-  const end = pathEnd(columns, row);
   for (let index = columns.times.pathStart[row]; index < end; index++) {
     const flow = order[index];
     if (flow >= capacity) continue;

@@ -164,11 +164,6 @@ class IntervalCounts implements FlowCounts {
     this.sampleFlows[this.samples] = flow;
     this.sampleRtts[this.samples++] = rttMs;
   }
-
-  /** Whether anything happened on `flow`. */
-  active(flow: number): boolean {
-    return activeFlow(this, flow);
-  }
 }
 
 /**
@@ -468,7 +463,7 @@ export class Summarizer implements ProbeOutcomeSink {
         sliceStart = performance.now();
       }
       const flow = order[index];
-      if (!open.active(flow)) continue;
+      if (!activeFlow(open, flow)) continue;
       const from = offsets[flow], to = offsets[flow + 1];
       this.#jitter[flow] = jitterSum(grouped, from, to);
       sortRange(grouped, from, to);
@@ -519,7 +514,7 @@ export class Summarizer implements ProbeOutcomeSink {
       let samples = 0, jitter = 0, jitterCount = 0, active = false;
       for (let at = index; at < end; at++) {
         const flow = order[at];
-        if (!open.active(flow)) continue;
+        if (!activeFlow(open, flow)) continue;
         active = true;
         const from = offsets[flow], to = offsets[flow + 1];
         const flowJitter = this.#jitter[flow];
@@ -624,7 +619,7 @@ export class Summarizer implements ProbeOutcomeSink {
     let length = 0;
     for (let index = from; index < to; index++) {
       const flow = order[index];
-      if (!open.active(flow)) continue;
+      if (!activeFlow(open, flow)) continue;
       const start = this.#offsets[flow], end = this.#offsets[flow + 1];
       if (start === end) continue;
       let left = 0, right = start, out = 0;
@@ -655,7 +650,7 @@ export class Summarizer implements ProbeOutcomeSink {
     let shared: Record<string, string> | undefined;
     let mixed = false;
     for (let index = from; index < to; index++) {
-      if (!open.active(order[index])) continue;
+      if (!activeFlow(open, order[index])) continue;
       const tags = this.#flowTags[order[index]];
       if (shared === undefined) shared = tags;
       else if (tags !== shared) mixed = true;
@@ -672,7 +667,7 @@ export class Summarizer implements ProbeOutcomeSink {
     } else {
       tags = { ...this.#sourceTags };
       for (let index = from; index < to; index++) {
-        if (open.active(order[index])) Object.assign(tags, this.#flowTags[order[index]]);
+        if (activeFlow(open, order[index])) Object.assign(tags, this.#flowTags[order[index]]);
       }
     }
     const identity = cached !== undefined && sameTags(cached.tags, tags)
