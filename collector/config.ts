@@ -170,6 +170,7 @@ function parseLegacy(root: ConfigNode, file: string | undefined, dstPort: number
   const config = defaultCollectorConfig(dstPort);
   config.file = file;
   config.format = "legacy";
+  const tagSets = new TagInterner();
   config.targets.default = root.entries("a map of target address to tags").map(
     ([host, value, keyNode]) => {
       const withPort = /^\[?([^\[\]]+?)\]?:\d+$/.exec(host);
@@ -184,7 +185,12 @@ function parseLegacy(root: ConfigNode, file: string | undefined, dstPort: number
         );
       }
       checkHost(host, keyNode, "the key");
-      return { host, port: dstPort, tags: readTags(value), location: keyNode.location() };
+      return {
+        host,
+        port: dstPort,
+        tags: tagSets.intern(readTags(value)),
+        location: keyNode.location(),
+      };
     },
   );
   return config;
@@ -309,6 +315,7 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
     };
   }
 
+  const tagSets = new TagInterner();
   for (
     const [name, node] of requiredEntries(
       fields,
@@ -337,7 +344,7 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
       return {
         host: address,
         port: values.get("port")?.number({ min: 1, max: 65535, integer: true }) ?? dstPort,
-        tags: values.has("tags") ? readTags(values.get("tags")!) : {},
+        tags: tagSets.intern(values.has("tags") ? readTags(values.get("tags")!) : {}),
         location: (ip ?? host!).location(),
       };
     });
@@ -443,6 +450,35 @@ function checkHost(host: string, node: ConfigNode, what: string, ipOnly = false)
   }
   if (!isHostname(host)) {
     throw node.error(`${what} must be an IP address or a hostname, got ${JSON.stringify(host)}`);
+  }
+}
+
+/**
+ * Makes targets with equal tags share one frozen object, and equal tag values one string: a
+ * collector keeps every target's tags for as long as it runs, and 10,000 targets of `tags: {}`
+ * were 10,000 objects (56 bytes each) where one does.
+ */
+class TagInterner {
+  readonly #sets = new Map<string, Readonly<Record<string, string>>>();
+  readonly #texts = new Map<string, string>();
+
+  intern(tags: Record<string, string>): Readonly<Record<string, string>> {
+    const key = JSON.stringify(Object.entries(tags));
+    let shared = this.#sets.get(key);
+    if (shared === undefined) {
+      const copy: Record<string, string> = {};
+      for (const [name, value] of Object.entries(tags)) copy[name] = this.#text(value);
+      shared = Object.freeze(copy);
+      this.#sets.set(key, shared);
+    }
+    return shared;
+  }
+
+  #text(text: string): string {
+    const known = this.#texts.get(text);
+    if (known !== undefined) return known;
+    this.#texts.set(text, text);
+    return text;
   }
 }
 

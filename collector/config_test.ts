@@ -418,6 +418,45 @@ Deno.test("IPv6 and IPv4 targets load together when probed from a port bound to 
   ]);
 });
 
+Deno.test("targets with equal tags share one frozen object, in both formats", async () => {
+  const full = await loadYaml(
+    [
+      "ports: {p: {ip: 0.0.0.0}}",
+      "port_groups: {g: [{port: p, count: 1}]}",
+      "rate_limits: {r: {cps: 1}}",
+      "tests: [{targets: a, port_group: g, rate_limit: r}, {targets: b, port_group: g, rate_limit: r}]",
+      "targets:",
+      "  a:",
+      "    - {ip: 127.0.0.1, tags: {rack: r1, dc: west}}",
+      "    - {ip: 127.0.0.2, tags: {rack: r1, dc: west}}",
+      "    - {ip: 127.0.0.3}",
+      "  b:",
+      "    - {ip: 127.0.0.4, tags: {}}",
+      "    - {ip: 127.0.0.5, tags: {dc: west, rack: r1}}",
+      "",
+    ].join("\n"),
+  );
+  const [first, second, untagged] = full.targets.a;
+  const [empty, reordered] = full.targets.b;
+  assert.equal(first.tags, second.tags);
+  assert.deepEqual(first.tags, { rack: "r1", dc: "west" });
+  assert.equal(untagged.tags, empty.tags);
+  assert.deepEqual(empty.tags, {});
+  // Another order of the same tags is another object, with equal content.
+  assert.notEqual(reordered.tags, first.tags);
+  assert.deepEqual(reordered.tags, first.tags);
+  for (const target of [...full.targets.a, ...full.targets.b]) {
+    assert.ok(Object.isFrozen(target.tags), `${target.host}'s tags are frozen`);
+  }
+  const legacy = await loadYaml(
+    "127.0.0.1: {rack: r1}\n127.0.0.2: {rack: r1}\n127.0.0.3: {rack: r2}\n",
+  );
+  const [one, two, three] = legacy.targets.default;
+  assert.equal(one.tags, two.tags);
+  assert.notEqual(one.tags, three.tags);
+  assert.deepEqual(three.tags, { rack: "r2" });
+});
+
 Deno.test("source_tags describe the collector", async () => {
   const config = await loadYaml(HOSTNAME_CONFIG, { lookup: fakeLookup() });
   assert.deepEqual(config.sourceTags, { src_hostname: "collector-1", src_region: "west" });
