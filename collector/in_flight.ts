@@ -42,7 +42,7 @@ export class InFlightTable {
   #sentAt: Float64Array = new Float64Array(0);
   #flows: Uint32Array = new Uint32Array(0);
   #intervals: Float64Array = new Float64Array(0);
-  #sequences: Float64Array = new Float64Array(0);
+  #sequences: Uint32Array = new Uint32Array(0);
   #states: Uint8Array = new Uint8Array(0);
   /** Next id to hand out; ids are the probe count modulo 2^32. */
   #next = 0;
@@ -180,7 +180,7 @@ export class InFlightTable {
     this.#sentAt = new Float64Array(capacity);
     this.#flows = new Uint32Array(capacity);
     this.#intervals = new Float64Array(capacity);
-    this.#sequences = new Float64Array(capacity);
+    this.#sequences = new Uint32Array(capacity);
     this.#states = new Uint8Array(capacity);
   }
 

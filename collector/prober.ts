@@ -109,7 +109,11 @@ export class Prober {
   readonly #socketSlots = new Map<string, number>();
   /** One encoded address a target for all sockets (they send to the same address objects). */
   readonly #peerAddresses = new PeerAddressCache();
-  #sequences = new Float64Array(1024);
+  /**
+   * Each flow's next sequence number: 32 bits, wrapping (after 49 days at 1,000 probes a second on
+   * one flow); the summarizer compares them as serial numbers.
+   */
+  #sequences = new Uint32Array(1024);
   #tests: ScheduledTest[] = [];
   readonly #instanceTag = crypto.getRandomValues(new Uint16Array(1))[0];
   readonly #log = getLogger(["llama", "collector"]);
@@ -394,7 +398,7 @@ export class Prober {
         tags,
         tos: socket.settings.tos,
       });
-      this.#sequences = grown(this.#sequences, id + 1, (length) => new Float64Array(length));
+      this.#sequences = grown(this.#sequences, id + 1, (length) => new Uint32Array(length));
       this.#flowSlot = grown(this.#flowSlot, id + 1, (length) => new Uint32Array(length));
       this.#flowSlot[id] = slot;
       flowIds.set(flowKey, id);

@@ -181,8 +181,12 @@ export class Summarizer implements ProbeOutcomeSink {
   #srcPorts = new Uint16Array(64);
   #dstPorts = new Uint16Array(64);
   #flowTos = new Uint8Array(64);
-  /** Highest sequence number answered on each flow (-1: none yet), for reordering. */
-  #highestSequence = new Float64Array(64).fill(-1);
+  /**
+   * Highest sequence number answered on each flow, for reordering: 32 bits, compared as serial
+   * numbers (RFC 1982), like the prober's counters. A flow's first sequence number is 0, so 0
+   * also stands for none yet.
+   */
+  #highestSequence = new Uint32Array(64);
   readonly #flowTags: Record<string, string>[] = [];
   /** The flows in the published order (by path, then ports), or undefined after a change. */
   #table: FlowTable | undefined;
@@ -214,7 +218,7 @@ export class Summarizer implements ProbeOutcomeSink {
   /** How many intervals `prepare` has sorted: a publish is for the last one only. */
   #preparations = 0;
   /** Each flow's sum of RTT differences in the interval being summarized (see `jitterSum`). */
-  #jitter = new Float64Array(0);
+  #jitter = new Float32Array(0);
   /** Times of an interval no longer published in full, to fill again. */
   #spareTimes: TimeColumns | undefined;
   /** Where receive times come from, as the engine of the sockets says. */
@@ -237,11 +241,7 @@ export class Summarizer implements ProbeOutcomeSink {
     this.#srcPorts = grown(this.#srcPorts, length, (size) => new Uint16Array(size));
     this.#dstPorts = grown(this.#dstPorts, length, (size) => new Uint16Array(size));
     this.#flowTos = grown(this.#flowTos, length, (size) => new Uint8Array(size));
-    if (length > this.#highestSequence.length) {
-      const size = this.#highestSequence.length;
-      this.#highestSequence = grown(this.#highestSequence, length, (n) => new Float64Array(n));
-      this.#highestSequence.fill(-1, size);
-    }
+    this.#highestSequence = grown(this.#highestSequence, length, (size) => new Uint32Array(size));
     this.#pathIndex ??= this.#indexPaths();
     let bySource = this.#pathIndex.get(descriptor.srcIp);
     if (bySource === undefined) {
@@ -363,8 +363,10 @@ export class Summarizer implements ProbeOutcomeSink {
   ): void {
     if (interval <= this.#finishedUpTo) return;
     const open = this.#counts(flow, interval);
-    if (sequence < this.#highestSequence[flow]) open.increment(flow * COUNTS + REORDERED);
-    else this.#highestSequence[flow] = sequence;
+    // Below the highest seen, modulo 2^32: the difference as a 32-bit signed number.
+    if (((sequence - this.#highestSequence[flow]) | 0) < 0) {
+      open.increment(flow * COUNTS + REORDERED);
+    } else this.#highestSequence[flow] = sequence;
     if (dwellCorrected) open.increment(flow * COUNTS + DWELL_CORRECTED);
     open.addSample(flow, rttMs);
   }
@@ -454,7 +456,7 @@ export class Summarizer implements ProbeOutcomeSink {
   async #sortSamples(open: IntervalCounts, order: Uint32Array): Promise<Float32Array> {
     const grouped = this.#groupSamples(open);
     const offsets = this.#offsets;
-    if (this.#jitter.length < this.#flowCount) this.#jitter = new Float64Array(this.#flowCount);
+    if (this.#jitter.length < this.#flowCount) this.#jitter = new Float32Array(this.#flowCount);
     let sliceStart = performance.now();
     for (let index = 0; index < order.length; index++) {
       // Every 64 flows, idle or not: idle flows can take every 64th place (ports a reload retired).

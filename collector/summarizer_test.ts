@@ -170,6 +170,33 @@ Deno.test("summarizer: reordering counts answers below the highest sequence seen
   assert.equal(path.dwellCorrected, 3);
 });
 
+Deno.test("summarizer: reordering survives the prober's 32-bit sequence numbers wrapping", async () => {
+  const summarizer = new Summarizer(1);
+  const flow = flowOf(summarizer, "10.0.0.2", 5000);
+  // Answers a quarter of the sequence space apart, then 2^32 - 1 before 0 are in order; 1 after
+  // 2, and 2^32 - 1 after 0, are reordered.
+  const quarter = 2 ** 30;
+  for (
+    const sequence of [
+      0,
+      quarter,
+      2 * quarter,
+      3 * quarter,
+      2 ** 32 - 1,
+      0,
+      2,
+      1,
+      3,
+      2 ** 32 - 1,
+      4,
+    ]
+  ) {
+    summarizer.sent(flow, 0);
+    summarizer.answered(flow, 0, sequence, 1, true);
+  }
+  assert.equal((await summarizer.finish(0)).summary()!.paths[0].reordered, 2);
+});
+
 Deno.test("summarizer: nothing answered gives null RTT and jitter", async () => {
   const summarizer = new Summarizer(1);
   const flow = flowOf(summarizer, "10.0.0.2", 5000);
