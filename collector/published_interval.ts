@@ -11,19 +11,41 @@ import type { TimestampSource } from "@llama/core";
 import type { ProbeStatistics, RttStatistics } from "./statistics.ts";
 import type { FlowSummary, IntervalSummary, PathSummary, TosSummary } from "./summarizer.ts";
 
-/** Counters per flow: sent, lost, late, duplicates, reordered, dwellCorrected. */
-export const COUNTS = 6;
+/** Counters per flow in `FlowCounts.counts`: sent, lost, then dwell-corrected (`SENT`, ...). */
+export const COUNTS = 3;
+/** Offsets of a flow's counters in `FlowCounts.counts`. */
+export const SENT = 0, LOST = 1, DWELL_CORRECTED = 2;
+/** Counters per flow in `FlowCounts.rare`: late, duplicates, then reordered (`LATE`, ...). */
+export const RARE_COUNTS = 3;
+/** Offsets of a flow's counters in `FlowCounts.rare`. */
+export const LATE = 0, DUPLICATES = 1, REORDERED = 2;
+/**
+ * What `FlowCounts.tos` says of a flow's TOS at the reflector (bits 0-1) and on return (bits
+ * 2-3): unknown, the TOS it was sent with, or another (in `FlowCounts.tosValues`).
+ */
+export const TOS_UNKNOWN = 0, TOS_AS_SENT = 1, TOS_OTHER = 2;
 /** Times per flow or path (ms): rtt min, mean, max, stddev, p50, p90, p99, then jitter; NaN: none. */
 export const TIMES = 8;
 
-/** An interval's counters by flow id, as the summarizer counted them: published as they are. */
+/**
+ * An interval's counters by flow id, as the summarizer counted them: published as they are. What
+ * a healthy network rarely does (late and duplicate answers, reordering, a TOS re-marked on the
+ * way) has arrays of its own, made when it first happens.
+ */
 export interface FlowCounts {
   /** Flow ids below this have counters; others had nothing. */
   readonly capacity: number;
   /** `COUNTS` counters per flow id: 8 bits, or 16 or 32 where one of them needed it. */
   readonly counts: Uint8Array | Uint16Array | Uint32Array;
-  /** TOS at the reflector and on return per flow id (-1: unknown). */
-  readonly tos: Int16Array;
+  /** `RARE_COUNTS` counters per flow id, the same way; undefined until one is counted. */
+  readonly rare: Uint8Array | Uint16Array | Uint32Array | undefined;
+  /** The TOS at the reflector and on return, per flow id: `TOS_UNKNOWN` and the rest. */
+  readonly tos: Uint8Array;
+  /**
+   * The TOS at the reflector and on return, 2 per flow id, where `tos` says `TOS_OTHER`;
+   * undefined until a flow says so.
+   */
+  readonly tosValues: Uint8Array | undefined;
 }
 
 /**
@@ -265,8 +287,8 @@ export class PublishedInterval implements IntervalTrend {
       const order = columns.flows.order;
       for (let index = 0; index < order.length; index++) {
         if (order[index] >= capacity) continue;
-        sent += counts[order[index] * COUNTS];
-        lost += counts[order[index] * COUNTS + 1];
+        sent += counts[order[index] * COUNTS + SENT];
+        lost += counts[order[index] * COUNTS + LOST];
       }
     }
     return { sent, lost };
@@ -468,7 +490,6 @@ function pathSummary(
   row: number,
 ): PathSummary {
   const { order, srcPorts, dstPorts } = columns.flows;
-  const counts = columns.counts.counts;
   const flows: FlowSummary[] = [];
   const end = pathEnd(columns, row);
   let tosFlow = -1, tosReported = false;
@@ -481,12 +502,11 @@ function pathSummary(
       dstIp: identity.dstIp,
       dstPort: dstPorts[flow],
       tos: tosSummary(columns, flow),
-      ...statistics(counts, flow * COUNTS, columns.times.flows, flow * TIMES),
+      ...statistics(readCounts(columns.counts, flow), 0, columns.times.flows, flow * TIMES),
     });
     // The path's TOS is that of its first flow that reports one, else of its first flow.
     if (!tosReported) {
-      const tos = columns.counts.tos;
-      const reported = tos[flow * 2] >= 0 || tos[flow * 2 + 1] >= 0;
+      const reported = columns.counts.tos[flow] !== TOS_UNKNOWN;
       if (tosFlow < 0 || reported) tosFlow = flow;
       tosReported = reported;
     }
@@ -509,7 +529,33 @@ export function activeFlow(counts: FlowCounts, flow: number): boolean {
   if (flow >= counts.capacity) return false;
   const at = flow * COUNTS;
   const values = counts.counts;
-  return (values[at] | values[at + 1] | values[at + 2] | values[at + 3]) !== 0;
+  if ((values[at + SENT] | values[at + LOST]) !== 0) return true;
+  const rare = counts.rare;
+  return rare !== undefined &&
+    (rare[flow * RARE_COUNTS + LATE] | rare[flow * RARE_COUNTS + DUPLICATES]) !== 0;
+}
+
+/** Counters in the order of a published row: sent, lost, late, duplicates, reordered, dwellCorrected. */
+const ROW = 6;
+/** One flow's counters, as `readCounts` left them. */
+const flowCounts = new Float64Array(ROW);
+
+/** Reads `flow`'s counters into `flowCounts`, in the order of a published row; returns it. */
+function readCounts(counts: FlowCounts, flow: number): Float64Array {
+  flowCounts.fill(0);
+  if (flow >= counts.capacity) return flowCounts;
+  const at = flow * COUNTS;
+  flowCounts[0] = counts.counts[at + SENT];
+  flowCounts[1] = counts.counts[at + LOST];
+  flowCounts[5] = counts.counts[at + DWELL_CORRECTED];
+  const rare = counts.rare;
+  if (rare !== undefined) {
+    const from = flow * RARE_COUNTS;
+    flowCounts[2] = rare[from + LATE];
+    flowCounts[3] = rare[from + DUPLICATES];
+    flowCounts[4] = rare[from + REORDERED];
+  }
+  return flowCounts;
 }
 
 /** One past the index in `order` of path row `row`'s last flow. */
@@ -522,8 +568,8 @@ function pathEnd(columns: IntervalColumns, row: number): number {
   return end;
 }
 
-/** A path's counters, summed from its flows by `sumCounts`. */
-const pathCounts = new Float64Array(COUNTS);
+/** A path's counters, summed from its flows by `sumCounts`, in the order of a published row. */
+const pathCounts = new Float64Array(ROW);
 
 /** Sums the counters of path row `row`'s flows (up to `end` in `order`) into `pathCounts`. */
 function sumCounts(
@@ -532,16 +578,17 @@ function sumCounts(
   end: number = pathEnd(columns, row),
 ): void {
   pathCounts.fill(0);
-  const { counts, capacity } = columns.counts;
   const order = columns.flows.order;
   for (let index = columns.times.pathStart[row]; index < end; index++) {
-    const flow = order[index];
-    if (flow >= capacity) continue;
-    for (let field = 0; field < COUNTS; field++) pathCounts[field] += counts[flow * COUNTS + field];
+    const counts = readCounts(columns.counts, order[index]);
+    for (let field = 0; field < ROW; field++) pathCounts[field] += counts[field];
   }
 }
 
-/** The statistics of counters at `counts[at..]` and times at `times[timesAt..]`, as objects. */
+/**
+ * The statistics of counters at `counts[at..]` (in the order of a published row) and times at
+ * `times[timesAt..]`, as objects.
+ */
 function statistics(
   counts: ArrayLike<number>,
   at: number,
@@ -573,13 +620,23 @@ function statistics(
 
 /** The TOS summary of a flow. */
 function tosSummary(columns: IntervalColumns, flow: number): TosSummary {
-  const at = columns.counts.tos[flow * 2];
-  const back = columns.counts.tos[flow * 2 + 1];
+  const sent = columns.flows.tos[flow];
+  const state = columns.counts.tos[flow];
   return {
-    sent: columns.flows.tos[flow],
-    atReflector: at < 0 ? null : at,
-    onReturn: back < 0 ? null : back,
+    sent,
+    atReflector: observedTos(state & 3, sent, columns.counts.tosValues, flow * 2),
+    onReturn: observedTos(state >> 2, sent, columns.counts.tosValues, flow * 2 + 1),
   };
+}
+
+/** A TOS that `FlowCounts.tos` says is `state`, or null when it is unknown. */
+function observedTos(
+  state: number,
+  sent: number,
+  values: Uint8Array | undefined,
+  at: number,
+): number | null {
+  return state === TOS_AS_SENT ? sent : state === TOS_OTHER ? values![at] : null;
 }
 
 /**

@@ -279,6 +279,44 @@ Deno.test("columns are reused by a later interval only when no summary of them i
   assert.deepEqual(third.paths.map((path) => path.rtt?.p50), [3]);
 });
 
+Deno.test("reused counters start again from 0, those a healthy network rarely needs too", async () => {
+  const summarizer = new Summarizer(10);
+  const flow = flowTo(summarizer, "10.0.1.1");
+  summarizer.sent(flow, 0);
+  summarizer.sent(flow, 0);
+  summarizer.answered(flow, 0, 1, 1, false);
+  summarizer.answered(flow, 0, 0, 1, false);
+  summarizer.stray(flow, 0, "late");
+  summarizer.stray(flow, 0, "duplicate");
+  summarizer.observeTos(flow, 0, 32, 40);
+  const first = await summarizer.finish(0);
+  const counted = first.current()!.paths[0].flows[0];
+  assert.deepEqual(
+    [counted.late, counted.duplicates, counted.reordered, counted.tos],
+    [1, 1, 1, { sent: 0, atReflector: 32, onReturn: 40 }],
+  );
+  const recycled = first.compact();
+  assert.ok(recycled?.counts.rare !== undefined && recycled.counts.tosValues !== undefined);
+  summarizer.recycle(recycled);
+  summarizer.sent(flow, 10_000);
+  summarizer.answered(flow, 10_000, 2, 1, false);
+  summarizer.observeTos(flow, 10_000, -1, 0);
+  const second = await summarizer.finish(10_000);
+  const again = second.current()!.paths[0].flows[0];
+  assert.deepEqual(
+    [again.sent, again.late, again.duplicates, again.reordered, again.tos],
+    [1, 0, 0, 0, { sent: 0, atReflector: null, onReturn: 0 }],
+  );
+  const fresh = new Summarizer(10);
+  const healthy = flowTo(fresh, "10.0.1.1");
+  fresh.sent(healthy, 0);
+  fresh.answered(healthy, 0, 0, 1, false);
+  fresh.observeTos(healthy, 0, 0, 0);
+  const columns = (await fresh.finish(0)).compact();
+  assert.equal(columns?.counts.rare, undefined, "no array for what did not happen");
+  assert.equal(columns?.counts.tosValues, undefined, "no array for TOS values as sent");
+});
+
 Deno.test("paths as JSON from the columns are exactly JSON.stringify of the paths", async () => {
   const { interval } = await publish(0, { dst_hostname: 'a "quoted" név\n', "odd key": "\u2028" });
   const objects = interval.current()!.paths;

@@ -5,13 +5,22 @@ import { grown, jitterSum, sortRange, trimmed, writeRttStatistics } from "./_sam
 import {
   activeFlow,
   COUNTS,
+  DUPLICATES,
+  DWELL_CORRECTED,
   type FlowCounts,
   type FlowTable,
   type IntervalColumns,
+  LATE,
+  LOST,
   type PathIdentity,
   PublishedInterval,
+  RARE_COUNTS,
+  REORDERED,
+  SENT,
   type TimeColumns,
   TIMES,
+  TOS_AS_SENT,
+  TOS_OTHER,
 } from "./published_interval.ts";
 
 /** One flow: a source socket and a target. */
@@ -91,21 +100,21 @@ const YIELD_AFTER_MS = 4;
 /** How much the sample arrays grow when full. */
 const SAMPLE_GROWTH = 1.25;
 
-/** Counter offsets within a flow's `COUNTS` (the order of a published row). */
-const SENT = 0, LOST = 1, LATE = 2, DUPLICATES = 3, REORDERED = 4, DWELL_CORRECTED = 5;
-
 /**
  * The outcomes of one interval, in columns indexed by flow id: counters, the last TOS seen, and
  * every RTT sample (float32, 7 significant digits: what a summary keeps anyway) with its flow, in
- * order of arrival. The counters are 8 bits until one of them needs 16, then 32. Once the interval is
- * published they are its counters; when it is compacted they count a later interval.
+ * order of arrival. The counters are 8 bits until one of them needs 16, then 32; those a healthy
+ * network leaves at 0, and TOS values other than the one sent, get their arrays when first
+ * needed, and keep them. Once the interval is published they are its counters; when it is
+ * compacted they count a later interval.
  */
 class IntervalCounts implements FlowCounts {
   start = 0;
   capacity = 0;
   counts: Uint8Array | Uint16Array | Uint32Array = new Uint8Array(0);
-  /** TOS at the reflector and on return per flow (-1: unknown). */
-  tos = new Int16Array(0);
+  rare: Uint8Array | Uint16Array | Uint32Array | undefined;
+  tos: Uint8Array = new Uint8Array(0);
+  tosValues: Uint8Array | undefined;
   sampleFlows = new Uint32Array(64);
   sampleRtts = new Float32Array(64);
   samples = 0;
@@ -116,34 +125,52 @@ class IntervalCounts implements FlowCounts {
     if (capacity > this.capacity) {
       this.capacity = capacity;
       this.counts = sized(this.counts, capacity * COUNTS);
-      this.tos = new Int16Array(capacity * 2).fill(-1);
+      if (this.rare !== undefined) this.rare = sized(this.rare, capacity * RARE_COUNTS);
+      this.tos = new Uint8Array(capacity);
+      if (this.tosValues !== undefined) this.tosValues = new Uint8Array(capacity * 2);
     } else {
       this.counts.fill(0, 0, this.capacity * COUNTS);
-      this.tos.fill(-1, 0, this.capacity * 2);
+      this.rare?.fill(0, 0, this.capacity * RARE_COUNTS);
+      this.tos.fill(0, 0, this.capacity);
     }
   }
 
   /** Makes room for flow ids below `capacity` (flows added by a reload). */
   ensure(capacity: number): void {
     if (capacity <= this.capacity) return;
-    const counts = sized(this.counts, capacity * COUNTS);
-    counts.set(this.counts);
-    const tos = new Int16Array(capacity * 2).fill(-1);
-    tos.set(this.tos);
-    this.counts = counts;
-    this.tos = tos;
+    this.counts = widened(this.counts, capacity * COUNTS);
+    if (this.rare !== undefined) this.rare = widened(this.rare, capacity * RARE_COUNTS);
+    this.tos = widened(this.tos, capacity) as Uint8Array;
+    if (this.tosValues !== undefined) {
+      this.tosValues = widened(this.tosValues, capacity * 2) as Uint8Array;
+    }
     this.capacity = capacity;
   }
 
-  /** Adds one to counter `at`, widening the counters when it would pass their largest value. */
+  /** Adds one to counter `at` of `counts`, widening the counters when it would pass their largest value. */
   increment(at: number): void {
-    const counts = this.counts;
-    const value = counts[at] + 1;
-    if (value > 0xff && counts.BYTES_PER_ELEMENT < 4) {
-      if (value > 0xffff) this.counts = Uint32Array.from(counts);
-      else if (counts.BYTES_PER_ELEMENT === 1) this.counts = Uint16Array.from(counts);
+    this.counts = incremented(this.counts, at);
+  }
+
+  /** Adds one to counter `at` of `rare`, making the array the first time. */
+  incrementRare(at: number): void {
+    this.rare = incremented(this.rare ?? new Uint8Array(this.capacity * RARE_COUNTS), at);
+  }
+
+  /**
+   * Records the TOS `value` (-1: unknown) seen at the reflector (`which` 0) or on return (1) on a
+   * flow whose probes were sent with `sent`.
+   */
+  observeTos(flow: number, which: 0 | 1, value: number, sent: number): void {
+    if (value < 0) return;
+    let state = TOS_AS_SENT;
+    if (value !== sent) {
+      this.tosValues ??= new Uint8Array(this.capacity * 2);
+      this.tosValues[flow * 2 + which] = value;
+      state = TOS_OTHER;
     }
-    this.counts[at] = value;
+    const shift = which * 2;
+    this.tos[flow] = (this.tos[flow] & ~(3 << shift)) | (state << shift);
   }
 
   addSample(flow: number, rttMs: number): void {
@@ -365,7 +392,7 @@ export class Summarizer implements ProbeOutcomeSink {
     const open = this.#counts(flow, interval);
     // Below the highest seen, modulo 2^32: the difference as a 32-bit signed number.
     if (((sequence - this.#highestSequence[flow]) | 0) < 0) {
-      open.increment(flow * COUNTS + REORDERED);
+      open.incrementRare(flow * RARE_COUNTS + REORDERED);
     } else this.#highestSequence[flow] = sequence;
     if (dwellCorrected) open.increment(flow * COUNTS + DWELL_CORRECTED);
     open.addSample(flow, rttMs);
@@ -380,14 +407,16 @@ export class Summarizer implements ProbeOutcomeSink {
   observeTos(flow: number, interval: number, atReflector: number, onReturn: number): void {
     if (interval <= this.#finishedUpTo) return;
     const open = this.#counts(flow, interval);
-    if (atReflector >= 0) open.tos[flow * 2] = atReflector;
-    if (onReturn >= 0) open.tos[flow * 2 + 1] = onReturn;
+    open.observeTos(flow, 0, atReflector, this.#flowTos[flow]);
+    open.observeTos(flow, 1, onReturn, this.#flowTos[flow]);
   }
 
   stray(flow: number, interval: number, kind: "late" | "duplicate"): void {
     // A stray reply to an interval already published has nothing left to update.
     if (!this.#open.has(interval)) return;
-    this.#counts(flow, interval).increment(flow * COUNTS + (kind === "late" ? LATE : DUPLICATES));
+    this.#counts(flow, interval).incrementRare(
+      flow * RARE_COUNTS + (kind === "late" ? LATE : DUPLICATES),
+    );
   }
 
   /**
@@ -740,6 +769,33 @@ function sized(
     : like instanceof Uint16Array
     ? new Uint16Array(length)
     : new Uint32Array(length);
+}
+
+/** A copy of `counts` `length` long, of the same width (the rest 0). */
+function widened(
+  counts: Uint8Array | Uint16Array | Uint32Array,
+  length: number,
+): Uint8Array | Uint16Array | Uint32Array {
+  const copy = sized(counts, length);
+  copy.set(counts);
+  return copy;
+}
+
+/**
+ * Adds one to `counts[at]`; returns `counts`, or a wider copy when the sum would pass their
+ * largest value.
+ */
+function incremented(
+  counts: Uint8Array | Uint16Array | Uint32Array,
+  at: number,
+): Uint8Array | Uint16Array | Uint32Array {
+  const value = counts[at] + 1;
+  if (value > 0xff && counts.BYTES_PER_ELEMENT < 4) {
+    if (value > 0xffff) counts = Uint32Array.from(counts);
+    else if (counts.BYTES_PER_ELEMENT === 1) counts = Uint16Array.from(counts);
+  }
+  counts[at] = value;
+  return counts;
 }
 
 /** Writes RTT statistics of `sorted[from..to)` (NaN when empty) and the jitter to `out[at..]`. */
