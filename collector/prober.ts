@@ -3,8 +3,8 @@ import {
   type Clock,
   formatAddress,
   type OpenSocket,
+  PeerAddress,
   PeerAddressCache,
-  type SocketAddress,
   WallNanos,
 } from "@llama/core";
 import type { ResolvedConfig } from "./resolve.ts";
@@ -54,7 +54,7 @@ export interface ProberHealth {
 interface ScheduledTest {
   sockets: ProbeSocket[];
   /** Each target's address. */
-  addresses: SocketAddress[];
+  addresses: PeerAddress[];
   /** Flow id of target t on socket s at `t × sockets + s`. */
   flows: Uint32Array;
   /** Probes per cycle: sockets × targets. */
@@ -269,7 +269,7 @@ export class Prober {
       const perCycle = testSockets.length * targets.length;
       return {
         sockets: testSockets,
-        addresses: targets.map((target) => ({ hostname: target.ip, port: target.port })),
+        addresses: targets.map((target) => new PeerAddress(target.ip, target.port)),
         flows,
         perCycle,
         spacingMs: 1000 / (config.rateLimits[test.rateLimit].cps * perCycle),

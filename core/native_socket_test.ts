@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatagramBatch, PeerAddressCache } from "./socket.ts";
-import { nativeEngineStatus, openNativeSocket } from "./native_socket.ts";
+import { nativeEngineStatus, openNativeSocket, PeerAddress } from "./native_socket.ts";
 import { openDenoSocket } from "./deno_socket.ts";
 import type { SocketError } from "./errors.ts";
 
@@ -316,10 +316,38 @@ Deno.test(
     }
     const seen = await receiveAll(receiver, new DatagramBatch(8, 64), 3);
     assert.deepEqual(seen.map((one) => one.text).sort(), ["again", "from dual", "from v4"]);
-    assert.equal(typeof peerAddresses.encoded.get(to), "number", "an IPv4 peer is one number");
+    // 127.0.0.1 as one 32-bit number (a small integer for V8, where address and port were not).
+    assert.equal(peerAddresses.encoded.get(to), 0x7f000001, "an IPv4 peer is one number");
     assert.ok(
       seen.some((one) => one.from === `127.0.0.1:${ipv4.localAddress.port}`) &&
         seen.some((one) => one.from === `127.0.0.1:${dual.localAddress.port}`),
     );
+  },
+);
+
+Deno.test(
+  "a PeerAddress keeps its own encoding: IPv4 from IPv4 and dual-stack sockets, IPv6, no cache entry",
+  { ignore },
+  async () => {
+    const peerAddresses = new PeerAddressCache();
+    await using receiver = await openNativeSocket({ hostname: "127.0.0.1", port: 0 });
+    await using receiver6 = await openNativeSocket({ hostname: "::1", port: 0 });
+    await using ipv4 = await openNativeSocket({ hostname: "127.0.0.1", port: 0, peerAddresses });
+    await using dual = await openNativeSocket({ hostname: "::", port: 0, peerAddresses });
+    const to = new PeerAddress("127.0.0.1", receiver.localAddress.port);
+    const to6 = new PeerAddress("::1", receiver6.localAddress.port);
+    const out = new DatagramBatch(2, 64);
+    for (
+      const [socket, text] of [[ipv4, "from v4"], [dual, "from dual"], [ipv4, "again"]] as const
+    ) {
+      assert.equal(socket.sendNow(out, fill(out, [{ text, to }])), 1);
+    }
+    assert.equal(dual.sendNow(out, fill(out, [{ text: "v6", to: to6 }])), 1);
+    const seen = await receiveAll(receiver, new DatagramBatch(8, 64), 3);
+    assert.deepEqual(seen.map((one) => one.text).sort(), ["again", "from dual", "from v4"]);
+    const [six] = await receiveAll(receiver6, new DatagramBatch(8, 64), 1);
+    assert.equal(six.text, "v6");
+    assert.equal(peerAddresses.encoded.get(to), undefined, "no cache entry for a PeerAddress");
+    assert.equal(peerAddresses.encoded.get(to6), undefined);
   },
 );

@@ -171,7 +171,10 @@ export interface BindOptions {
  * ```
  */
 export class PeerAddressCache {
-  /** Each address as one number (IPv4: address × 65536 + port) or its sockaddr bytes (IPv6). */
+  /**
+   * Each address as one number (IPv4, also mapped: the address as a signed 32-bit number; the
+   * port is the object's) or its sockaddr bytes (IPv6).
+   */
   readonly encoded: WeakMap<SocketAddress, number | Uint8Array> = new WeakMap();
 }
 
