@@ -214,7 +214,14 @@ export class Summarizer implements ProbeOutcomeSink {
    * also stands for none yet.
    */
   #highestSequence = new Uint32Array(64);
-  readonly #flowTags: Record<string, string>[] = [];
+  /**
+   * Each flow's tags, as a number in `#tagSets`: the targets' tag objects, one entry each however
+   * many flows share it (a target's flows, and every target of a config's equal tags do).
+   */
+  #flowTagSet = new Uint32Array(64);
+  #tagSets: Record<string, string>[] = [];
+  /** Numbers of `#tagSets` by object, while flows are added (see `doneAddingFlows`). */
+  #tagSetIds: Map<Record<string, string>, number> | undefined;
   /** The flows in the published order (by path, then ports), or undefined after a change. */
   #table: FlowTable | undefined;
   /**
@@ -222,12 +229,16 @@ export class Summarizer implements ProbeOutcomeSink {
    * `doneAddingFlows`): made again from `#pathSrc` and `#pathDst` when needed.
    */
   #pathIndex: Map<string, Map<string, number>> | undefined;
-  readonly #pathSrc: string[] = [];
+  /** Each path's source address, as a number in `#sources` (a collector has few). */
+  #pathSource = new Uint32Array(64);
+  readonly #sources: string[] = [];
+  readonly #sourceIds = new Map<string, number>();
   readonly #pathDst: string[] = [];
   /** Each path's identity as last published, and what it was made from. */
   readonly #pathIdentity: (PathIdentity | undefined)[] = [];
-  readonly #pathTagsSource: (Record<string, string> | undefined)[] = [];
-  readonly #pathTagsVersion: number[] = [];
+  /** The tag set (-1: several) and the source tags' version each path's identity was made from. */
+  #pathTagsSource = new Int32Array(64);
+  #pathTagsVersion = new Int32Array(64);
   #lastTable: readonly (PathIdentity | undefined)[] = [];
   readonly #open = new Map<number, IntervalCounts>();
   readonly #spare: IntervalCounts[] = [];
@@ -277,19 +288,31 @@ export class Summarizer implements ProbeOutcomeSink {
     }
     let path = bySource.get(descriptor.dstIp);
     if (path === undefined) {
-      path = this.#pathSrc.length;
+      path = this.#pathDst.length;
       bySource.set(descriptor.dstIp, path);
-      this.#pathSrc.push(descriptor.srcIp);
+      let source = this.#sourceIds.get(descriptor.srcIp);
+      if (source === undefined) {
+        source = this.#sources.push(descriptor.srcIp) - 1;
+        this.#sourceIds.set(descriptor.srcIp, source);
+      }
+      this.#pathSource = grown(this.#pathSource, path + 1, (size) => new Uint32Array(size));
+      this.#pathSource[path] = source;
       this.#pathDst.push(descriptor.dstIp);
       this.#pathIdentity.push(undefined);
-      this.#pathTagsSource.push(undefined);
-      this.#pathTagsVersion.push(-1);
+      this.#pathTagsSource = grown(this.#pathTagsSource, path + 1, (size) => new Int32Array(size));
+      this.#pathTagsVersion = grown(
+        this.#pathTagsVersion,
+        path + 1,
+        (size) => new Int32Array(size),
+      );
+      this.#pathTagsVersion[path] = -1;
     }
     this.#flowPath[id] = path;
     this.#srcPorts[id] = descriptor.srcPort;
     this.#dstPorts[id] = descriptor.dstPort;
     this.#flowTos[id] = descriptor.tos;
-    this.#flowTags[id] = descriptor.tags;
+    this.#flowTagSet = grown(this.#flowTagSet, length, (size) => new Uint32Array(size));
+    this.#flowTagSet[id] = this.#tagSet(descriptor.tags);
     this.#table = undefined;
     return id;
   }
@@ -302,7 +325,7 @@ export class Summarizer implements ProbeOutcomeSink {
   /** A flow's source address, destination address and destination port, separated by spaces. */
   flowAddresses(id: number): string {
     const path = this.#flowPath[id];
-    return `${this.#pathSrc[path]} ${this.#pathDst[path]} ${this.#dstPorts[id]}`;
+    return `${this.#sourceOf(path)} ${this.#pathDst[path]} ${this.#dstPorts[id]}`;
   }
 
   /**
@@ -317,6 +340,12 @@ export class Summarizer implements ProbeOutcomeSink {
     this.#dstPorts = trimmed(this.#dstPorts, flows);
     this.#flowTos = trimmed(this.#flowTos, flows);
     this.#highestSequence = trimmed(this.#highestSequence, flows);
+    this.#flowTagSet = trimmed(this.#flowTagSet, flows);
+    const paths = this.#pathDst.length;
+    this.#pathSource = trimmed(this.#pathSource, paths);
+    this.#pathTagsSource = trimmed(this.#pathTagsSource, paths);
+    this.#pathTagsVersion = trimmed(this.#pathTagsVersion, paths);
+    this.#dropUnusedTagSets();
     // Ordering the flows makes megabytes of garbage at 10,000 targets: made now, with the rest of
     // a load's, rather than at the first interval's summary.
     if (this.#table !== undefined) this.#table = { ...this.#table, ...this.#flowArrays() };
@@ -333,13 +362,53 @@ export class Summarizer implements ProbeOutcomeSink {
     };
   }
 
+  /** A path's source address. */
+  #sourceOf(path: number): string {
+    return this.#sources[this.#pathSource[path]];
+  }
+
+  /** The number of `tags` in `#tagSets`, added if new. */
+  #tagSet(tags: Record<string, string>): number {
+    if (this.#tagSetIds === undefined) {
+      this.#tagSetIds = new Map(this.#tagSets.map((tags, id) => [tags, id]));
+    }
+    let id = this.#tagSetIds.get(tags);
+    if (id === undefined) {
+      id = this.#tagSets.push(tags) - 1;
+      this.#tagSetIds.set(tags, id);
+    }
+    return id;
+  }
+
+  /**
+   * Keeps in `#tagSets` only what flows use: a reload gives every flow its target's new tag
+   * objects, and the old ones would stay there for as long as the collector runs.
+   */
+  #dropUnusedTagSets(): void {
+    const flows = this.#flowCount;
+    const renumbered = new Int32Array(this.#tagSets.length).fill(-1);
+    const kept: Record<string, string>[] = [];
+    for (let flow = 0; flow < flows; flow++) {
+      const id = this.#flowTagSet[flow];
+      if (renumbered[id] < 0) renumbered[id] = kept.push(this.#tagSets[id]) - 1;
+      this.#flowTagSet[flow] = renumbered[id];
+    }
+    for (let path = 0; path < this.#pathDst.length; path++) {
+      const id = this.#pathTagsSource[path];
+      // A set no flow uses any more cannot match a flow's again: the identity is made anew.
+      if (id >= 0) this.#pathTagsSource[path] = renumbered[id] >= 0 ? renumbered[id] : -1;
+    }
+    this.#tagSets = kept;
+    this.#tagSetIds = undefined;
+  }
+
   #indexPaths(): Map<string, Map<string, number>> {
     const index = new Map<string, Map<string, number>>();
-    for (let path = 0; path < this.#pathSrc.length; path++) {
-      let bySource = index.get(this.#pathSrc[path]);
+    for (let path = 0; path < this.#pathDst.length; path++) {
+      let bySource = index.get(this.#sourceOf(path));
       if (bySource === undefined) {
         bySource = new Map();
-        index.set(this.#pathSrc[path], bySource);
+        index.set(this.#sourceOf(path), bySource);
       }
       bySource.set(this.#pathDst[path], path);
     }
@@ -348,7 +417,7 @@ export class Summarizer implements ProbeOutcomeSink {
 
   /** Replaces the tags of a flow's target (a reload changed them). */
   setFlowTags(id: number, tags: Record<string, string>): void {
-    this.#flowTags[id] = tags;
+    this.#flowTagSet[id] = this.#tagSet(tags);
   }
 
   /** Hands back the columns of a compacted interval (see `PublishedInterval.compact`) for reuse. */
@@ -460,7 +529,7 @@ export class Summarizer implements ProbeOutcomeSink {
     }
     // The flows and paths as they are now: a reload during the sorting adds flows after them.
     const flows = this.#flowTable();
-    const known = this.#pathSrc.length;
+    const known = this.#pathDst.length;
     const preparation = ++this.#preparations;
     const grouped = await this.#sortSamples(open, flows.order);
     let published = false;
@@ -678,12 +747,12 @@ export class Summarizer implements ProbeOutcomeSink {
     to: number,
     open: IntervalCounts,
   ): PathIdentity {
-    let shared: Record<string, string> | undefined;
+    let shared = -1;
     let mixed = false;
     for (let index = from; index < to; index++) {
       if (!activeFlow(open, order[index])) continue;
-      const tags = this.#flowTags[order[index]];
-      if (shared === undefined) shared = tags;
+      const tags = this.#flowTagSet[order[index]];
+      if (shared < 0) shared = tags;
       else if (tags !== shared) mixed = true;
     }
     const cached = this.#pathIdentity[path];
@@ -692,20 +761,22 @@ export class Summarizer implements ProbeOutcomeSink {
       this.#pathTagsVersion[path] === this.#sourceTagsVersion
     ) return cached;
     let tags: Record<string, string>;
-    if (!mixed && shared !== undefined && isEmpty(this.#sourceTags)) {
+    if (!mixed && shared >= 0 && isEmpty(this.#sourceTags)) {
       // The target's own tags, not a copy: one object fewer a path.
-      tags = shared;
+      tags = this.#tagSets[shared];
     } else {
       tags = { ...this.#sourceTags };
       for (let index = from; index < to; index++) {
-        if (activeFlow(open, order[index])) Object.assign(tags, this.#flowTags[order[index]]);
+        if (activeFlow(open, order[index])) {
+          Object.assign(tags, this.#tagSets[this.#flowTagSet[order[index]]]);
+        }
       }
     }
     const identity = cached !== undefined && sameTags(cached.tags, tags)
       ? cached
-      : { srcIp: this.#pathSrc[path], dstIp: this.#pathDst[path], tags };
+      : { srcIp: this.#sourceOf(path), dstIp: this.#pathDst[path], tags };
     this.#pathIdentity[path] = identity;
-    this.#pathTagsSource[path] = mixed ? undefined : shared;
+    this.#pathTagsSource[path] = mixed ? -1 : shared;
     this.#pathTagsVersion[path] = this.#sourceTagsVersion;
     return identity;
   }
@@ -716,12 +787,15 @@ export class Summarizer implements ProbeOutcomeSink {
    */
   #flowTable(): FlowTable {
     if (this.#table !== undefined) return this.#table;
-    const pathCount = this.#pathSrc.length;
-    const sources = this.#pathSrc.map(addressKey);
+    const pathCount = this.#pathDst.length;
+    const sources = this.#sources.map(addressKey);
     const destinations = this.#pathDst.map(addressKey);
     const compare = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
     const byAddress = Array.from({ length: pathCount }, (_, path) => path)
-      .sort((a, b) => compare(sources[a], sources[b]) || compare(destinations[a], destinations[b]));
+      .sort((a, b) =>
+        compare(sources[this.#pathSource[a]], sources[this.#pathSource[b]]) ||
+        compare(destinations[a], destinations[b])
+      );
     const rank = new Uint32Array(pathCount);
     byAddress.forEach((path, position) => rank[path] = position);
     const order = new Uint32Array(this.#flowCount);

@@ -295,6 +295,38 @@ Deno.test("summarizer: flows added over several loads keep their paths, ports an
   assert.equal(after.paths[1].flows.at(-1)!.srcPort, 2039);
 });
 
+Deno.test("summarizer: reloads that give flows new tag objects keep identities whose tags are the same", async () => {
+  const summarizer = new Summarizer(1);
+  // A target's flows share its tags object.
+  const tagsA = { rack: "a" }, tagsB = { rack: "b" };
+  const a = [5000, 5001].map((port) => flowOf(summarizer, "10.0.0.2", port, tagsA));
+  const b = [5000, 5001].map((port) => flowOf(summarizer, "10.0.0.3", port, tagsB));
+  summarizer.doneAddingFlows();
+  let previous: Awaited<ReturnType<Summarizer["finish"]>> | undefined;
+  const publish = async (start: number) => {
+    for (const flow of [...a, ...b]) summarizer.sent(flow, start);
+    previous = await summarizer.finish(start, previous);
+    return previous.summary()!.paths;
+  };
+  const [firstA, firstB] = await publish(0);
+  // A reload: every target's tags are new objects, equal for one target, changed for the other.
+  const sameA = { rack: "a" }, newB = { rack: "c" };
+  for (const flow of a) summarizer.setFlowTags(flow, sameA);
+  for (const flow of b) summarizer.setFlowTags(flow, newB);
+  summarizer.doneAddingFlows();
+  const [secondA, secondB] = await publish(1000);
+  assert.equal(secondA.tags, firstA.tags, "equal tags keep the identity's object");
+  assert.deepEqual(secondB.tags, { rack: "c" });
+  assert.deepEqual(firstB.tags, { rack: "b" });
+  // Another reload, back to the first tags, and one target's flows split between two tag sets.
+  summarizer.setFlowTags(b[0], { rack: "b" });
+  summarizer.setFlowTags(b[1], { rack: "b", row: "7" });
+  summarizer.doneAddingFlows();
+  const [thirdA, thirdB] = await publish(2000);
+  assert.equal(thirdA.tags, firstA.tags);
+  assert.deepEqual(thirdB.tags, { rack: "b", row: "7" });
+});
+
 Deno.test("summarizer: sorting gives the event loop turns, also when idle flows take every 64th place", async () => {
   const turnsDuringFinish = async (idleFirst: boolean) => {
     const summarizer = new Summarizer(10);
