@@ -79,7 +79,7 @@ export interface TimeColumns {
   readonly pathStart: Uint32Array;
 }
 
-/** What a path is: its addresses and tags. One object is shared by every interval that has it. */
+/** What a path is: its addresses and tags. */
 export interface PathIdentity {
   /** Source address. */
   readonly srcIp: string;
@@ -114,14 +114,32 @@ export interface IntervalTrend extends Omit<IntervalSummary, "paths"> {
 }
 
 /**
+ * The addresses of every path the summarizer knows, by path id. A path's addresses never change,
+ * and paths are only added: a table keeps the arrays it was made with.
+ */
+export interface PathAddresses {
+  /** The source addresses. */
+  readonly sources: readonly string[];
+  /** Each path's source address, as an index into `sources`. */
+  readonly source: Uint32Array;
+  /** Each path's destination address. */
+  readonly destinations: readonly string[];
+}
+
+/**
  * The paths of an interval: every path the summarizer knows, in the summary's order, and which of
- * them the interval has. Intervals share the table while no path is added and no tags change, so
- * an interval that misses a few paths costs a bit a path, not a pointer.
+ * them the interval has. Intervals share the table's arrays while no path is added and no tags
+ * change, so an interval that misses a few paths costs a bit a path, not a pointer; a path costs
+ * a row (4 bytes and a pointer to tags shared with its target), no object.
  */
 export interface PathTable {
-  /** Every known path's identity (undefined: never published), in order. */
-  table: readonly (PathIdentity | undefined)[];
-  /** Bit `i` set: the interval has `table[i]`; undefined: it has every path of the table. */
+  /** Each row's path id, in order. */
+  paths: Uint32Array;
+  /** Each row's tags, as last published (undefined: never published). */
+  tags: readonly (Record<string, string> | undefined)[];
+  /** The addresses of the paths. */
+  addresses: PathAddresses;
+  /** Bit `i` set: the interval has row `i`; undefined: it has every row. */
   present: Uint8Array | undefined;
   /** How many paths the interval has. */
   count: number;
@@ -257,17 +275,26 @@ export class PublishedInterval implements IntervalTrend {
   }
 
   /**
-   * Each path's identity, in order: the table shared with the intervals before when it has every
-   * path, else an array made now.
+   * The table of paths the interval was published with: its arrays are those of the intervals
+   * before it while no path was added and no tags changed.
    */
+  get pathTable(): PathTable {
+    return this.#identities;
+  }
+
+  /** Each path's identity, in order, made now. */
   get identities(): readonly PathIdentity[] {
-    const { table, present } = this.#identities;
-    if (present === undefined) return table as readonly PathIdentity[];
     const identities: PathIdentity[] = [];
-    for (let index = 0; index < table.length; index++) {
-      if (present[index >> 3] & (1 << (index & 7))) identities.push(table[index]!);
-    }
+    for (const row of this.#rows()) identities.push(identityOf(this.#identities, row));
     return identities;
+  }
+
+  /** The table's rows that this interval has, in order. */
+  *#rows(): Generator<number> {
+    const { paths, present } = this.#identities;
+    for (let row = 0; row < paths.length; row++) {
+      if (present === undefined || present[row >> 3] & (1 << (row & 7))) yield row;
+    }
   }
 
   /** Whether only the trend is kept (see `compact`). */
@@ -388,9 +415,10 @@ export class PublishedInterval implements IntervalTrend {
       yield "";
       let chunk = "[";
       let first = true;
-      const identities = this.identities;
-      for (let index = 0; index < identities.length; index++) {
-        const identity = identities[index];
+      let index = -1;
+      for (const row of this.#rows()) {
+        index++;
+        const identity = identityOf(this.#identities, row);
         if (options.srcIp !== undefined && identity.srcIp !== options.srcIp) continue;
         if (options.dstIp !== undefined && identity.dstIp !== options.dstIp) continue;
         // One path's objects at a time: they die young, where all of them at once did not.
@@ -522,6 +550,13 @@ function pathSummary(
     ...statistics(pathCounts, 0, columns.times.paths, row * TIMES),
     flows,
   };
+}
+
+/** The identity of row `row` of `table`. */
+function identityOf(table: PathTable, row: number): PathIdentity {
+  const { sources, source, destinations } = table.addresses;
+  const path = table.paths[row];
+  return { srcIp: sources[source[path]], dstIp: destinations[path], tags: table.tags[row]! };
 }
 
 /** Whether anything happened on `flow` in the interval of `counts`. */

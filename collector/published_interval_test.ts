@@ -157,7 +157,9 @@ Deno.test("an interval that misses a path keeps the others' rows and shares the 
     [["10.0.1.1", "10.0.1.1", 1], ["10.0.1.3", "10.0.1.3", 3]],
   );
   assert.deepEqual(second.totals(), { sent: 4, lost: 0 });
-  assert.equal(third.identities, first.identities, "one table across the three intervals");
+  assert.equal(third.pathTable.paths, first.pathTable.paths, "one table across the intervals");
+  assert.equal(third.pathTable.tags, first.pathTable.tags);
+  assert.equal(second.pathTable.tags, first.pathTable.tags);
   second.compact();
   assert.deepEqual(second.paths.map((path) => [path.dstIp, path.sent]), [
     ["10.0.1.1", 1],
@@ -247,10 +249,13 @@ Deno.test("a compacted interval keeps an RTT beyond float16's range", async () =
 Deno.test("intervals share their paths' identities while the tags stay the same", async () => {
   const { summarizer, interval: first } = await publish(0);
   const { interval: second } = await publish(10_000, undefined, summarizer);
-  assert.equal(first.identities, second.identities, "one array for both intervals");
+  assert.equal(first.pathTable.tags, second.pathTable.tags, "one array for both intervals");
+  assert.equal(first.pathTable.paths, second.pathTable.paths);
   const { interval: third } = await publish(20_000, { dst_hostname: "renamed" }, summarizer);
-  assert.notEqual(third.identities[0], second.identities[0]);
-  assert.equal(third.identities[1], second.identities[1], "the other path keeps its identity");
+  assert.notEqual(third.pathTable.tags, second.pathTable.tags);
+  assert.equal(third.pathTable.paths, second.pathTable.paths, "no path added: the same rows");
+  assert.notEqual(third.pathTable.tags[0], second.pathTable.tags[0]);
+  assert.equal(third.pathTable.tags[1], second.pathTable.tags[1], "the other path keeps its tags");
   assert.equal(third.paths[0].tags.dst_hostname, "renamed");
   second.compact();
   assert.equal(second.paths[0].tags.dst_hostname, "a", "history keeps the old tags");

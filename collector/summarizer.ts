@@ -12,7 +12,8 @@ import {
   type IntervalColumns,
   LATE,
   LOST,
-  type PathIdentity,
+  type PathAddresses,
+  type PathTable,
   PublishedInterval,
   RARE_COUNTS,
   REORDERED,
@@ -235,11 +236,14 @@ export class Summarizer implements ProbeOutcomeSink {
   readonly #sourceIds = new Map<string, number>();
   readonly #pathDst: string[] = [];
   /** Each path's identity as last published, and what it was made from. */
-  readonly #pathIdentity: (PathIdentity | undefined)[] = [];
+  readonly #pathTags: (Record<string, string> | undefined)[] = [];
   /** The tag set (-1: several) and the source tags' version each path's identity was made from. */
   #pathTagsSource = new Int32Array(64);
   #pathTagsVersion = new Int32Array(64);
-  #lastTable: readonly (PathIdentity | undefined)[] = [];
+  /** The table the last interval was published with; its arrays are shared while they hold. */
+  #lastTable: Omit<PathTable, "present" | "count"> | undefined;
+  /** The addresses of the paths as they are now (see `PathAddresses`), made when needed. */
+  #addresses: PathAddresses | undefined;
   readonly #open = new Map<number, IntervalCounts>();
   readonly #spare: IntervalCounts[] = [];
   #last: IntervalCounts | undefined;
@@ -298,7 +302,8 @@ export class Summarizer implements ProbeOutcomeSink {
       this.#pathSource = grown(this.#pathSource, path + 1, (size) => new Uint32Array(size));
       this.#pathSource[path] = source;
       this.#pathDst.push(descriptor.dstIp);
-      this.#pathIdentity.push(undefined);
+      this.#pathTags.push(undefined);
+      this.#addresses = undefined;
       this.#pathTagsSource = grown(this.#pathTagsSource, path + 1, (size) => new Int32Array(size));
       this.#pathTagsVersion = grown(
         this.#pathTagsVersion,
@@ -345,6 +350,7 @@ export class Summarizer implements ProbeOutcomeSink {
     this.#pathSource = trimmed(this.#pathSource, paths);
     this.#pathTagsSource = trimmed(this.#pathTagsSource, paths);
     this.#pathTagsVersion = trimmed(this.#pathTagsVersion, paths);
+    this.#addresses = undefined;
     this.#dropUnusedTagSets();
     // Ordering the flows makes megabytes of garbage at 10,000 targets: made now, with the rest of
     // a load's, rather than at the first interval's summary.
@@ -598,11 +604,14 @@ export class Summarizer implements ProbeOutcomeSink {
         pathStart: new Uint32Array(known),
       };
     }
-    // Intervals share one table of every path's identity while it stays the same: a new one is made
-    // only from the first path that differs from the table before (a path added, tags changed).
-    // A bit a path says which paths this interval has.
+    // Intervals share the table's arrays while they stay the same: new ones are made only from the
+    // first path that differs from the table before (a path added, tags changed). A bit a path
+    // says which paths this interval has.
     const last = this.#lastTable;
-    let table: (PathIdentity | undefined)[] | undefined;
+    const lastPaths = last?.paths ?? new Uint32Array(0);
+    const lastTags = last?.tags ?? [];
+    let rowPaths: Uint32Array | undefined;
+    let rowTags: (Record<string, string> | undefined)[] | undefined;
     const present = new Uint8Array(Math.ceil(known / 8));
     let tableRow = 0;
     let pathRow = 0;
@@ -646,23 +655,40 @@ export class Summarizer implements ProbeOutcomeSink {
         present[tableRow >> 3] |= 1 << (tableRow & 7);
         pathRow++;
       }
-      // An absent path keeps the identity it was last published with.
-      const identity = active
-        ? this.#identity(path, order, index, end, open)
-        : this.#pathIdentity[path];
-      // A copy starts at the first path that differs, or where the table before runs out (an
-      // undefined identity past its end is not the same path).
-      if (table === undefined && (tableRow >= last.length || last[tableRow] !== identity)) {
-        table = last.slice(0, tableRow);
+      // An absent path keeps the tags it was last published with.
+      const tags = active
+        ? this.#identityTags(path, order, index, end, open)
+        : this.#pathTags[path];
+      // A copy starts at the first row that differs, or where the table before runs out (undefined
+      // tags past its end are not the same row).
+      if (
+        rowPaths === undefined && (tableRow >= lastPaths.length || lastPaths[tableRow] !== path)
+      ) {
+        rowPaths = new Uint32Array(known);
+        rowPaths.set(lastPaths.subarray(0, tableRow));
       }
-      table?.push(identity);
+      if (rowPaths !== undefined) rowPaths[tableRow] = path;
+      if (rowTags === undefined && (tableRow >= lastTags.length || lastTags[tableRow] !== tags)) {
+        rowTags = lastTags.slice(0, tableRow);
+      }
+      rowTags?.push(tags);
       tableRow++;
       index = end;
     }
-    this.#lastTable = table ?? (last.length === tableRow ? last : last.slice(0, tableRow));
+    const table = {
+      paths: rowPaths?.subarray(0, tableRow) ??
+        (lastPaths.length === tableRow ? lastPaths : lastPaths.subarray(0, tableRow)),
+      tags: rowTags ?? (lastTags.length === tableRow ? lastTags : lastTags.slice(0, tableRow)),
+      addresses: this.#addresses ??= {
+        sources: this.#sources,
+        source: this.#pathSource,
+        destinations: this.#pathDst,
+      },
+    };
+    this.#lastTable = table;
     return {
       identities: {
-        table: this.#lastTable,
+        ...table,
         present: pathRow === tableRow ? undefined : present,
         count: pathRow,
       },
@@ -737,16 +763,16 @@ export class Summarizer implements ProbeOutcomeSink {
   }
 
   /**
-   * The identity of a path: the one published before unless its tags changed. Its tags are the
-   * collector's source tags and its active flows' target tags (the target's win on a clash).
+   * The tags of a path: those published before unless they changed. They are the collector's
+   * source tags and its active flows' target tags (the target's win on a clash).
    */
-  #identity(
+  #identityTags(
     path: number,
     order: Uint32Array,
     from: number,
     to: number,
     open: IntervalCounts,
-  ): PathIdentity {
+  ): Record<string, string> {
     let shared = -1;
     let mixed = false;
     for (let index = from; index < to; index++) {
@@ -755,7 +781,7 @@ export class Summarizer implements ProbeOutcomeSink {
       if (shared < 0) shared = tags;
       else if (tags !== shared) mixed = true;
     }
-    const cached = this.#pathIdentity[path];
+    const cached = this.#pathTags[path];
     if (
       cached !== undefined && !mixed && this.#pathTagsSource[path] === shared &&
       this.#pathTagsVersion[path] === this.#sourceTagsVersion
@@ -772,13 +798,11 @@ export class Summarizer implements ProbeOutcomeSink {
         }
       }
     }
-    const identity = cached !== undefined && sameTags(cached.tags, tags)
-      ? cached
-      : { srcIp: this.#sourceOf(path), dstIp: this.#pathDst[path], tags };
-    this.#pathIdentity[path] = identity;
+    const kept = cached !== undefined && sameTags(cached, tags) ? cached : tags;
+    this.#pathTags[path] = kept;
     this.#pathTagsSource[path] = mixed ? -1 : shared;
     this.#pathTagsVersion[path] = this.#sourceTagsVersion;
-    return identity;
+    return kept;
   }
 
   /**
@@ -887,7 +911,13 @@ function writeTimes(
 
 function emptyColumns(): IntervalColumns {
   return {
-    identities: { table: [], present: undefined, count: 0 },
+    identities: {
+      paths: new Uint32Array(0),
+      tags: [],
+      addresses: { sources: [], source: new Uint32Array(0), destinations: [] },
+      present: undefined,
+      count: 0,
+    },
     flows: {
       order: new Uint32Array(0),
       path: new Uint32Array(0),

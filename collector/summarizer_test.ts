@@ -270,7 +270,10 @@ Deno.test("summarizer: flows added over several loads keep their paths, ports an
     (_, index) => flowOf(summarizer, "10.0.0.2", 1000 + index),
   );
   summarizer.doneAddingFlows();
-  for (const flow of flows) summarizer.answered(flow, 0, 5, 1, false);
+  for (const flow of flows) {
+    summarizer.sent(flow, 0);
+    summarizer.answered(flow, 0, 5, 1, false);
+  }
   const before = await summarizer.finish(0);
   // A reload: more flows, to a new path and to the old one, then the room they grew into is let go.
   flows.push(
@@ -293,6 +296,11 @@ Deno.test("summarizer: flows added over several loads keep their paths, ports an
     [[999, 0], [1000, 1]],
   );
   assert.equal(after.paths[1].flows.at(-1)!.srcPort, 2039);
+  // The interval before the reload, compacted, still has its one path.
+  assert.ok(before.compacted);
+  assert.deepEqual(before.paths.map((path) => [path.srcIp, path.dstIp, path.sent]), [
+    ["10.0.0.1", "10.0.0.2", 70],
+  ]);
 });
 
 Deno.test("summarizer: reloads that give flows new tag objects keep identities whose tags are the same", async () => {
