@@ -175,24 +175,24 @@ class IntervalCounts implements FlowCounts {
   }
 
   addSample(flow: number, rttMs: number): void {
-    // Grown by a quarter: the arrays are kept for later intervals, so the room they have beyond
-    // the busiest interval's samples stays taken (it was up to half of them, doubling).
-    this.sampleFlows = grown(
-      this.sampleFlows,
-      this.samples + 1,
-      (length) => new Uint32Array(length),
-      SAMPLE_GROWTH,
-    );
-    this.sampleRtts = grown(
-      this.sampleRtts,
-      this.samples + 1,
-      (length) => new Float32Array(length),
-      SAMPLE_GROWTH,
-    );
+    // A test, not `grown` with a function made each call: this runs for every answer.
+    if (this.samples >= this.sampleFlows.length || this.samples >= this.sampleRtts.length) {
+      this.#growSamples();
+    }
     this.sampleFlows[this.samples] = flow;
     this.sampleRtts[this.samples++] = rttMs;
   }
+
+  #growSamples(): void {
+    // Grown by a quarter: the arrays are kept for later intervals, so the room they have beyond
+    // the busiest interval's samples stays taken (it was up to half of them, doubling).
+    this.sampleFlows = grown(this.sampleFlows, this.samples + 1, makeUint32, SAMPLE_GROWTH);
+    this.sampleRtts = grown(this.sampleRtts, this.samples + 1, makeFloat32, SAMPLE_GROWTH);
+  }
 }
+
+const makeUint32 = (length: number) => new Uint32Array(length);
+const makeFloat32 = (length: number) => new Float32Array(length);
 
 /**
  * Collects probe outcomes into intervals aligned to wall-clock multiples of the summarization
