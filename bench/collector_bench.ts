@@ -721,8 +721,13 @@ interface MemoryReading {
   /** Paths in the last summary. */
   paths: number;
   probesPerSecond: number;
-  /** RSS once the required intervals were published, before any GET of the summaries. */
+  /**
+   * RSS once the required intervals were published, before any GET of the summaries: the median
+   * of `RSS_SAMPLES` readings `RSS_SAMPLE_MILLISECONDS` apart.
+   */
   rssKilobytes: number;
+  /** The largest of those readings. */
+  rssMaxKilobytes: number;
   /** RSS after the GETs of the summaries. */
   rssAfterGetsKilobytes: number;
   withFlows: { bytes: number; milliseconds: number };
@@ -733,6 +738,13 @@ interface MemoryReading {
 function loopbackTarget(index: number, port: number): SocketAddress {
   return { hostname: `127.1.${Math.floor(index / 250)}.${(index % 250) + 1}`, port };
 }
+
+/**
+ * RSS readings a memory run takes, this far apart: one reading moved by up to ±200 bytes a path
+ * between runs, as V8 collects its garbage (and glibc frees) on its own schedule.
+ */
+const RSS_SAMPLES = 21;
+const RSS_SAMPLE_MILLISECONDS = 500;
 
 async function timedGets(
   collector: CollectorProcess,
@@ -781,7 +793,11 @@ async function measureMemory(
   for (let index = 0; index < plan.memoryIntervals; index++) {
     last = await collector.nextInterval();
   }
-  const usage = await readProcessUsage(collector.pid);
+  const readings: number[] = [];
+  for (let index = 0; index < RSS_SAMPLES; index++) {
+    if (index > 0) await new Promise((resolve) => setTimeout(resolve, RSS_SAMPLE_MILLISECONDS));
+    readings.push((await readProcessUsage(collector.pid)).rssKilobytes);
+  }
   const withFlows = await timedGets(collector, "/api/v1/summaries");
   const withoutFlows = await timedGets(collector, "/api/v1/summaries?flows=false");
   const after = await readProcessUsage(collector.pid);
@@ -791,7 +807,8 @@ async function measureMemory(
     targets,
     paths: last!.paths,
     probesPerSecond: plan.memoryCps * SOCKETS * targets,
-    rssKilobytes: usage.rssKilobytes,
+    rssKilobytes: median(readings)!,
+    rssMaxKilobytes: Math.max(...readings),
     rssAfterGetsKilobytes: after.rssKilobytes,
     withFlows,
     withoutFlows,
@@ -1128,6 +1145,7 @@ function memoryRows(memory: readonly MemoryReading[]): string[][] {
     formatNumber(reading.paths),
     formatNumber(reading.probesPerSecond),
     formatMebibytes(reading.rssKilobytes),
+    formatMebibytes(reading.rssMaxKilobytes),
     formatMebibytes(reading.rssAfterGetsKilobytes),
     `${formatBytes(reading.withFlows.bytes)} / ${formatNumber(reading.withFlows.milliseconds)} ms`,
     `${formatBytes(reading.withoutFlows.bytes)} / ` +
@@ -1140,7 +1158,8 @@ const MEMORY_HEADER = [
   "targets",
   "paths in a summary",
   "probes/s",
-  "RSS",
+  "RSS (median)",
+  "RSS (max)",
   "RSS after the GETs",
   "summaries: size / GET time",
   "?flows=false: size / GET time",
@@ -1199,13 +1218,14 @@ function describeMethod(plan: Plan): string {
     `addresses 127.1.x.y (refl_c on 0.0.0.0) from sockets bound to 0.0.0.0 (source addresses ` +
     `from the routing table), cps ${plan.memoryCps} × ${SOCKETS} sockets, ` +
     `${plan.memoryIntervalSeconds}-second intervals (one cycle per interval, so nearly every path ` +
-    `is in every summary: a few probes of a cycle may fall in the next), side by side; RSS is read once ${plan.memoryIntervals} complete ` +
+    `is in every summary: a few probes of a cycle may fall in the next), side by side; RSS is the median of ${RSS_SAMPLES} readings ` +
+    `${RSS_SAMPLE_MILLISECONDS} ms apart, from when ${plan.memoryIntervals} complete ` +
     `intervals have been published (${
       plan.memoryIntervals > 30
         ? "the history of 30 intervals is full: a long-running collector's steady state"
         : "the history of 30 intervals is not full yet: a long-running collector holds more"
-    }); per path = (RSS at ${formatNumber(MEMORY_TARGETS[1])} − ` +
-    `RSS at ${formatNumber(MEMORY_TARGETS[0])}) / ` +
+    }); per path = (median RSS at ${formatNumber(MEMORY_TARGETS[1])} − ` +
+    `median RSS at ${formatNumber(MEMORY_TARGETS[0])}) / ` +
     `${formatNumber(MEMORY_TARGETS[1] - MEMORY_TARGETS[0])}. GET times are the median of ` +
     `${SUMMARY_GETS}. RSS counts heap pages V8 has not yet returned to the system, such as ` +
     "those used while parsing the config.",
