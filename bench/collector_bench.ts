@@ -807,7 +807,7 @@ async function measureMemory(
     targets,
     paths: last!.paths,
     probesPerSecond: plan.memoryCps * SOCKETS * targets,
-    rssKilobytes: median(readings)!,
+    rssKilobytes: median(readings) ?? NaN,
     rssMaxKilobytes: Math.max(...readings),
     rssAfterGetsKilobytes: after.rssKilobytes,
     withFlows,

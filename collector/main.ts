@@ -74,9 +74,10 @@ export async function main(args: readonly string[]): Promise<number> {
   });
   if (flags.exitCode !== undefined) return flags.exitCode;
   const { values } = flags;
-  // Before the config is read: a large one's parse and flows are the first big allocations. Every
-  // block of 32 KiB or more gets a mapping of its own, given back when freed; glibc would keep it
-  // (with 10,000 targets, 5-7 MiB of RSS: see capMallocMmapThreshold).
+  // First thing, before the config is read: a large one's parse and flows are the first big
+  // allocations. Blocks of 32 KiB or more that glibc's arenas cannot serve get mappings of their
+  // own, given back when freed, where the arenas would keep them (with 10,000 targets, 5-7 MiB of
+  // RSS: see capMallocMmapThreshold).
   capMallocMmapThreshold(32 * 1024);
   const load = () => loadCollectorConfig(values.config, { dstPort: values["dst-port"] });
 

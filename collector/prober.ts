@@ -107,7 +107,10 @@ export class Prober {
   #flowSlot = new Uint32Array(1024);
   /** A small number for each socket key, for `#flowSlot`. */
   readonly #socketSlots = new Map<string, number>();
-  /** One encoded address a target for all sockets (they send to the same address objects). */
+  /**
+   * Encoded addresses the sockets share, of peers that are not `PeerAddress`es (targets are, and
+   * keep their own).
+   */
   readonly #peerAddresses = new PeerAddressCache();
   /**
    * Each flow's next sequence number: 32 bits, wrapping (after 49 days at 1,000 probes a second on

@@ -98,6 +98,11 @@ export interface IntervalSummary {
 }
 
 const YIELD_AFTER_MS = 4;
+/**
+ * How far behind the highest sequence number answered an answer counts as reordered: more than a
+ * flow can have in flight (100,000 cycles a second × a 600-second timeout, the config's limits).
+ */
+const REORDER_WINDOW = 2 ** 26;
 /** How much the sample arrays grow when full. */
 const SAMPLE_GROWTH = 1.25;
 
@@ -227,7 +232,7 @@ export class Summarizer implements ProbeOutcomeSink {
   #table: FlowTable | undefined;
   /**
    * Path index by source, then destination address, while flows are being added (see
-   * `doneAddingFlows`): made again from `#pathSrc` and `#pathDst` when needed.
+   * `doneAddingFlows`): made again from the paths' sources and `#pathDst` when needed.
    */
   #pathIndex: Map<string, Map<string, number>> | undefined;
   /** Each path's source address, as a number in `#sources` (a collector has few). */
@@ -235,7 +240,7 @@ export class Summarizer implements ProbeOutcomeSink {
   readonly #sources: string[] = [];
   readonly #sourceIds = new Map<string, number>();
   readonly #pathDst: string[] = [];
-  /** Each path's identity as last published, and what it was made from. */
+  /** Each path's tags as last published, and what they were made from. */
   readonly #pathTags: (Record<string, string> | undefined)[] = [];
   /** The tag set (-1: several) and the source tags' version each path's identity was made from. */
   #pathTagsSource = new Int32Array(64);
@@ -465,8 +470,11 @@ export class Summarizer implements ProbeOutcomeSink {
   ): void {
     if (interval <= this.#finishedUpTo) return;
     const open = this.#counts(flow, interval);
-    // Below the highest seen, modulo 2^32: the difference as a 32-bit signed number.
-    if (((sequence - this.#highestSequence[flow]) | 0) < 0) {
+    // Below the highest seen, modulo 2^32: the difference as a 32-bit signed number. Further behind
+    // than a flow can have probes in flight is no reordering but a flow answered again after a
+    // silence of over 2^31 probes: it starts again from there.
+    const behind = (sequence - this.#highestSequence[flow]) | 0;
+    if (behind < 0 && behind >= -REORDER_WINDOW) {
       open.incrementRare(flow * RARE_COUNTS + REORDERED);
     } else this.#highestSequence[flow] = sequence;
     if (dwellCorrected) open.increment(flow * COUNTS + DWELL_CORRECTED);

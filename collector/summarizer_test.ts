@@ -174,7 +174,8 @@ Deno.test("summarizer: reordering survives the prober's 32-bit sequence numbers 
   const summarizer = new Summarizer(1);
   const flow = flowOf(summarizer, "10.0.0.2", 5000);
   // Answers a quarter of the sequence space apart, then 2^32 - 1 before 0 are in order; 1 after
-  // 2, and 2^32 - 1 after 0, are reordered.
+  // 2, and 2^32 - 1 after 0, are reordered. After a silence of 2^31 + 6 probes the flow starts
+  // again from its next answer: nothing reordered.
   const quarter = 2 ** 30;
   for (
     const sequence of [
@@ -189,6 +190,8 @@ Deno.test("summarizer: reordering survives the prober's 32-bit sequence numbers 
       3,
       2 ** 32 - 1,
       4,
+      2 ** 31 + 10,
+      2 ** 31 + 11,
     ]
   ) {
     summarizer.sent(flow, 0);

@@ -38,15 +38,17 @@ export function fullGarbageCollector(): (() => void) | undefined {
 const M_MMAP_THRESHOLD = -3;
 
 /**
- * Makes glibc's malloc give every allocation of `bytes` or more a mapping of its own, returned to
- * the kernel when it is freed; returns whether it took effect (it needs Linux, glibc and FFI
- * permission). By default glibc raises this threshold to the size of the largest mapped block
- * freed so far (up to 32 MiB), and serves blocks below it from its arenas, which keep freed
- * memory resident. V8's garbage collector allocates and frees 32 KiB blocks on its worker threads
- * at a rate that grows with the number of objects in the heap, and its typed arrays live in
- * malloc'd memory: measured with a collector of 10,000 targets, the arenas held 7 MiB free but
- * resident, and this, at 32 KiB, cut its RSS by 5–7 MiB (bench/RESULTS.md). Call it before the
- * program allocates what it keeps.
+ * Sets glibc malloc's mmap threshold to `bytes`: a block of that size or more that the arena
+ * cannot serve from memory it already holds gets a mapping of its own, returned to the kernel
+ * when it is freed. Returns whether it took effect (it needs Linux, glibc and FFI permission).
+ * By default glibc raises this threshold to the size of the largest mapped block freed so far (up
+ * to 32 MiB) and serves blocks below it from its arenas, which keep freed memory resident. V8's
+ * garbage collector allocates and frees 32 KiB blocks on its worker threads at a rate that grows
+ * with the number of objects in the heap, and typed arrays live in malloc'd memory: with a
+ * collector of 10,000 targets, the arenas held ~7 MiB free but resident, and a 32 KiB threshold
+ * cut its RSS by 5–7 MiB (bench/RESULTS.md, notes of 2026-11-26 08:46). Call it first thing:
+ * glibc documents `mallopt` as unsafe while other threads allocate, and it does not give back
+ * what the arenas already hold.
  *
  * @example
  * ```ts

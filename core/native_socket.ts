@@ -308,9 +308,9 @@ class NativeSocket implements NativeDatagramSocket {
   readonly #structures = new WeakMap<DatagramBatch, BatchStructures>();
   readonly #addresses = new Map<string | number, SocketAddress>();
   /**
-   * Each peer's sockaddr: an IPv4 peer as one number (address × 65536 + port, ~40 bytes a peer
-   * with its entry, where a Uint8Array of its own took ~250), an IPv6 one as its bytes. A collector
-   * keeps one per target and socket.
+   * Each peer's sockaddr, for peers that are not `PeerAddress`es: an IPv4 peer as its address, one
+   * 32-bit number (the port is the address object's; a Uint8Array of its own took ~250 bytes), an
+   * IPv6 one as its bytes.
    */
   readonly #encoded: WeakMap<SocketAddress, number | Uint8Array>;
   /** A struct timespec for clock_gettime, read as 32-bit halves: a BigInt a reading was garbage. */
@@ -880,8 +880,9 @@ function errnoName(errno: number): string {
 }
 
 /**
- * A sockaddr as one number when it holds an IPv4 address (plain or mapped into IPv6): address ×
- * 65536 + port; otherwise the bytes as they are.
+ * A sockaddr as one number when it holds an IPv4 address (plain or mapped into IPv6): the address
+ * as a signed 32-bit number (a small integer to V8, where address × 65536 + port needed a heap
+ * number), the port being the address object's; otherwise the bytes as they are.
  */
 function compactName(bytes: Uint8Array): number | Uint8Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, NAME_BYTES);
