@@ -66,6 +66,12 @@ const KEY_RING = 1 << 16;
 const TRANSMIT_TOLERANCE_MS = 20;
 
 /**
+ * The batch every socket's `drain` reads into: a drain reads and handles its answers in one
+ * synchronous call, so one batch serves them all (128 KiB, where one a socket took 128 KiB each).
+ */
+let drainBatch: DatagramBatch | undefined;
+
+/**
  * One probing socket: stages probes into batch slots that hold copies of the probe template,
  * sends them, and matches the replies it receives against its in-flight table.
  */
@@ -114,7 +120,6 @@ export class ProbeSocket {
   #randomIndex = 64;
   readonly #log = getLogger(["llama", "collector"]);
   readonly receiving: Promise<void>;
-  #drainBatch: DatagramBatch | undefined;
   #closed = false;
   readonly #closing = Promise.withResolvers<void>();
 
@@ -275,8 +280,8 @@ export class ProbeSocket {
    */
   drain(): void {
     if (this.#closed || this.socket.receiveQueued === undefined) return;
-    this.#drainBatch ??= new DatagramBatch(64, 2048);
-    const batch = this.#drainBatch;
+    drainBatch ??= new DatagramBatch(64, 2048);
+    const batch = drainBatch;
     for (;;) {
       let count: number;
       try {
