@@ -55,8 +55,13 @@ interface ScheduledTest {
   sockets: ProbeSocket[];
   /** Each target's address. */
   addresses: PeerAddress[];
-  /** Flow id of target t on socket s at `t × sockets + s`. */
-  flows: Uint32Array;
+  /**
+   * Flow id of target t on socket s at `t × sockets + s`: `firstFlow` plus that when the ids are
+   * consecutive (a test's flows are added in that order, so they are unless a reload kept some),
+   * else `flows` holds them.
+   */
+  firstFlow: number;
+  flows: Uint32Array | undefined;
   /** Probes per cycle: sockets × targets. */
   perCycle: number;
   /** Milliseconds between consecutive probes of the test. */
@@ -273,7 +278,7 @@ export class Prober {
       return {
         sockets: testSockets,
         addresses: targets.map((target) => new PeerAddress(target.ip, target.port)),
-        flows,
+        ...compactFlows(flows),
         perCycle,
         spacingMs: 1000 / (config.rateLimits[test.rateLimit].cps * perCycle),
         origin: now,
@@ -464,7 +469,7 @@ export class Prober {
           const within = test.next % test.perCycle;
           const target = Math.floor(within / sockets);
           const socketIndex = within % sockets;
-          const flow = test.flows[within];
+          const flow = test.flows === undefined ? test.firstFlow + within : test.flows[within];
           const backpressure = test.sockets[socketIndex].stage(
             flow,
             interval,
@@ -501,4 +506,12 @@ export class Prober {
       }
     }
   }
+}
+
+/** A test's flow ids as `firstFlow` when they are consecutive (4 bytes a flow fewer), else as they are. */
+function compactFlows(flows: Uint32Array): Pick<ScheduledTest, "firstFlow" | "flows"> {
+  for (let index = 1; index < flows.length; index++) {
+    if (flows[index] !== flows[0] + index) return { firstFlow: -1, flows };
+  }
+  return { firstFlow: flows.length === 0 ? -1 : flows[0], flows: undefined };
 }

@@ -196,8 +196,9 @@ Deno.test("collector: a reload changes targets without losing probes in flight o
   // Reload in the middle of an interval, with probes in flight on the sockets being kept.
   await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 400));
   const { parseCollectorConfig, resolveTargets } = await import("@llama/collector");
+  // The new target first: the test's flow ids are then not consecutive (the kept ones are lower).
   const after = collectorYaml({
-    targets: [["127.0.0.1", port, { name: "a" }], ["127.0.0.2", port, { name: "b" }]],
+    targets: [["127.0.0.2", port, { name: "b" }], ["127.0.0.1", port, { name: "a" }]],
     cps: 50,
     timeout: 500,
   });
