@@ -46,9 +46,9 @@ const M_MMAP_THRESHOLD = -3;
  * garbage collector allocates and frees 32 KiB blocks on its worker threads at a rate that grows
  * with the number of objects in the heap, and typed arrays live in malloc'd memory: with a
  * collector of 10,000 targets, the arenas held ~7 MiB free but resident, and a 32 KiB threshold
- * cut its RSS by 5–7 MiB (bench/RESULTS.md, notes of 2026-11-26 08:46). Call it first thing:
- * glibc documents `mallopt` as unsafe while other threads allocate, and it does not give back
- * what the arenas already hold.
+ * cut its RSS by 5–7 MiB (bench/RESULTS.md, notes to the collector run of 2026-11-26 08:31).
+ * Call it first thing: glibc documents `mallopt` as unsafe while other threads allocate, and it
+ * does not give back what the arenas already hold.
  *
  * @example
  * ```ts
