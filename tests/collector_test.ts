@@ -209,7 +209,12 @@ Deno.test("collector: a reload changes targets without losing probes in flight o
   assert.ok(Date.parse(during.start) < reloadedAt && reloadedAt < Date.parse(during.end));
   const kept = during.paths.find((path) => path.dstIp === "127.0.0.1")!;
   assert.equal(kept.lost, 0, "no probe lost across the reload");
-  assert.ok(Math.abs(kept.sent - 200) <= 2, `sent ${kept.sent} in the reload's interval`);
+  // The reload starts a new cycle of 8 probes 2.5 ms apart, the new target's first: the kept
+  // target's next probe comes up to 10 ms later than its old schedule said (2 of its probes).
+  assert.ok(
+    kept.sent >= 200 - 4 && kept.sent <= 200 + 2,
+    `sent ${kept.sent} in the reload's interval`,
+  );
   const added = during.paths.find((path) => path.dstIp === "127.0.0.2");
   assert.ok(added !== undefined && added.sent > 0 && added.lost === 0, "the new target is probed");
   assert.deepEqual(added.tags, { name: "b" });
