@@ -252,7 +252,9 @@ Deno.test("loadPlugin imports an http: module when allowRemote is set (served on
       headers: { "content-type": "application/typescript" },
     });
   });
-  const use = `http://127.0.0.1:${server.addr.port}/remote_plugin.ts#second`;
+  // A query of its own: Deno caches remote modules by URL, and an earlier run may have had the port.
+  const use =
+    `http://127.0.0.1:${server.addr.port}/remote_plugin.ts?run=${crypto.randomUUID()}#second`;
   const plugin = await loadPlugin(use, "output", {
     baseDirectory: "/nonexistent",
     allowRemote: true,
