@@ -1,12 +1,5 @@
 import { getLogger } from "@logtape/logtape";
-import {
-  type Clock,
-  formatAddress,
-  type OpenSocket,
-  PeerAddress,
-  PeerAddressCache,
-  WallNanos,
-} from "@llama/core";
+import { type Clock, formatAddress, type OpenSocket, PeerAddress, WallNanos } from "@llama/core";
 import type { ResolvedConfig } from "./resolve.ts";
 import type { SourceAddressLookup } from "./source_address.ts";
 import { ProbeSocket, type ProbeSocketCounters, type ReceivePace } from "./probe_socket.ts";
@@ -113,11 +106,6 @@ export class Prober {
   /** A small number for each socket key, for `#flowSlot`. */
   readonly #socketSlots = new Map<string, number>();
   /**
-   * Encoded addresses the sockets share, of peers that are not `PeerAddress`es (targets are, and
-   * keep their own).
-   */
-  readonly #peerAddresses = new PeerAddressCache();
-  /**
    * Each flow's next sequence number: 32 bits, wrapping (after 49 days at 1,000 probes a second on
    * one flow); the summarizer compares them as serial numbers.
    */
@@ -195,7 +183,6 @@ export class Prober {
           port: port.port,
           tos: port.tos,
           transmitTimestamps: true,
-          peerAddresses: this.#peerAddresses,
         });
         if (socket.engine !== "native" && port.tos !== 0 && !this.#warnedTos) {
           this.#warnedTos = true;

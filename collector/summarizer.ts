@@ -196,7 +196,11 @@ class IntervalCounts implements FlowCounts {
   }
 }
 
+// Made once, for `grown`.
+const makeUint8 = (length: number) => new Uint8Array(length);
+const makeUint16 = (length: number) => new Uint16Array(length);
 const makeUint32 = (length: number) => new Uint32Array(length);
+const makeInt32 = (length: number) => new Int32Array(length);
 const makeFloat32 = (length: number) => new Float32Array(length);
 
 /**
@@ -284,11 +288,11 @@ export class Summarizer implements ProbeOutcomeSink {
   addFlow(descriptor: FlowDescriptor): number {
     const id = this.#flowCount++;
     const length = this.#flowCount;
-    this.#flowPath = grown(this.#flowPath, length, (size) => new Uint32Array(size));
-    this.#srcPorts = grown(this.#srcPorts, length, (size) => new Uint16Array(size));
-    this.#dstPorts = grown(this.#dstPorts, length, (size) => new Uint16Array(size));
-    this.#flowTos = grown(this.#flowTos, length, (size) => new Uint8Array(size));
-    this.#highestSequence = grown(this.#highestSequence, length, (size) => new Uint32Array(size));
+    this.#flowPath = grown(this.#flowPath, length, makeUint32);
+    this.#srcPorts = grown(this.#srcPorts, length, makeUint16);
+    this.#dstPorts = grown(this.#dstPorts, length, makeUint16);
+    this.#flowTos = grown(this.#flowTos, length, makeUint8);
+    this.#highestSequence = grown(this.#highestSequence, length, makeUint32);
     this.#pathIndex ??= this.#indexPaths();
     let bySource = this.#pathIndex.get(descriptor.srcIp);
     if (bySource === undefined) {
@@ -304,16 +308,16 @@ export class Summarizer implements ProbeOutcomeSink {
         source = this.#sources.push(descriptor.srcIp) - 1;
         this.#sourceIds.set(descriptor.srcIp, source);
       }
-      this.#pathSource = grown(this.#pathSource, path + 1, (size) => new Uint32Array(size));
+      this.#pathSource = grown(this.#pathSource, path + 1, makeUint32);
       this.#pathSource[path] = source;
       this.#pathDst.push(descriptor.dstIp);
       this.#pathTags.push(undefined);
       this.#addresses = undefined;
-      this.#pathTagsSource = grown(this.#pathTagsSource, path + 1, (size) => new Int32Array(size));
+      this.#pathTagsSource = grown(this.#pathTagsSource, path + 1, makeInt32);
       this.#pathTagsVersion = grown(
         this.#pathTagsVersion,
         path + 1,
-        (size) => new Int32Array(size),
+        makeInt32,
       );
       this.#pathTagsVersion[path] = -1;
     }
@@ -321,7 +325,7 @@ export class Summarizer implements ProbeOutcomeSink {
     this.#srcPorts[id] = descriptor.srcPort;
     this.#dstPorts[id] = descriptor.dstPort;
     this.#flowTos[id] = descriptor.tos;
-    this.#flowTagSet = grown(this.#flowTagSet, length, (size) => new Uint32Array(size));
+    this.#flowTagSet = grown(this.#flowTagSet, length, makeUint32);
     this.#flowTagSet[id] = this.#tagSet(descriptor.tags);
     this.#table = undefined;
     return id;
