@@ -7,9 +7,17 @@
  *
  * @module
  */
-import type { TimestampSource } from "@llama/core";
-import type { ProbeStatistics, RttStatistics } from "./statistics.ts";
-import type { FlowSummary, IntervalSummary, PathSummary, TosSummary } from "./summarizer.ts";
+import type {
+  FlowSummary,
+  IntervalHeader,
+  IntervalSummary,
+  IntervalTrend,
+  PathSummary,
+  PathTrend,
+  ProbeStatistics,
+  TimestampSource,
+  TosSummary,
+} from "@llama/core";
 
 /** Counters per flow in `FlowCounts.counts`: sent, lost, then dwell-corrected (`SENT`, ...). */
 export const COUNTS = 3;
@@ -89,29 +97,7 @@ export interface PathIdentity {
   readonly tags: Record<string, string>;
 }
 
-/** What the history keeps of a path in the intervals before the latest: what the charts draw. */
-export interface PathTrend {
-  /** Source address. */
-  srcIp: string;
-  /** Destination address. */
-  dstIp: string;
-  /** The collector's source tags and the target's tags. */
-  tags: Record<string, string>;
-  /** Probes sent. */
-  sent: number;
-  /** Probes lost. */
-  lost: number;
-  /** `lost / sent` in percent. */
-  lossPercent: number;
-  /** RTT median and 99th percentile in milliseconds, or null when nothing was answered. */
-  rtt: Pick<RttStatistics, "p50" | "p99"> | null;
-}
-
-/** An interval of the history: the latest has full `PathSummary` paths, older ones `PathTrend`s. */
-export interface IntervalTrend extends Omit<IntervalSummary, "paths"> {
-  /** One entry per path. */
-  readonly paths: readonly PathTrend[];
-}
+export type { IntervalTrend, PathTrend } from "@llama/core";
 
 /**
  * The addresses of every path the summarizer knows, by path id. A path's addresses never change,
@@ -230,8 +216,7 @@ function setCount(column: CountColumn, path: number, count: number, listed: numb
 /** The largest time float16 holds, in milliseconds. */
 const FLOAT16_MAX = 65_504;
 
-/** Describes an interval: its bounds and where its timestamps came from. */
-export type IntervalHeader = Omit<IntervalSummary, "paths">;
+export type { IntervalHeader } from "@llama/core";
 
 /**
  * One published interval. `paths` gives full `PathSummary` objects until `compact()` keeps only

@@ -5,48 +5,8 @@
  */
 import { percentileOfRange, writeRttStatistics } from "./_samples.ts";
 
-/** Round-trip time statistics, in milliseconds. */
-export interface RttStatistics {
-  /** Fastest answer. */
-  min: number;
-  /** Mean. */
-  mean: number;
-  /** Slowest answer. */
-  max: number;
-  /** Sample standard deviation (0 for one answer). */
-  stddev: number;
-  /** Median, by linear interpolation between the closest ranks. */
-  p50: number;
-  /** 90th percentile. */
-  p90: number;
-  /** 99th percentile. */
-  p99: number;
-}
-
-/** What one interval says about a flow or a path. */
-export interface ProbeStatistics {
-  /** Probes sent in the interval. */
-  sent: number;
-  /** Probes not answered within their timeout (late answers are counted here too). */
-  lost: number;
-  /** `lost / sent` in percent (0 when nothing was sent). */
-  lossPercent: number;
-  /** Answers that came after their timeout. */
-  late: number;
-  /** Answers received more than once. */
-  duplicates: number;
-  /** Answers that came back with a lower sequence number than one already seen on the flow. */
-  reordered: number;
-  /** Round-trip times of the answered probes, or null when none was answered. */
-  rtt: RttStatistics | null;
-  /**
-   * Mean absolute difference of consecutive round-trip times on a flow, in milliseconds (the
-   * IPDV of RFC 3550, unsmoothed); for a path, the flows' jitter weighted by their answers.
-   */
-  jitter: number | null;
-  /** Answers whose reflector reported its dwell time, which was subtracted from the RTT. */
-  dwellCorrected: number;
-}
+export type { ProbeStatistics, RttStatistics } from "@llama/core";
+import type { RttStatistics } from "@llama/core";
 
 /**
  * RTT statistics of sorted samples, or null when there are none.

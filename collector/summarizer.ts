@@ -1,6 +1,5 @@
 import type { TimestampSource } from "@llama/core";
 import type { ProbeOutcomeSink } from "./in_flight.ts";
-import type { ProbeStatistics } from "./statistics.ts";
 import { grown, jitterSum, sortRange, trimmed, writeRttStatistics } from "./_samples.ts";
 import {
   activeFlow,
@@ -40,62 +39,7 @@ export interface FlowDescriptor {
   tos: number;
 }
 
-/** The traffic class along a flow: a change between these shows DSCP re-marking on the way. */
-export interface TosSummary {
-  /** TOS the probes were sent with. */
-  sent: number;
-  /** TOS the reflector saw them arrive with (llama reflectors on the native engine), or null. */
-  atReflector: number | null;
-  /** TOS the answers came back with (native engine), or null. */
-  onReturn: number | null;
-}
-
-/** One flow's statistics for an interval. */
-export interface FlowSummary extends ProbeStatistics {
-  /** The traffic class along the flow. */
-  tos: TosSummary;
-  /** Source address. */
-  srcIp: string;
-  /** Source port. */
-  srcPort: number;
-  /** Destination address. */
-  dstIp: string;
-  /** Destination port. */
-  dstPort: number;
-}
-
-/** One path's statistics for an interval: every flow between a source and a destination address. */
-export interface PathSummary extends ProbeStatistics {
-  /** The traffic class along the path (of its first flow that reports one). */
-  tos: TosSummary;
-  /** Source address. */
-  srcIp: string;
-  /** Destination address. */
-  dstIp: string;
-  /** The collector's source tags and the target's tags (the target's win on a clash). */
-  tags: Record<string, string>;
-  /** The path's flows, by source port. */
-  flows: FlowSummary[];
-}
-
-/** Everything one interval says. */
-export interface IntervalSummary {
-  /** Start of the interval (inclusive), RFC 3339. */
-  start: string;
-  /** End of the interval (exclusive), RFC 3339. */
-  end: string;
-  /** Length of the interval in seconds. */
-  intervalSeconds: number;
-  /** Where receive times came from: `kernel` timestamps or the `userspace` clock. */
-  timestampSource: TimestampSource;
-  /**
-   * Where send times came from: `kernel` transmit timestamps, or the `userspace` clock read just
-   * before the send (also for any probe whose transmit timestamp the kernel did not deliver).
-   */
-  sendTimestampSource: TimestampSource;
-  /** One entry per (source address, destination address). */
-  paths: PathSummary[];
-}
+export type { FlowSummary, IntervalSummary, PathSummary, TosSummary } from "@llama/core";
 
 const YIELD_AFTER_MS = 4;
 /**

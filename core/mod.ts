@@ -31,3 +31,4 @@ export * from "./config_node.ts";
 export * from "./native_socket.ts";
 export * from "./engine.ts";
 export * from "./heap.ts";
+export type * from "./summary.ts";
