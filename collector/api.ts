@@ -3,8 +3,8 @@ import { HTTPException } from "hono/http-exception";
 import { PROMETHEUS_CONTENT_TYPE } from "@llama/core";
 import { createMatrixUi } from "@llama/ui";
 import { formatInfluxdata } from "./influxdata.ts";
-import type { IntervalTrend, PublishedInterval } from "./published_interval.ts";
-import type { IntervalSummary, PathSummary } from "./summarizer.ts";
+import type { IntervalHeader, IntervalSummary, IntervalTrend, PathSummary } from "@llama/core";
+import type { PathsJsonOptions } from "./published_interval.ts";
 
 /** An HTTP handler, testable without a socket through `request()` (Hono's app is one). */
 export interface HttpApi {
@@ -12,6 +12,12 @@ export interface HttpApi {
   fetch(request: Request): Response | Promise<Response>;
   /** Answers a request for `path` (relative to the server), as a test calls it. */
   request(path: string, init?: RequestInit): Response | Promise<Response>;
+}
+
+/** An interval that can write its paths as JSON straight from its columns (a `PublishedInterval`). */
+export interface StreamableInterval extends IntervalHeader {
+  /** The paths as JSON text in chunks, or undefined when they are no longer kept. */
+  pathsJson(options: PathsJsonOptions): Generator<string> | undefined;
 }
 
 /** What the API reads from a running collector. */
@@ -31,7 +37,7 @@ export interface CollectorView {
    * The last published interval, for `/api/v1/summaries` to write straight from its columns.
    * Without it, the summary from `latest()` is serialized.
    */
-  latestInterval?(): PublishedInterval | undefined;
+  latestInterval?(): StreamableInterval | undefined;
   /** How many intervals `history()` keeps at most; the matrix serves up to this many (30 at least). */
   historyIntervals?: number;
 }

@@ -13,8 +13,8 @@ import { type CollectorHealth, collectorMetrics } from "./metrics.ts";
 import { Prober } from "./prober.ts";
 import type { ResolvedConfig } from "./resolve.ts";
 import { routeSourceAddresses, type SourceAddressLookup } from "./source_address.ts";
-import { type IntervalSummary, Summarizer } from "./summarizer.ts";
-import type { IntervalTrend, PublishedInterval } from "./published_interval.ts";
+import type { IntervalSummary, IntervalTrend } from "@llama/core";
+import { Summarizer } from "./summarizer.ts";
 
 /** What a collector needs from the world, replaceable in tests. */
 export interface CollectorDependencies {
@@ -97,7 +97,9 @@ export async function startCollector(
       },
     );
   }
-  const summarizer = new Summarizer(config.summarization.intervalSeconds);
+  const summarizer = new Summarizer(config.summarization.intervalSeconds, {
+    historyIntervals: options.historyIntervals,
+  });
   const prober = new Prober(summarizer, {
     openSocket: dependencies.openSocket ?? engine!.open,
     clock,
@@ -116,9 +118,6 @@ export async function startCollector(
   return collector;
 }
 
-/** Intervals kept for the matrix's charts unless `historyIntervals` says otherwise. */
-const HISTORY_INTERVALS = 30;
-
 class RunningCollector implements Collector {
   apiAddress: SocketAddress | undefined;
   readonly api: HttpApi;
@@ -131,8 +130,6 @@ class RunningCollector implements Collector {
   readonly #summarizer: Summarizer;
   readonly #prober: Prober;
   readonly #log = getLogger(["llama", "collector"]);
-  /** Published intervals, oldest first; all but the last compacted to their trends. */
-  readonly #history: PublishedInterval[] = [];
   #server: Deno.HttpServer | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -153,11 +150,11 @@ class RunningCollector implements Collector {
     this.api = createCollectorApi({
       // Handlers are done with an interval before the next is published: let them read it
       // without holding its columns (see PublishedInterval.current).
-      latest: () => this.#history.at(-1)?.current(),
-      latestInterval: () => this.#history.at(-1),
-      metrics: () => collectorMetrics(this.#history.at(-1)?.current(), this.health()),
+      latest: () => summarizer.history.latest()?.current(),
+      latestInterval: () => summarizer.history.latest(),
+      metrics: () => collectorMetrics(summarizer.history.latest()?.current(), this.health()),
       history: () => this.history(),
-      historyIntervals: Math.max(1, options.historyIntervals ?? HISTORY_INTERVALS),
+      historyIntervals: summarizer.history.keep,
       describe: () => describeCollector(this.#config, this.apiAddress),
     });
   }
@@ -196,7 +193,7 @@ class RunningCollector implements Collector {
     const intervalMs = this.#summarizer.intervalMs;
     // Intervals are published one after another, each once every probe sent in it has come back
     // or timed out, however the timeout compares with the interval.
-    let next = this.#summarizer.intervalOf(this.#clock.origin + this.#clock.monotonic());
+    let next = this.#summarizer.book.intervalOf(this.#clock.origin + this.#clock.monotonic());
     const schedule = () => {
       if (this.#closed) return;
       const publishAt = next + intervalMs + this.#prober.maxTimeoutMs + 20;
@@ -211,14 +208,8 @@ class RunningCollector implements Collector {
 
   async #publish(start: number): Promise<void> {
     this.#prober.expire();
-    const publish = await this.#summarizer.prepare(start);
+    const published = await this.#summarizer.finish(start);
     if (this.#closed) return;
-    // The matrix reads flows and the full statistics of the latest interval only: the one before
-    // is compacted to its trend as the new one takes its place, and its columns are reused.
-    const published = publish(this.#history.at(-1));
-    this.#history.push(published);
-    const keep = Math.max(1, this.#options.historyIntervals ?? HISTORY_INTERVALS);
-    if (this.#history.length > keep) this.#history.splice(0, this.#history.length - keep);
     const { sent, lost } = published.totals();
     this.#log.info("Interval {start}: {paths} paths, {sent} probes sent, {lost} lost", {
       start: published.start,
@@ -234,20 +225,19 @@ class RunningCollector implements Collector {
   }
 
   latest(): IntervalSummary | undefined {
-    return this.#history.at(-1)?.summary();
+    return this.#summarizer.history.latest()?.summary();
   }
 
   history(): readonly IntervalTrend[] {
-    return [...this.#history];
+    return this.#summarizer.history.intervals();
   }
 
   health(): CollectorHealth {
+    const latest = this.#summarizer.history.latest();
     return {
       ...this.#prober.health(),
       scheduledRate: this.#scheduledRate,
-      lastIntervalEnd: this.#history.length === 0
-        ? 0
-        : Date.parse(this.#history.at(-1)!.end) / 1000,
+      lastIntervalEnd: latest === undefined ? 0 : Date.parse(latest.end) / 1000,
     };
   }
 

@@ -1,4 +1,4 @@
-import type { IntervalSummary } from "./summarizer.ts";
+import type { IntervalSummary } from "@llama/core";
 
 /**
  * The body of `GET /influxdata`, as the original collector writes it: one `raw_stats` point per

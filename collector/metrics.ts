@@ -1,6 +1,6 @@
 import { formatPrometheus, type MetricFamily, sanitizeLabelName } from "@llama/core";
 import type { ProberHealth } from "./prober.ts";
-import type { IntervalSummary, PathSummary } from "./summarizer.ts";
+import type { IntervalSummary, PathSummary } from "@llama/core";
 
 /** What `/metrics` reports besides the summaries. */
 export interface CollectorHealth extends ProberHealth {

@@ -13,19 +13,65 @@
  *
  * @module
  */
-export * from "./config.ts";
-export * from "./resolve.ts";
-export * from "./load.ts";
-export * from "./collector.ts";
-export * from "./api.ts";
-export * from "./influxdata.ts";
-export * from "./metrics.ts";
-export * from "./statistics.ts";
-export * from "./summarizer.ts";
-export * from "./published_interval.ts";
-export * from "./in_flight.ts";
-export * from "./prober.ts";
-export * from "./source_address.ts";
+export {
+  type CollectorConfig,
+  type ConfigLocation,
+  defaultCollectorConfig,
+  parseCollectorConfig,
+  type ParseConfigOptions,
+  type PortConfig,
+  type PortGroupMember,
+  type TargetConfig,
+  type TestConfig,
+} from "./config.ts";
+export {
+  type Lookup,
+  type ResolvedConfig,
+  type ResolvedTarget,
+  resolveTargets,
+  systemLookup,
+} from "./resolve.ts";
+export { checkAddressFamilies, loadCollectorConfig, type LoadConfigOptions } from "./load.ts";
+export {
+  type Collector,
+  type CollectorDependencies,
+  type CollectorOptions,
+  startCollector,
+} from "./collector.ts";
+export {
+  type CollectorView,
+  createCollectorApi,
+  type HttpApi,
+  type StreamableInterval,
+} from "./api.ts";
+export { formatInfluxdata } from "./influxdata.ts";
+export { type CollectorHealth, collectorMetrics } from "./metrics.ts";
+export { percentile, rttStatistics } from "./statistics.ts";
+export { routeSourceAddresses, type SourceAddressLookup } from "./source_address.ts";
+export type { PathsJsonOptions } from "./published_interval.ts";
+export type { ProberHealth } from "./prober.ts";
+export type {
+  BindOptions,
+  Clock,
+  DatagramBatch,
+  DatagramSocket,
+  EngineChoice,
+  OpenSocket,
+  PeerAddressCache,
+  SocketAddress,
+} from "@llama/core";
+export type {
+  FlowSummary,
+  IntervalHeader,
+  IntervalSummary,
+  IntervalTrend,
+  PathSummary,
+  PathTrend,
+  ProbeStatistics,
+  RttStatistics,
+  TimestampSource,
+  TosSummary,
+} from "@llama/core";
 
 import { main } from "./main.ts";
 // `deno run jsr:@llama/collector` runs this module: start the program.

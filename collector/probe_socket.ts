@@ -14,7 +14,7 @@ import {
   type WallNanos,
 } from "@llama/core";
 import { InFlightTable } from "./in_flight.ts";
-import type { Summarizer } from "./summarizer.ts";
+import type { IntervalBook } from "./interval_book.ts";
 
 /** How one socket's probes look and behave. */
 export interface ProbeSocketSettings {
@@ -113,7 +113,7 @@ export class ProbeSocket {
   };
   #current = 0;
   #staged = 0;
-  readonly #summarizer: Summarizer;
+  readonly #book: IntervalBook;
   readonly #wall: WallNanos;
   readonly #reader = new ProbeReader();
   readonly #random = new Uint32Array(64);
@@ -126,12 +126,12 @@ export class ProbeSocket {
   constructor(
     socket: DatagramSocket,
     settings: ProbeSocketSettings,
-    summarizer: Summarizer,
+    book: IntervalBook,
     wall: WallNanos,
   ) {
     this.socket = socket;
     this.settings = settings;
-    this.#summarizer = summarizer;
+    this.#book = book;
     this.#wall = wall;
     this.#writer = new ProbeWriter({ tos: settings.tos });
     const length = this.#writer.bytes.length;
@@ -183,7 +183,7 @@ export class ProbeSocket {
     batch.addresses[slot] = target;
     this.#pendingIds[index][slot] = id;
     this.#staged++;
-    this.#summarizer.sent(flow, interval);
+    this.#book.sent(flow, interval);
     this.counters.sent++;
     return undefined;
   }
@@ -252,7 +252,7 @@ export class ProbeSocket {
     // Transmit times wait in the socket's error queue, which counts against its receive buffer:
     // read them here too, for targets that never answer.
     this.readTransmitTimes();
-    this.table.expire(now - this.settings.timeoutMs, this.#summarizer);
+    this.table.expire(now - this.settings.timeoutMs, this.#book);
   }
 
   /** Takes the kernel's transmit times queued so far as the send times of their probes. */
@@ -365,12 +365,12 @@ export class ProbeSocket {
         view.getUint32(signature + 4, true),
         batch.receivedAt[index],
         dwellMs,
-        this.#summarizer,
+        this.#book,
       );
       if (result === "answered") {
         this.counters.answered++;
         if (tosAtReflector >= 0 || batch.tos[index] >= 0) {
-          this.#summarizer.observeTos(
+          this.#book.observeTos(
             this.table.lastFlow,
             this.table.lastInterval,
             tosAtReflector,

@@ -15,7 +15,7 @@ Deno.test({
     const probe = new ProbeSocket(
       socket,
       { tos: 0, timeoutMs: 1000, instanceTag: 1, pace },
-      new Summarizer(1),
+      new Summarizer(1).book,
       new WallNanos(systemClock),
     );
     let timer: ReturnType<typeof setTimeout> | undefined;

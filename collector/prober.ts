@@ -3,7 +3,8 @@ import { type Clock, formatAddress, type OpenSocket, PeerAddress, WallNanos } fr
 import type { ResolvedConfig } from "./resolve.ts";
 import type { SourceAddressLookup } from "./source_address.ts";
 import { ProbeSocket, type ProbeSocketCounters, type ReceivePace } from "./probe_socket.ts";
-import type { Summarizer } from "./summarizer.ts";
+import type { FlowRegistry } from "./flow_registry.ts";
+import type { IntervalBook } from "./interval_book.ts";
 import { grown, trimmed } from "./_samples.ts";
 
 /** What the prober needs from the world. */
@@ -90,7 +91,10 @@ const BUSY_WITHIN_MS = 5;
  * new config still uses.
  */
 export class Prober {
-  readonly #summarizer: Summarizer;
+  /** Where the flows probed are registered. */
+  readonly #flows: FlowRegistry;
+  /** Where the outcomes of probes are counted. */
+  readonly #book: IntervalBook;
   readonly #dependencies: ProberDependencies;
   readonly #wall: WallNanos;
   readonly #sockets = new Map<string, ProbeSocket>();
@@ -98,7 +102,7 @@ export class Prober {
   #socketList: ProbeSocket[] = [];
   readonly #retired = new Set<ProbeSocket>();
   /**
-   * The slot of each flow's socket, by flow id. With the summarizer's addresses and port of the
+   * The slot of each flow's socket, by flow id. With the registry's addresses and port of the
    * flow it finds a flow again when a reload keeps it; the index for that is made for the reload
    * and dropped after (at 10,000 targets it is ~100 bytes a target).
    */
@@ -107,7 +111,7 @@ export class Prober {
   readonly #socketSlots = new Map<string, number>();
   /**
    * Each flow's next sequence number: 32 bits, wrapping (after 49 days at 1,000 probes a second on
-   * one flow); the summarizer compares them as serial numbers.
+   * one flow); the interval book compares them as serial numbers.
    */
   #sequences = new Uint32Array(1024);
   #tests: ScheduledTest[] = [];
@@ -136,9 +140,16 @@ export class Prober {
     sendTimeMismatches: 0,
   };
 
-  /** Creates a prober that reports outcomes to `summarizer`. */
-  constructor(summarizer: Summarizer, dependencies: ProberDependencies) {
-    this.#summarizer = summarizer;
+  /**
+   * Creates a prober that registers the flows it probes in `pipeline.flows` and counts their
+   * outcomes in `pipeline.book` (a `Summarizer` has both).
+   */
+  constructor(
+    pipeline: { readonly flows: FlowRegistry; readonly book: IntervalBook },
+    dependencies: ProberDependencies,
+  ) {
+    this.#flows = pipeline.flows;
+    this.#book = pipeline.book;
     this.#dependencies = dependencies;
     this.#wall = new WallNanos(dependencies.clock);
   }
@@ -202,7 +213,7 @@ export class Prober {
               instanceTag: this.#instanceTag,
               pace: this.#pace,
             },
-            this.#summarizer,
+            this.#book,
             this.#wall,
           ),
         );
@@ -228,16 +239,16 @@ export class Prober {
       throw error;
     }
 
-    this.#summarizer.setSourceTags(config.sourceTags);
+    this.#flows.setSourceTags(config.sourceTags);
     // The native engine stamps every answer in the kernel; Deno's can only read the clock.
-    this.#summarizer.timestampSource =
-      [...sockets.values()].every((socket) => socket.socket.engine === "native")
+    this.#flows.timestamps = {
+      receive: [...sockets.values()].every((socket) => socket.socket.engine === "native")
         ? "kernel"
-        : "userspace";
-    this.#summarizer.sendTimestampSource =
-      [...sockets.values()].every((socket) => socket.socket.transmitTimestamps === true)
+        : "userspace",
+      send: [...sockets.values()].every((socket) => socket.socket.transmitTimestamps === true)
         ? "kernel"
-        : "userspace";
+        : "userspace",
+    };
     const now = clock.monotonic();
     const flowIds = this.#flowIndex();
     const tests = plans.map(({ test, keys }): ScheduledTest => {
@@ -272,9 +283,9 @@ export class Prober {
         next: 0,
       };
     });
-    this.#summarizer.doneAddingFlows();
-    this.#sequences = trimmed(this.#sequences, this.#summarizer.flowCount);
-    this.#flowSlot = trimmed(this.#flowSlot, this.#summarizer.flowCount);
+    this.#flows.doneAddingFlows();
+    this.#sequences = trimmed(this.#sequences, this.#flows.flowCount);
+    this.#flowSlot = trimmed(this.#flowSlot, this.#flows.flowCount);
 
     for (const [key, socket] of this.#sockets) {
       if (!sockets.has(key)) this.#retire(socket);
@@ -362,8 +373,8 @@ export class Prober {
   /** Every flow's id by its socket's slot, source and destination address and port. */
   #flowIndex(): Map<string, number> {
     const index = new Map<string, number>();
-    for (let id = 0; id < this.#summarizer.flowCount; id++) {
-      index.set(`${this.#flowSlot[id]} ${this.#summarizer.flowAddresses(id)}`, id);
+    for (let id = 0; id < this.#flows.flowCount; id++) {
+      index.set(`${this.#flowSlot[id]} ${this.#flows.flowAddresses(id)}`, id);
     }
     return index;
   }
@@ -385,7 +396,7 @@ export class Prober {
     const flowKey = `${slot} ${srcIp} ${dstIp} ${dstPort}`;
     let id = flowIds.get(flowKey);
     if (id === undefined) {
-      id = this.#summarizer.addFlow({
+      id = this.#flows.addFlow({
         srcIp,
         srcPort: socket.localAddress.port,
         dstIp,
@@ -398,7 +409,7 @@ export class Prober {
       this.#flowSlot[id] = slot;
       flowIds.set(flowKey, id);
     } else {
-      this.#summarizer.setFlowTags(id, tags);
+      this.#flows.setFlowTags(id, tags);
     }
     return id;
   }
@@ -429,14 +440,14 @@ export class Prober {
 
   async #run(): Promise<void> {
     const { clock } = this.#dependencies;
-    const summarizer = this.#summarizer;
+    const book = this.#book;
     let behind = false;
     let lastTurn = clock.monotonic();
     while (!this.#closed) {
       const now = clock.monotonic();
       const sinceLastTurn = now - lastTurn;
       lastTurn = now;
-      const interval = summarizer.intervalOf(clock.origin + now);
+      const interval = book.intervalOf(clock.origin + now);
       let nextDue = Infinity;
       for (const test of this.#tests) {
         if (test.perCycle === 0) continue;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { type PathSummary, Summarizer } from "./summarizer.ts";
-import type { PublishedInterval } from "./published_interval.ts";
+import type { PathSummary } from "@llama/core";
+import { Summarizer } from "./summarizer.ts";
 import { createCollectorApi } from "./api.ts";
 
 /** Two paths of two flows: one answered (with a dwell, a duplicate, reordering), one silent. */
@@ -9,10 +9,10 @@ async function publish(
   tags: Record<string, string> = { dst_hostname: "a" },
   summarizer = new Summarizer(10),
 ) {
-  summarizer.setSourceTags({ src_region: "west" });
-  summarizer.sendTimestampSource = "kernel";
+  summarizer.flows.setSourceTags({ src_region: "west" });
+  summarizer.flows.timestamps = { receive: "userspace", send: "kernel" };
   const flows = [40001, 40002].flatMap((srcPort) => [
-    summarizer.addFlow({
+    summarizer.flows.addFlow({
       srcIp: "10.0.0.1",
       srcPort,
       dstIp: "10.0.1.1",
@@ -20,7 +20,7 @@ async function publish(
       tags,
       tos: 184,
     }),
-    summarizer.addFlow({
+    summarizer.flows.addFlow({
       srcIp: "10.0.0.1",
       srcPort,
       dstIp: "10.0.1.2",
@@ -29,24 +29,26 @@ async function publish(
       tos: 0,
     }),
   ]);
-  for (const flow of flows) for (let index = 0; index < 5; index++) summarizer.sent(flow, start);
+  for (const flow of flows) {
+    for (let index = 0; index < 5; index++) summarizer.book.sent(flow, start);
+  }
   for (const flow of [flows[0], flows[2]]) {
     for (const [sequence, rtt] of [[0, 0.05], [2, 0.0731], [1, 123.456789], [3, 0.1]]) {
-      summarizer.answered(flow, start, sequence, rtt, sequence !== 3);
+      summarizer.book.answered(flow, start, sequence, rtt, sequence !== 3);
     }
-    summarizer.lost(flow, start);
-    summarizer.stray(flow, start, "duplicate");
-    summarizer.observeTos(flow, start, 184, 0);
+    summarizer.book.lost(flow, start);
+    summarizer.book.stray(flow, start, "duplicate");
+    summarizer.book.observeTos(flow, start, 184, 0);
   }
   for (const flow of [flows[1], flows[3]]) {
-    for (let index = 0; index < 5; index++) summarizer.lost(flow, start);
+    for (let index = 0; index < 5; index++) summarizer.book.lost(flow, start);
   }
   return { summarizer, interval: await summarizer.finish(start) };
 }
 
 /** A flow from 10.0.0.1:40001 to `dstIp`:8100. */
 function flowTo(summarizer: Summarizer, dstIp: string, tags: Record<string, string> = {}): number {
-  return summarizer.addFlow({
+  return summarizer.flows.addFlow({
     srcIp: "10.0.0.1",
     srcPort: 40001,
     dstIp,
@@ -144,7 +146,7 @@ Deno.test("an interval that misses a path keeps the others' rows and shares the 
   );
   const publish = (start: number, active: number[]) => {
     for (const flow of active) {
-      for (let index = 0; index <= flow; index++) summarizer.sent(flow, start);
+      for (let index = 0; index <= flow; index++) summarizer.book.sent(flow, start);
     }
     return summarizer.finish(start);
   };
@@ -173,10 +175,10 @@ Deno.test("a compacted interval keeps counts beyond 16 bits", async () => {
   const summarizer = new Summarizer(10);
   const busy = flowTo(summarizer, "10.0.1.1");
   const quiet = flowTo(summarizer, "10.0.1.2");
-  times(70_000, () => summarizer.sent(busy, 0));
-  times(65_537, () => summarizer.lost(busy, 0));
-  summarizer.sent(quiet, 0);
-  summarizer.answered(quiet, 0, 0, 0.25, false);
+  times(70_000, () => summarizer.book.sent(busy, 0));
+  times(65_537, () => summarizer.book.lost(busy, 0));
+  summarizer.book.sent(quiet, 0);
+  summarizer.book.answered(quiet, 0, 0, 0.25, false);
   const interval = await summarizer.finish(0);
   const flows = interval.summary()!.paths.map((path) => path.flows[0]);
   assert.deepEqual(flows.map((flow) => [flow.sent, flow.lost]), [[70_000, 65_537], [1, 0]]);
@@ -192,16 +194,14 @@ Deno.test("counters widened past 16 bits stay right when the interval's counters
   const flow = flowTo(summarizer, "10.0.1.1");
   const other = flowTo(summarizer, "10.0.1.2");
   // Counted before the counters widen from 8 bits to 16 and from 16 to 32: kept through both.
-  times(200, () => summarizer.sent(other, 0));
-  times(70_000, () => summarizer.sent(flow, 0));
-  times(100, () => summarizer.sent(other, 0));
+  times(200, () => summarizer.book.sent(other, 0));
+  times(70_000, () => summarizer.book.sent(flow, 0));
+  times(100, () => summarizer.book.sent(other, 0));
   const first = await summarizer.finish(0);
   assert.deepEqual(first.paths.map((path) => path.sent), [70_000, 300]);
-  summarizer.recycle(first.compact());
-  summarizer.sent(flow, 10_000);
+  summarizer.book.sent(flow, 10_000);
   const second = await summarizer.finish(10_000);
-  summarizer.recycle(second.compact());
-  times(3, () => summarizer.sent(flow, 20_000));
+  times(3, () => summarizer.book.sent(flow, 20_000));
   const third = await summarizer.finish(20_000);
   assert.deepEqual([first, second, third].map((interval) => interval.totals().sent), [
     70_300,
@@ -213,7 +213,7 @@ Deno.test("counters widened past 16 bits stay right when the interval's counters
 Deno.test("a path's TOS is its first flow's that reports one", async () => {
   const summarizer = new Summarizer(10);
   const flows = [40001, 40002, 40003].map((srcPort) =>
-    summarizer.addFlow({
+    summarizer.flows.addFlow({
       srcIp: "10.0.0.1",
       srcPort,
       dstIp: "10.0.1.1",
@@ -222,9 +222,9 @@ Deno.test("a path's TOS is its first flow's that reports one", async () => {
       tos: srcPort - 40000,
     })
   );
-  for (const flow of flows) summarizer.sent(flow, 0);
-  summarizer.observeTos(flows[1], 0, 32, -1);
-  summarizer.observeTos(flows[2], 0, 64, 64);
+  for (const flow of flows) summarizer.book.sent(flow, 0);
+  summarizer.book.observeTos(flows[1], 0, 32, -1);
+  summarizer.book.observeTos(flows[2], 0, 64, 64);
   const [path] = (await summarizer.finish(0)).paths as PathSummary[];
   assert.deepEqual(path.tos, { sent: 2, atReflector: 32, onReturn: null });
   assert.deepEqual(path.flows.map((flow) => flow.tos.atReflector), [null, 32, 64]);
@@ -234,10 +234,10 @@ Deno.test("a compacted interval keeps an RTT beyond float16's range", async () =
   const summarizer = new Summarizer(10);
   const slow = flowTo(summarizer, "10.0.1.1");
   const fast = flowTo(summarizer, "10.0.1.2");
-  summarizer.sent(slow, 0);
-  summarizer.answered(slow, 0, 0, 70_000, false);
-  summarizer.sent(fast, 0);
-  summarizer.answered(fast, 0, 0, 0.02, false);
+  summarizer.book.sent(slow, 0);
+  summarizer.book.answered(slow, 0, 0, 70_000, false);
+  summarizer.book.sent(fast, 0);
+  summarizer.book.answered(fast, 0, 0, 0.02, false);
   const interval = await summarizer.finish(0);
   interval.compact();
   assert.deepEqual(interval.paths.map((path) => path.rtt), [
@@ -265,18 +265,16 @@ Deno.test("columns are reused by a later interval only when no summary of them i
   const summarizer = new Summarizer(10);
   const flow = flowTo(summarizer, "10.0.1.1");
   const publish = async (start: number, rtt: number) => {
-    summarizer.sent(flow, start);
-    summarizer.answered(flow, start, start, rtt, false);
+    summarizer.book.sent(flow, start);
+    summarizer.book.answered(flow, start, start, rtt, false);
     return await summarizer.finish(start);
   };
   const first = await publish(0, 1);
   assert.equal(first.current()!.paths[0].rtt!.p50, 1);
-  summarizer.recycle(first.compact());
   const second = await publish(10_000, 2);
   const held = second.summary()!;
   assert.equal(second.compact(), undefined, "a held summary keeps its columns");
   const third = await publish(20_000, 3);
-  summarizer.recycle(third.compact());
   const fourth = await publish(30_000, 4);
   assert.equal(held.paths[0].rtt!.p50, 2, "the held summary still reads its own interval");
   assert.equal(fourth.current()!.paths[0].rtt!.p50, 4);
@@ -287,13 +285,13 @@ Deno.test("columns are reused by a later interval only when no summary of them i
 Deno.test("reused counters start again from 0, those a healthy network rarely needs too", async () => {
   const summarizer = new Summarizer(10);
   const flow = flowTo(summarizer, "10.0.1.1");
-  summarizer.sent(flow, 0);
-  summarizer.sent(flow, 0);
-  summarizer.answered(flow, 0, 1, 1, false);
-  summarizer.answered(flow, 0, 0, 1, false);
-  summarizer.stray(flow, 0, "late");
-  summarizer.stray(flow, 0, "duplicate");
-  summarizer.observeTos(flow, 0, 32, 40);
+  summarizer.book.sent(flow, 0);
+  summarizer.book.sent(flow, 0);
+  summarizer.book.answered(flow, 0, 1, 1, false);
+  summarizer.book.answered(flow, 0, 0, 1, false);
+  summarizer.book.stray(flow, 0, "late");
+  summarizer.book.stray(flow, 0, "duplicate");
+  summarizer.book.observeTos(flow, 0, 32, 40);
   const first = await summarizer.finish(0);
   const counted = first.current()!.paths[0].flows[0];
   assert.deepEqual(
@@ -302,10 +300,9 @@ Deno.test("reused counters start again from 0, those a healthy network rarely ne
   );
   const recycled = first.compact();
   assert.ok(recycled?.counts.rare !== undefined && recycled.counts.tosValues !== undefined);
-  summarizer.recycle(recycled);
-  summarizer.sent(flow, 10_000);
-  summarizer.answered(flow, 10_000, 2, 1, false);
-  summarizer.observeTos(flow, 10_000, -1, 0);
+  summarizer.book.sent(flow, 10_000);
+  summarizer.book.answered(flow, 10_000, 2, 1, false);
+  summarizer.book.observeTos(flow, 10_000, -1, 0);
   const second = await summarizer.finish(10_000);
   const again = second.current()!.paths[0].flows[0];
   assert.deepEqual(
@@ -314,9 +311,9 @@ Deno.test("reused counters start again from 0, those a healthy network rarely ne
   );
   const fresh = new Summarizer(10);
   const healthy = flowTo(fresh, "10.0.1.1");
-  fresh.sent(healthy, 0);
-  fresh.answered(healthy, 0, 0, 1, false);
-  fresh.observeTos(healthy, 0, 0, 0);
+  fresh.book.sent(healthy, 0);
+  fresh.book.answered(healthy, 0, 0, 1, false);
+  fresh.book.observeTos(healthy, 0, 0, 0);
   const columns = (await fresh.finish(0)).compact();
   assert.equal(columns?.counts.rare, undefined, "no array for what did not happen");
   assert.equal(columns?.counts.tosValues, undefined, "no array for TOS values as sent");
@@ -346,14 +343,13 @@ Deno.test("columns being written as JSON are not reused until the writing ends",
   const chunks = interval.pathsJson({ flows: true, chunkSize: 1 })!;
   const first = chunks.next().value;
   assert.equal(interval.compact(), undefined, "held while a reader is on it");
-  summarizer.recycle(interval.compact());
   const { interval: later } = await publish(10_000, { dst_hostname: "later" }, summarizer);
   const rest = [...chunks].join("");
   assert.match(first + rest, /"dst_hostname":"a"/, "the reader kept its own interval");
   const done = later.pathsJson({ flows: false })!;
   done.return(undefined);
-  const after = await publish(20_000, undefined, summarizer);
   assert.ok(later.compact() !== undefined, "a reader that stopped early lets go");
+  const after = await publish(20_000, undefined, summarizer);
   assert.equal(after.interval.paths.length, 2);
 });
 
@@ -377,7 +373,7 @@ Deno.test("the API streams /api/v1/summaries from the columns and lets go of the
 Deno.test("the interval before stays whole until the next is ready, then its times are written over", async () => {
   const summarizer = new Summarizer(10);
   const flows = [40001, 40002].map((srcPort) =>
-    summarizer.addFlow({
+    summarizer.flows.addFlow({
       srcIp: "10.0.0.1",
       srcPort,
       dstIp: "10.0.1.1",
@@ -386,35 +382,35 @@ Deno.test("the interval before stays whole until the next is ready, then its tim
       tos: 0,
     })
   );
-  const publish = (start: number, rtt: number, previous?: PublishedInterval) => {
+  const publish = (start: number, rtt: number) => {
     for (const flow of flows) {
-      summarizer.sent(flow, start);
-      summarizer.answered(flow, start, start, rtt + flow, false);
+      summarizer.book.sent(flow, start);
+      summarizer.book.answered(flow, start, start, rtt + flow, false);
     }
-    return summarizer.finish(start, previous);
+    return summarizer.finish(start);
   };
   const first = await publish(0, 1);
-  const second = await publish(10_000, 2, first);
+  const second = await publish(10_000, 2);
   assert.equal(first.compacted, true);
   // A reader on `second` while the third is being sorted, and one that is still going after.
-  const pending = publish(20_000, 3, second);
+  const pending = publish(20_000, 3);
   assert.equal(second.compacted, false, "whole while the next is sorted");
   assert.deepEqual(second.current()!.paths[0].flows.map((flow) => flow.rtt!.max), [2, 3]);
   const third = await pending;
   assert.equal(second.compacted, true);
   assert.deepEqual(second.paths.map((path) => path.rtt!.p50), [2.5]);
   const chunks = third.pathsJson({ flows: true, chunkSize: 1 })!;
-  const fourth = await publish(30_000, 4, third);
-  const fifth = await publish(40_000, 5, fourth);
+  const fourth = await publish(30_000, 4);
+  const fifth = await publish(40_000, 5);
   assert.match([...chunks].join(""), /"max":4,/, "the reader's interval was not written over");
   assert.deepEqual([third, fourth].map((interval) => interval.paths[0].rtt!.p50), [3.5, 4.5]);
   assert.deepEqual(fifth.current()!.paths[0].flows.map((flow) => flow.rtt!.mean), [5, 6]);
   assert.deepEqual(fifth.totals(), { sent: 2, lost: 0 });
-  // Prepared and sorted, the next interval replaces the one before only when published.
-  for (const flow of flows) summarizer.sent(flow, 50_000);
-  const publishSixth = await summarizer.prepare(50_000);
+  // Being summarized, the next interval replaces the one before only when published.
+  for (const flow of flows) summarizer.book.sent(flow, 50_000);
+  const publishSixth = summarizer.finish(50_000);
   assert.equal(fifth.compacted, false);
-  const sixth = publishSixth(fifth);
+  const sixth = await publishSixth;
   assert.equal(fifth.compacted, true);
   assert.deepEqual(sixth.totals(), { sent: 2, lost: 0 });
 });
@@ -431,8 +427,8 @@ Deno.test("a compacted interval keeps every path's sent and lost, whether few pa
     const sent = flows.map((flow): number => busier.includes(flow) ? 70_001 : 70_000);
     const lost = flows.map((flow) => lossy.includes(flow) ? flow + 1 : 0);
     for (const flow of flows) {
-      times(sent[flow], () => summarizer.sent(flow, 0));
-      times(lost[flow], () => summarizer.lost(flow, 0));
+      times(sent[flow], () => summarizer.book.sent(flow, 0));
+      times(lost[flow], () => summarizer.book.lost(flow, 0));
     }
     const interval = await summarizer.finish(0);
     const full = interval.paths.map((path) => [path.sent, path.lost]);

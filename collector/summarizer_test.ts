@@ -1,21 +1,28 @@
 import assert from "node:assert/strict";
 import { Summarizer } from "./summarizer.ts";
-import type { FlowSummary, PathSummary } from "./summarizer.ts";
+import type { FlowSummary, PathSummary } from "@llama/core";
 
 function flowOf(summarizer: Summarizer, dstIp: string, srcPort: number, tags = {}): number {
-  return summarizer.addFlow({ srcIp: "10.0.0.1", srcPort, dstIp, dstPort: 8100, tos: 0, tags });
+  return summarizer.flows.addFlow({
+    srcIp: "10.0.0.1",
+    srcPort,
+    dstIp,
+    dstPort: 8100,
+    tos: 0,
+    tags,
+  });
 }
 
 Deno.test("summarizer counts an outcome in the interval its probe was sent in, however late", async () => {
   const summarizer = new Summarizer(1);
   const flow = flowOf(summarizer, "10.0.0.2", 5000, { a: "b" });
-  summarizer.sent(flow, 0);
-  summarizer.sent(flow, 0);
-  summarizer.sent(flow, 1000);
+  summarizer.book.sent(flow, 0);
+  summarizer.book.sent(flow, 0);
+  summarizer.book.sent(flow, 1000);
   // Outcomes of interval 0 arrive while interval 1000 is under way.
-  summarizer.answered(flow, 0, 0, 2, true);
-  summarizer.answered(flow, 1000, 2, 3, false);
-  summarizer.lost(flow, 0);
+  summarizer.book.answered(flow, 0, 0, 2, true);
+  summarizer.book.answered(flow, 1000, 2, 3, false);
+  summarizer.book.lost(flow, 0);
   const first = (await summarizer.finish(0)).summary()!;
   assert.equal(first.start, "1970-01-01T00:00:00.000Z");
   assert.equal(first.paths[0].sent, 2);
@@ -28,12 +35,12 @@ Deno.test("summarizer counts an outcome in the interval its probe was sent in, h
 Deno.test("summarizer ignores outcomes for intervals it has already published", async () => {
   const summarizer = new Summarizer(1);
   const flow = flowOf(summarizer, "10.0.0.2", 5000);
-  summarizer.sent(flow, 0);
+  summarizer.book.sent(flow, 0);
   await summarizer.finish(0);
-  summarizer.lost(flow, 0);
-  summarizer.answered(flow, 0, 1, 1, false);
-  summarizer.stray(flow, 0, "late");
-  assert.equal(summarizer.openIntervals, 0, "a published interval must not come back");
+  summarizer.book.lost(flow, 0);
+  summarizer.book.answered(flow, 0, 1, 1, false);
+  summarizer.book.stray(flow, 0, "late");
+  assert.equal(summarizer.book.openIntervals, 0, "a published interval must not come back");
 });
 
 Deno.test("summarizer groups flows into paths by source and destination address, sorted", async () => {
@@ -43,7 +50,7 @@ Deno.test("summarizer groups flows into paths by source and destination address,
     ["10.0.0.10", 2],
     ["10.0.0.9", 3],
   ].map(([dstIp, srcPort]) => flowOf(summarizer, dstIp as string, srcPort as number));
-  for (const flow of flows) summarizer.sent(flow, 0);
+  for (const flow of flows) summarizer.book.sent(flow, 0);
   const summary = (await summarizer.finish(0)).summary()!;
   assert.deepEqual(
     summary.paths.map((path) => [path.dstIp, path.flows.map((flow) => flow.srcPort)]),
@@ -123,14 +130,14 @@ Deno.test("summarizer: every flow's and path's statistics match sorting all thei
     for (let event = 0; event < 3000; event++) {
       const flows = paths[Math.floor(random() * paths.length)];
       const flow = flows[Math.floor(random() * flows.length)];
-      summarizer.sent(flow, start);
+      summarizer.book.sent(flow, start);
       sent.set(flow, (sent.get(flow) ?? 0) + 1);
-      if (random() < 0.1) summarizer.lost(flow, start);
+      if (random() < 0.1) summarizer.book.lost(flow, start);
       else {
         const list = answers.get(flow) ?? [];
         list.push(Math.round(random() * 10_000) / 100);
         answers.set(flow, list);
-        summarizer.answered(flow, start, event, list.at(-1)!, false);
+        summarizer.book.answered(flow, start, event, list.at(-1)!, false);
       }
     }
     const summary = (await summarizer.finish(start)).summary()!;
@@ -162,8 +169,8 @@ Deno.test("summarizer: reordering counts answers below the highest sequence seen
   const summarizer = new Summarizer(1);
   const flow = flowOf(summarizer, "10.0.0.2", 5000);
   for (const sequence of [0, 2, 1, 3, 5, 4]) {
-    summarizer.sent(flow, 0);
-    summarizer.answered(flow, 0, sequence, 1, sequence % 2 === 0);
+    summarizer.book.sent(flow, 0);
+    summarizer.book.answered(flow, 0, sequence, 1, sequence % 2 === 0);
   }
   const path = (await summarizer.finish(0)).summary()!.paths[0];
   assert.equal(path.reordered, 2);
@@ -194,8 +201,8 @@ Deno.test("summarizer: reordering survives the prober's 32-bit sequence numbers 
       2 ** 31 + 11,
     ]
   ) {
-    summarizer.sent(flow, 0);
-    summarizer.answered(flow, 0, sequence, 1, true);
+    summarizer.book.sent(flow, 0);
+    summarizer.book.answered(flow, 0, sequence, 1, true);
   }
   assert.equal((await summarizer.finish(0)).summary()!.paths[0].reordered, 2);
 });
@@ -203,8 +210,8 @@ Deno.test("summarizer: reordering survives the prober's 32-bit sequence numbers 
 Deno.test("summarizer: nothing answered gives null RTT and jitter", async () => {
   const summarizer = new Summarizer(1);
   const flow = flowOf(summarizer, "10.0.0.2", 5000);
-  summarizer.sent(flow, 0);
-  summarizer.lost(flow, 0);
+  summarizer.book.sent(flow, 0);
+  summarizer.book.lost(flow, 0);
   const { flows: _, tos: __, ...path } = (await summarizer.finish(0)).summary()!.paths[0];
   assert.deepEqual(path, {
     srcIp: "10.0.0.1",
@@ -231,14 +238,14 @@ Deno.test("summarizer: a path never published yet that has nothing keeps the oth
   flowOf(summarizer, "10.0.0.2", 5000, { name: "two" });
   const three = flowOf(summarizer, "10.0.0.3", 5000, { name: "three" });
   const four = flowOf(summarizer, "10.0.0.4", 5000, { name: "four" });
-  summarizer.sent(three, 0);
-  summarizer.sent(four, 0);
-  summarizer.sent(four, 0);
+  summarizer.book.sent(three, 0);
+  summarizer.book.sent(four, 0);
+  summarizer.book.sent(four, 0);
   assert.deepEqual(await rows(0), [["10.0.0.3", "three", 1], ["10.0.0.4", "four", 2]]);
   // A reload adds two paths at the end of the table: the first of them silent.
   flowOf(summarizer, "10.0.0.5", 5000, { name: "five" });
   const six = flowOf(summarizer, "10.0.0.6", 5000, { name: "six" });
-  for (const flow of [three, four, six]) summarizer.sent(flow, 1000);
+  for (const flow of [three, four, six]) summarizer.book.sent(flow, 1000);
   assert.deepEqual(await rows(1000), [
     ["10.0.0.3", "three", 1],
     ["10.0.0.4", "four", 1],
@@ -249,14 +256,14 @@ Deno.test("summarizer: a path never published yet that has nothing keeps the oth
 Deno.test("summarizer: flows added after probing began (a reload) are counted", async () => {
   const summarizer = new Summarizer(1);
   const first = flowOf(summarizer, "10.0.0.2", 5000);
-  summarizer.sent(first, 0);
+  summarizer.book.sent(first, 0);
   const added = Array.from(
     { length: 100 },
     (_, index) => flowOf(summarizer, "10.0.0.3", index + 1),
   );
   for (const flow of added) {
-    summarizer.sent(flow, 0);
-    summarizer.answered(flow, 0, 0, flow, false);
+    summarizer.book.sent(flow, 0);
+    summarizer.book.answered(flow, 0, 0, flow, false);
   }
   const summary = (await summarizer.finish(0)).summary()!;
   assert.deepEqual(summary.paths.map((path) => [path.dstIp, path.sent]), [
@@ -272,10 +279,10 @@ Deno.test("summarizer: flows added over several loads keep their paths, ports an
     { length: 70 },
     (_, index) => flowOf(summarizer, "10.0.0.2", 1000 + index),
   );
-  summarizer.doneAddingFlows();
+  summarizer.flows.doneAddingFlows();
   for (const flow of flows) {
-    summarizer.sent(flow, 0);
-    summarizer.answered(flow, 0, 5, 1, false);
+    summarizer.book.sent(flow, 0);
+    summarizer.book.answered(flow, 0, 5, 1, false);
   }
   const before = await summarizer.finish(0);
   // A reload: more flows, to a new path and to the old one, then the room they grew into is let go.
@@ -283,13 +290,13 @@ Deno.test("summarizer: flows added over several loads keep their paths, ports an
     ...Array.from({ length: 40 }, (_, index) => flowOf(summarizer, "10.0.0.3", 2000 + index)),
   );
   flows.push(flowOf(summarizer, "10.0.0.2", 999));
-  assert.equal(summarizer.flowAddresses(flows.at(-1)!), "10.0.0.1 10.0.0.2 8100");
-  summarizer.doneAddingFlows();
+  assert.equal(summarizer.flows.flowAddresses(flows.at(-1)!), "10.0.0.1 10.0.0.2 8100");
+  summarizer.flows.doneAddingFlows();
   for (const flow of flows) {
-    summarizer.sent(flow, 1000);
-    summarizer.answered(flow, 1000, 4, 2, false);
+    summarizer.book.sent(flow, 1000);
+    summarizer.book.answered(flow, 1000, 4, 2, false);
   }
-  const after = (await summarizer.finish(1000, before)).summary()!;
+  const after = (await summarizer.finish(1000)).summary()!;
   assert.deepEqual(after.paths.map((path) => [path.dstIp, path.flows.length, path.reordered]), [
     ["10.0.0.2", 71, 70],
     ["10.0.0.3", 40, 0],
@@ -312,27 +319,27 @@ Deno.test("summarizer: reloads that give flows new tag objects keep identities w
   const tagsA = { rack: "a" }, tagsB = { rack: "b" };
   const a = [5000, 5001].map((port) => flowOf(summarizer, "10.0.0.2", port, tagsA));
   const b = [5000, 5001].map((port) => flowOf(summarizer, "10.0.0.3", port, tagsB));
-  summarizer.doneAddingFlows();
+  summarizer.flows.doneAddingFlows();
   let previous: Awaited<ReturnType<Summarizer["finish"]>> | undefined;
   const publish = async (start: number) => {
-    for (const flow of [...a, ...b]) summarizer.sent(flow, start);
-    previous = await summarizer.finish(start, previous);
+    for (const flow of [...a, ...b]) summarizer.book.sent(flow, start);
+    previous = await summarizer.finish(start);
     return previous.summary()!.paths;
   };
   const [firstA, firstB] = await publish(0);
   // A reload: every target's tags are new objects, equal for one target, changed for the other.
   const sameA = { rack: "a" }, newB = { rack: "c" };
-  for (const flow of a) summarizer.setFlowTags(flow, sameA);
-  for (const flow of b) summarizer.setFlowTags(flow, newB);
-  summarizer.doneAddingFlows();
+  for (const flow of a) summarizer.flows.setFlowTags(flow, sameA);
+  for (const flow of b) summarizer.flows.setFlowTags(flow, newB);
+  summarizer.flows.doneAddingFlows();
   const [secondA, secondB] = await publish(1000);
   assert.equal(secondA.tags, firstA.tags, "equal tags keep the identity's object");
   assert.deepEqual(secondB.tags, { rack: "c" });
   assert.deepEqual(firstB.tags, { rack: "b" });
   // Another reload, back to the first tags, and one target's flows split between two tag sets.
-  summarizer.setFlowTags(b[0], { rack: "b" });
-  summarizer.setFlowTags(b[1], { rack: "b", row: "7" });
-  summarizer.doneAddingFlows();
+  summarizer.flows.setFlowTags(b[0], { rack: "b" });
+  summarizer.flows.setFlowTags(b[1], { rack: "b", row: "7" });
+  summarizer.flows.doneAddingFlows();
   const [thirdA, thirdB] = await publish(2000);
   assert.equal(thirdA.tags, firstA.tags);
   assert.deepEqual(thirdB.tags, { rack: "b", row: "7" });
@@ -349,11 +356,11 @@ Deno.test("summarizer: sorting gives the event loop turns, also when idle flows 
         if (!idleFirst || port >= 4) active.push(id);
       }
     }
-    summarizer.doneAddingFlows();
+    summarizer.flows.doneAddingFlows();
     for (const flow of active) {
       for (let index = 0; index < 5; index++) {
-        summarizer.sent(flow, 0);
-        summarizer.answered(flow, 0, index, index, false);
+        summarizer.book.sent(flow, 0);
+        summarizer.book.answered(flow, 0, index, index, false);
       }
     }
     const realNow = performance.now;
@@ -381,15 +388,17 @@ Deno.test("summarizer: sorting gives the event loop turns, also when idle flows 
   assert.ok(await turnsDuringFinish(true) >= 20);
 });
 
-Deno.test("summarizer: a prepared interval is published once, and not after the next is prepared", async () => {
+Deno.test("summarizer: intervals finished together are summarized one at a time, in order", async () => {
   const summarizer = new Summarizer(1);
   const flow = flowOf(summarizer, "10.0.0.2", 5000);
-  summarizer.sent(flow, 0);
-  summarizer.sent(flow, 1000);
-  const first = await summarizer.prepare(0);
-  const second = await summarizer.prepare(1000);
-  assert.throws(() => first(), /publish it once, before the next interval is prepared/);
-  const published = second();
-  assert.equal(published.totals().sent, 1);
-  assert.throws(() => second(published), /publish it once/);
+  summarizer.book.sent(flow, 0);
+  for (let index = 0; index < 3; index++) summarizer.book.sent(flow, 1000);
+  summarizer.book.answered(flow, 0, 0, 1, false);
+  summarizer.book.answered(flow, 1000, 1, 2, false);
+  const [first, second] = await Promise.all([summarizer.finish(0), summarizer.finish(1000)]);
+  assert.deepEqual([first.totals().sent, second.totals().sent], [1, 3]);
+  assert.ok(first.compacted, "the first was published first, and compacted by the second");
+  assert.equal(second.summary()!.paths[0].rtt?.p50, 2);
+  assert.equal(summarizer.history.latest(), second);
+  assert.deepEqual(summarizer.history.intervals(), [first, second]);
 });
