@@ -1,11 +1,18 @@
+/**
+ * The prober: sends every test's probes on schedule from the config's sockets, and registers the
+ * flows they make.
+ *
+ * @module
+ */
 import { getLogger } from "@logtape/logtape";
-import { type Clock, formatAddress, type OpenSocket, PeerAddress, WallNanos } from "@llama/core";
+import { type Clock, formatAddress, type OpenSocket, PeerAddress } from "@llama/core";
 import type { ResolvedConfig } from "./resolve.ts";
 import type { SourceAddressLookup } from "./source_address.ts";
-import { ProbeSocket, type ProbeSocketCounters, type ReceivePace } from "./probe_socket.ts";
+import type { ProbeSocket, ReceivePace } from "./probe_socket.ts";
 import type { FlowRegistry } from "./flow_registry.ts";
 import type { IntervalBook } from "./interval_book.ts";
-import { grown, trimmed } from "./_samples.ts";
+import { FlowSlots } from "./flow_slots.ts";
+import { ProbeSockets, type SocketSpec } from "./probe_sockets.ts";
 
 /** What the prober needs from the world. */
 export interface ProberDependencies {
@@ -96,49 +103,16 @@ export class Prober {
   /** Where the outcomes of probes are counted. */
   readonly #book: IntervalBook;
   readonly #dependencies: ProberDependencies;
-  readonly #wall: WallNanos;
-  readonly #sockets = new Map<string, ProbeSocket>();
-  /** The values of `#sockets`, for the loops of every turn. */
-  #socketList: ProbeSocket[] = [];
-  readonly #retired = new Set<ProbeSocket>();
-  /**
-   * The slot of each flow's socket, by flow id. With the registry's addresses and port of the
-   * flow it finds a flow again when a reload keeps it; the index for that is made for the reload
-   * and dropped after (at 10,000 targets it is ~100 bytes a target).
-   */
-  #flowSlot = new Uint32Array(1024);
-  /** A small number for each socket key, for `#flowSlot`. */
-  readonly #socketSlots = new Map<string, number>();
-  /**
-   * Each flow's next sequence number: 32 bits, wrapping (after 49 days at 1,000 probes a second on
-   * one flow); the interval book compares them as serial numbers.
-   */
-  #sequences = new Uint32Array(1024);
+  readonly #slots: FlowSlots;
+  readonly #sockets: ProbeSockets;
+  readonly #pace = new Pace();
   #tests: ScheduledTest[] = [];
-  readonly #instanceTag = crypto.getRandomValues(new Uint16Array(1))[0];
   readonly #log = getLogger(["llama", "collector"]);
   #skipped = 0;
-  #warnedTos = false;
   #maxLagMs = 0;
   #closed = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
-  #busy = false;
-  #idle: PromiseWithResolvers<void> | undefined;
-  readonly #pace: ReceivePace = {
-    busy: () => this.#busy,
-    whenIdle: () => (this.#idle ??= Promise.withResolvers<void>()).promise,
-  };
-  readonly #retiredCounters: ProbeSocketCounters = {
-    sent: 0,
-    answered: 0,
-    late: 0,
-    duplicates: 0,
-    unmatched: 0,
-    errors: 0,
-    kernelSendTimes: 0,
-    sendTimeMismatches: 0,
-  };
 
   /**
    * Creates a prober that registers the flows it probes in `pipeline.flows` and counts their
@@ -151,16 +125,13 @@ export class Prober {
     this.#flows = pipeline.flows;
     this.#book = pipeline.book;
     this.#dependencies = dependencies;
-    this.#wall = new WallNanos(dependencies.clock);
+    this.#slots = new FlowSlots(pipeline.flows);
+    this.#sockets = new ProbeSockets(pipeline.book, dependencies.clock, this.#pace);
   }
 
   /** The longest timeout of any socket still open: how long after a boundary an interval settles. */
   get maxTimeoutMs(): number {
-    let timeout = 0;
-    for (const socket of [...this.#sockets.values(), ...this.#retired]) {
-      timeout = Math.max(timeout, socket.settings.timeoutMs);
-    }
-    return timeout;
+    return this.#sockets.maxTimeoutMs;
   }
 
   /**
@@ -169,60 +140,9 @@ export class Prober {
    */
   async apply(config: ResolvedConfig): Promise<void> {
     const { clock, openSocket } = this.#dependencies;
-    const wanted = new Map<string, { ip: string; port: number; tos: number; timeoutMs: number }>();
-    const plans = config.tests.map((test) => {
-      const keys: string[] = [];
-      for (const member of config.portGroups[test.portGroup]) {
-        const port = config.ports[member.port];
-        for (let index = 0; index < member.count; index++) {
-          let key = `${test.targets}|${test.portGroup}|${test.rateLimit}|${member.port}#${index}|` +
-            `${port.ip}|${port.port}|${port.tos}|${port.timeoutMs}`;
-          while (wanted.has(key)) key += "+";
-          wanted.set(key, port);
-          keys.push(key);
-        }
-      }
-      return { test, keys };
-    });
-
-    const opened = new Map<string, ProbeSocket>();
-    try {
-      for (const [key, port] of wanted) {
-        if (this.#sockets.has(key)) continue;
-        const socket = await openSocket({
-          hostname: port.ip,
-          port: port.port,
-          tos: port.tos,
-          transmitTimestamps: true,
-        });
-        if (socket.engine !== "native" && port.tos !== 0 && !this.#warnedTos) {
-          this.#warnedTos = true;
-          this.#log.warn(
-            "Probes carry tos {tos} in their tos field, but the Deno engine cannot mark the IP header; " +
-              "use the native engine (--engine native, needs --allow-ffi) to mark it",
-            { tos: port.tos },
-          );
-        }
-        opened.set(
-          key,
-          new ProbeSocket(
-            socket,
-            {
-              tos: port.tos,
-              timeoutMs: port.timeoutMs,
-              instanceTag: this.#instanceTag,
-              pace: this.#pace,
-            },
-            this.#book,
-            this.#wall,
-          ),
-        );
-      }
-    } catch (error) {
-      await Promise.all([...opened.values()].map((socket) => socket.close()));
-      throw error;
-    }
-    const sockets = new Map([...this.#sockets].filter(([key]) => wanted.has(key)));
+    const { wanted, plans } = plannedSockets(config);
+    const opened = await this.#sockets.openMissing(wanted, openSocket);
+    const sockets = this.#sockets.kept(wanted);
     for (const [key, socket] of opened) sockets.set(key, socket);
 
     // A socket bound to a wildcard address sends from whatever address the route to the target
@@ -235,7 +155,7 @@ export class Prober {
     try {
       sources = await this.#dependencies.sourceAddresses([...destinations]);
     } catch (error) {
-      await Promise.all([...opened.values()].map((socket) => socket.close()));
+      await ProbeSockets.discard(opened);
       throw error;
     }
 
@@ -250,7 +170,7 @@ export class Prober {
         : "userspace",
     };
     const now = clock.monotonic();
-    const flowIds = this.#flowIndex();
+    const flowOf = this.#slots.load();
     const tests = plans.map(({ test, keys }): ScheduledTest => {
       const testSockets = keys.map((key) => sockets.get(key)!);
       const targets = config.targets[test.targets];
@@ -260,16 +180,15 @@ export class Prober {
           const socket = testSockets[socketIndex];
           const bound = socket.localAddress.hostname;
           const wildcard = bound === "0.0.0.0" || bound === "::";
-          const srcIp = wildcard ? sources.get(target.ip) ?? bound : bound;
-          flows[index * keys.length + socketIndex] = this.#flow(
-            flowIds,
-            key,
-            socket,
-            srcIp,
-            target.ip,
-            target.port,
-            target.tags,
-          );
+          flows[index * keys.length + socketIndex] = flowOf({
+            socketKey: key,
+            srcIp: wildcard ? sources.get(target.ip) ?? bound : bound,
+            srcPort: socket.localAddress.port,
+            dstIp: target.ip,
+            dstPort: target.port,
+            tags: target.tags,
+            tos: socket.settings.tos,
+          });
         });
       });
       const perCycle = testSockets.length * targets.length;
@@ -283,20 +202,12 @@ export class Prober {
         next: 0,
       };
     });
-    this.#flows.doneAddingFlows();
-    this.#sequences = trimmed(this.#sequences, this.#flows.flowCount);
-    this.#flowSlot = trimmed(this.#flowSlot, this.#flows.flowCount);
-
-    for (const [key, socket] of this.#sockets) {
-      if (!sockets.has(key)) this.#retire(socket);
-    }
-    this.#sockets.clear();
-    for (const [key, socket] of sockets) this.#sockets.set(key, socket);
-    this.#socketList = [...this.#sockets.values()];
+    this.#slots.doneLoading();
+    this.#sockets.use(sockets);
     this.#tests = tests;
     this.#log.info("Probing {targets} targets from {sockets} sockets ({rate} probes/s)", {
       targets: destinations.size,
-      sockets: this.#sockets.size,
+      sockets: sockets.size,
       rate: Math.round(tests.reduce((sum, test) => sum + 1000 / test.spacingMs, 0)),
     });
     for (const socket of opened.values()) {
@@ -318,43 +229,27 @@ export class Prober {
   expire(): void {
     // Answers first: one that came back in time is matched before its probe can expire. (When
     // the prober is not busy, the sockets read their answers as they come.)
-    // Indexed loops, and the retired set only when it has any: this runs on every turn, and an
-    // iterator a loop was a tenth of the prober's garbage.
-    const sockets = this.#socketList;
-    const retired = this.#retired.size > 0;
-    if (this.#busy) {
-      for (let index = 0; index < sockets.length; index++) sockets[index].drain();
-      if (retired) { for (const socket of this.#retired) socket.drain(); }
-    }
-    const now = this.#dependencies.clock.monotonic();
-    for (let index = 0; index < sockets.length; index++) sockets[index].expire(now);
-    if (retired) { for (const socket of this.#retired) socket.expire(now); }
+    if (this.#pace.busy()) this.#sockets.drain();
+    this.#sockets.expire(this.#dependencies.clock.monotonic());
   }
 
   /** Health counters; `maxLagMs` restarts from 0 after each call. */
   health(): ProberHealth {
-    const totals = { ...this.#retiredCounters };
-    let inFlight = 0;
-    for (const socket of [...this.#sockets.values(), ...this.#retired]) {
-      for (const [name, value] of Object.entries(socket.counters)) {
-        totals[name as keyof ProbeSocketCounters] += value;
-      }
-      inFlight += socket.table.inFlight;
-    }
+    const { counters, inFlight } = this.#sockets.totals();
     const maxLagMs = this.#maxLagMs;
     this.#maxLagMs = 0;
     return {
-      sent: totals.sent,
-      answered: totals.answered,
-      late: totals.late,
-      duplicates: totals.duplicates,
-      unmatched: totals.unmatched,
-      socketErrors: totals.errors,
-      kernelSendTimes: totals.kernelSendTimes,
-      sendTimeMismatches: totals.sendTimeMismatches,
+      sent: counters.sent,
+      answered: counters.answered,
+      late: counters.late,
+      duplicates: counters.duplicates,
+      unmatched: counters.unmatched,
+      socketErrors: counters.errors,
+      kernelSendTimes: counters.kernelSendTimes,
+      sendTimeMismatches: counters.sendTimeMismatches,
       skipped: this.#skipped,
       inFlight,
-      sockets: this.#sockets.size + this.#retired.size,
+      sockets: this.#sockets.size,
       maxLagMs,
     };
   }
@@ -364,78 +259,8 @@ export class Prober {
     this.#closed = true;
     this.#wake?.();
     await this.#loop;
-    this.#setBusy(false);
-    await Promise.all(
-      [...this.#sockets.values(), ...this.#retired].map((socket) => socket.close()),
-    );
-  }
-
-  /** Every flow's id by its socket's slot, source and destination address and port. */
-  #flowIndex(): Map<string, number> {
-    const index = new Map<string, number>();
-    for (let id = 0; id < this.#flows.flowCount; id++) {
-      index.set(`${this.#flowSlot[id]} ${this.#flows.flowAddresses(id)}`, id);
-    }
-    return index;
-  }
-
-  #flow(
-    flowIds: Map<string, number>,
-    key: string,
-    socket: ProbeSocket,
-    srcIp: string,
-    dstIp: string,
-    dstPort: number,
-    tags: Record<string, string>,
-  ): number {
-    let slot = this.#socketSlots.get(key);
-    if (slot === undefined) {
-      slot = this.#socketSlots.size;
-      this.#socketSlots.set(key, slot);
-    }
-    const flowKey = `${slot} ${srcIp} ${dstIp} ${dstPort}`;
-    let id = flowIds.get(flowKey);
-    if (id === undefined) {
-      id = this.#flows.addFlow({
-        srcIp,
-        srcPort: socket.localAddress.port,
-        dstIp,
-        dstPort,
-        tags,
-        tos: socket.settings.tos,
-      });
-      this.#sequences = grown(this.#sequences, id + 1, (length) => new Uint32Array(length));
-      this.#flowSlot = grown(this.#flowSlot, id + 1, (length) => new Uint32Array(length));
-      this.#flowSlot[id] = slot;
-      flowIds.set(flowKey, id);
-    } else {
-      this.#flows.setFlowTags(id, tags);
-    }
-    return id;
-  }
-
-  #setBusy(busy: boolean): void {
-    if (busy === this.#busy) return;
-    this.#busy = busy;
-    if (!busy) {
-      this.#idle?.resolve();
-      this.#idle = undefined;
-    }
-  }
-
-  #retire(socket: ProbeSocket): void {
-    socket.retiring = true;
-    this.#retired.add(socket);
-    // Its probes still in flight are answered or expire within the timeout; then it can go.
-    setTimeout(async () => {
-      socket.expire(this.#dependencies.clock.monotonic() + socket.settings.timeoutMs);
-      const retired = this.#retiredCounters;
-      for (const [name, value] of Object.entries(socket.counters)) {
-        retired[name as keyof ProbeSocketCounters] += value;
-      }
-      this.#retired.delete(socket);
-      await socket.close();
-    }, socket.settings.timeoutMs + 100);
+    this.#pace.set(false);
+    await this.#sockets.close();
   }
 
   async #run(): Promise<void> {
@@ -471,7 +296,7 @@ export class Prober {
           const backpressure = test.sockets[socketIndex].stage(
             flow,
             interval,
-            this.#sequences[flow]++,
+            this.#slots.nextSequence(flow),
             test.addresses[target],
             now,
           );
@@ -485,7 +310,7 @@ export class Prober {
       }
       this.expire();
       const delay = nextDue === Infinity ? 1000 : nextDue - clock.monotonic();
-      this.#setBusy(delay <= BUSY_WITHIN_MS);
+      this.#pace.set(delay <= BUSY_WITHIN_MS);
       // Still behind (a burst was cut short): let replies and timers run, then go on at once.
       behind = delay <= 0;
       if (behind) await new Promise((resolve) => setTimeout(resolve, 0));
@@ -512,4 +337,54 @@ function compactFlows(flows: Uint32Array): Pick<ScheduledTest, "firstFlow" | "fl
     if (flows[index] !== flows[0] + index) return { firstFlow: -1, flows };
   }
   return { firstFlow: flows.length === 0 ? -1 : flows[0], flows: undefined };
+}
+
+/** The sockets a config asks for, by key, and each test's keys. */
+function plannedSockets(config: ResolvedConfig): {
+  wanted: Map<string, SocketSpec>;
+  plans: { test: ResolvedConfig["tests"][number]; keys: string[] }[];
+} {
+  const wanted = new Map<string, SocketSpec>();
+  const plans = config.tests.map((test) => {
+    const keys: string[] = [];
+    for (const member of config.portGroups[test.portGroup]) {
+      const port = config.ports[member.port];
+      for (let index = 0; index < member.count; index++) {
+        let key = `${test.targets}|${test.portGroup}|${test.rateLimit}|${member.port}#${index}|` +
+          `${port.ip}|${port.port}|${port.tos}|${port.timeoutMs}`;
+        while (wanted.has(key)) key += "+";
+        wanted.set(key, port);
+        keys.push(key);
+      }
+    }
+    return { test, keys };
+  });
+  return { wanted, plans };
+}
+
+/**
+ * Whether the prober is turning often enough to read every socket on its turns (see
+ * `ReceivePace`), as the prober sets it.
+ */
+class Pace implements ReceivePace {
+  #busy = false;
+  #idle: PromiseWithResolvers<void> | undefined;
+
+  busy(): boolean {
+    return this.#busy;
+  }
+
+  whenIdle(): Promise<void> {
+    return (this.#idle ??= Promise.withResolvers<void>()).promise;
+  }
+
+  /** Says whether the prober is busy now; waiters are told when it stops being busy. */
+  set(busy: boolean): void {
+    if (busy === this.#busy) return;
+    this.#busy = busy;
+    if (!busy) {
+      this.#idle?.resolve();
+      this.#idle = undefined;
+    }
+  }
 }

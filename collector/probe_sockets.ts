@@ -1,0 +1,196 @@
+/**
+ * The prober's sockets: those the config uses, by key, and those a reload retired that wait for
+ * their probes in flight before they close.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { type OpenSocket, WallNanos } from "@llama/core";
+import type { Clock } from "@llama/core";
+import { ProbeSocket, type ProbeSocketCounters, type ReceivePace } from "./probe_socket.ts";
+import type { IntervalBook } from "./interval_book.ts";
+
+/** A socket a config asks for. */
+export interface SocketSpec {
+  /** Address to bind. */
+  ip: string;
+  /** Port to bind (0: any). */
+  port: number;
+  /** TOS byte of its probes. */
+  tos: number;
+  /** How long its probes wait for an answer. */
+  timeoutMs: number;
+}
+
+/**
+ * Opens, keeps and retires probe sockets. A socket a reload no longer uses is retired: its probes
+ * still in flight are answered or expire within its timeout, then it closes, and its counters
+ * are kept in the totals.
+ */
+export class ProbeSockets {
+  readonly #sockets = new Map<string, ProbeSocket>();
+  /** The values of `#sockets`, for the loops of every turn. */
+  #list: ProbeSocket[] = [];
+  readonly #retired = new Set<ProbeSocket>();
+  readonly #retiredCounters: ProbeSocketCounters = zeroCounters();
+  readonly #book: IntervalBook;
+  readonly #clock: Clock;
+  readonly #wall: WallNanos;
+  readonly #pace: ReceivePace;
+  readonly #instanceTag = crypto.getRandomValues(new Uint16Array(1))[0];
+  readonly #log = getLogger(["llama", "collector"]);
+  #warnedTos = false;
+
+  /** Sockets that count their probes' outcomes in `book`, reading answers at `pace`. */
+  constructor(book: IntervalBook, clock: Clock, pace: ReceivePace) {
+    this.#book = book;
+    this.#clock = clock;
+    this.#wall = new WallNanos(clock);
+    this.#pace = pace;
+  }
+
+  /** The sockets in use, for the loops of every turn (the same array until `use` changes it). */
+  get list(): readonly ProbeSocket[] {
+    return this.#list;
+  }
+
+  /** How many sockets are open, retired ones included. */
+  get size(): number {
+    return this.#sockets.size + this.#retired.size;
+  }
+
+  /** The longest timeout of any socket still open: how long after a boundary an interval settles. */
+  get maxTimeoutMs(): number {
+    let timeout = 0;
+    for (const socket of [...this.#sockets.values(), ...this.#retired]) {
+      timeout = Math.max(timeout, socket.settings.timeoutMs);
+    }
+    return timeout;
+  }
+
+  /**
+   * Opens a socket for every key of `wanted` not open yet, with `openSocket`; returns the new
+   * ones by key. On failure it closes what it opened and throws.
+   */
+  async openMissing(
+    wanted: ReadonlyMap<string, SocketSpec>,
+    openSocket: OpenSocket,
+  ): Promise<Map<string, ProbeSocket>> {
+    const opened = new Map<string, ProbeSocket>();
+    try {
+      for (const [key, spec] of wanted) {
+        if (this.#sockets.has(key)) continue;
+        const socket = await openSocket({
+          hostname: spec.ip,
+          port: spec.port,
+          tos: spec.tos,
+          transmitTimestamps: true,
+        });
+        if (socket.engine !== "native" && spec.tos !== 0 && !this.#warnedTos) {
+          this.#warnedTos = true;
+          this.#log.warn(
+            "Probes carry tos {tos} in their tos field, but the Deno engine cannot mark the IP header; " +
+              "use the native engine (--engine native, needs --allow-ffi) to mark it",
+            { tos: spec.tos },
+          );
+        }
+        const settings = {
+          tos: spec.tos,
+          timeoutMs: spec.timeoutMs,
+          instanceTag: this.#instanceTag,
+          pace: this.#pace,
+        };
+        opened.set(key, new ProbeSocket(socket, settings, this.#book, this.#wall));
+      }
+    } catch (error) {
+      await ProbeSockets.discard(opened);
+      throw error;
+    }
+    return opened;
+  }
+
+  /** The sockets in use whose keys `wanted` has, in their order. */
+  kept(wanted: ReadonlyMap<string, unknown>): Map<string, ProbeSocket> {
+    return new Map([...this.#sockets].filter(([key]) => wanted.has(key)));
+  }
+
+  /** Closes sockets `openMissing` opened that will not be used. */
+  static async discard(opened: ReadonlyMap<string, ProbeSocket>): Promise<void> {
+    await Promise.all([...opened.values()].map((socket) => socket.close()));
+  }
+
+  /** Uses `sockets` from now on; retires those in use that it does not hold. */
+  use(sockets: ReadonlyMap<string, ProbeSocket>): void {
+    for (const [key, socket] of this.#sockets) {
+      if (!sockets.has(key)) this.#retire(socket);
+    }
+    this.#sockets.clear();
+    for (const [key, socket] of sockets) this.#sockets.set(key, socket);
+    this.#list = [...this.#sockets.values()];
+  }
+
+  /** Reads every socket's answers waiting in the kernel, retired ones too. */
+  drain(): void {
+    // Indexed loops, and the retired set only when it has any: this runs on every turn, and an
+    // iterator a loop was a tenth of the prober's garbage.
+    const sockets = this.#list;
+    for (let index = 0; index < sockets.length; index++) sockets[index].drain();
+    if (this.#retired.size > 0) { for (const socket of this.#retired) socket.drain(); }
+  }
+
+  /** Declares lost every probe past its timeout at monotonic time `now`, on every socket. */
+  expire(now: number): void {
+    const sockets = this.#list;
+    for (let index = 0; index < sockets.length; index++) sockets[index].expire(now);
+    if (this.#retired.size > 0) { for (const socket of this.#retired) socket.expire(now); }
+  }
+
+  /** Every socket's counters, summed (closed ones included), and the probes in flight now. */
+  totals(): { counters: ProbeSocketCounters; inFlight: number } {
+    const counters = { ...this.#retiredCounters };
+    let inFlight = 0;
+    for (const socket of [...this.#sockets.values(), ...this.#retired]) {
+      addCounters(counters, socket.counters);
+      inFlight += socket.table.inFlight;
+    }
+    return { counters, inFlight };
+  }
+
+  /** Closes every socket, retired ones too. */
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.#sockets.values(), ...this.#retired].map((socket) => socket.close()),
+    );
+  }
+
+  #retire(socket: ProbeSocket): void {
+    socket.retiring = true;
+    this.#retired.add(socket);
+    // Its probes still in flight are answered or expire within the timeout; then it can go.
+    setTimeout(async () => {
+      socket.expire(this.#clock.monotonic() + socket.settings.timeoutMs);
+      addCounters(this.#retiredCounters, socket.counters);
+      this.#retired.delete(socket);
+      await socket.close();
+    }, socket.settings.timeoutMs + 100);
+  }
+}
+
+function zeroCounters(): ProbeSocketCounters {
+  return {
+    sent: 0,
+    answered: 0,
+    late: 0,
+    duplicates: 0,
+    unmatched: 0,
+    errors: 0,
+    kernelSendTimes: 0,
+    sendTimeMismatches: 0,
+  };
+}
+
+function addCounters(into: ProbeSocketCounters, counters: ProbeSocketCounters): void {
+  for (const [name, value] of Object.entries(counters)) {
+    into[name as keyof ProbeSocketCounters] += value;
+  }
+}
