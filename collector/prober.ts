@@ -30,6 +30,8 @@ export interface ProberHealth {
   unmatched: number;
   /** Failed socket sends and receives. */
   socketErrors: number;
+  /** Probes a send left out without failing (the send buffer stayed full through its retries). */
+  unsent: number;
   /** Probes whose send time is the kernel's transmit timestamp (native engine). */
   kernelSendTimes: number;
   /** Kernel transmit times refused as implausible for their probe (kept the clock's time). */
@@ -132,6 +134,7 @@ export class Prober {
     duplicates: 0,
     unmatched: 0,
     errors: 0,
+    unsent: 0,
     kernelSendTimes: 0,
     sendTimeMismatches: 0,
   };
@@ -339,6 +342,7 @@ export class Prober {
       duplicates: totals.duplicates,
       unmatched: totals.unmatched,
       socketErrors: totals.errors,
+      unsent: totals.unsent,
       kernelSendTimes: totals.kernelSendTimes,
       sendTimeMismatches: totals.sendTimeMismatches,
       skipped: this.#skipped,

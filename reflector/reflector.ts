@@ -255,9 +255,10 @@ class RunningReflector implements Reflector {
           if (consecutiveErrors > 10) await new Promise((resolve) => setTimeout(resolve, 100));
           continue;
         }
-        if (answerer.answerBatch(batch, count) > 0) {
+        const answers = answerer.answerBatch(batch, count);
+        if (answers > 0) {
           sending[index] = this.#socket.send(batch, count).then(
-            (sent) => answerer.sent(sent),
+            (sent) => answerer.sent(sent, answers),
             (error) => answerer.sendFailed(error),
           );
         } else {
@@ -287,7 +288,7 @@ class RunningReflector implements Reflector {
       }
       if (!answerer.takeDelayed(batch)) continue;
       try {
-        answerer.sent(await this.#socket.send(batch, 1));
+        answerer.sent(await this.#socket.send(batch, 1), 1);
       } catch (error) {
         answerer.sendFailed(error);
       }
