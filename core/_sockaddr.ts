@@ -90,7 +90,9 @@ function expandIpv6(text: string): number[] | undefined {
     tail = [(parts[0] << 8) | parts[1], (parts[2] << 8) | parts[3]];
     text = mapped[1].endsWith("::") ? mapped[1] : mapped[1].slice(0, -1);
   }
-  const [head, rest] = text.includes("::") ? text.split("::") : [text, undefined];
+  const pieces = text.split("::");
+  if (pieces.length > 2) return undefined; // "::" may stand for one run of zeros only
+  const [head, rest] = pieces.length === 2 ? pieces : [text, undefined];
   const parse = (part: string) =>
     part === "" ? [] : part.split(":").map((group) => parseInt(group, 16));
   const left = parse(head);
