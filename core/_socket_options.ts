@@ -8,7 +8,7 @@ import type { SocketError } from "./errors.ts";
 import { formatAddress } from "./address.ts";
 import type { BindOptions } from "./socket.ts";
 import { errnoError, libc, readErrno } from "./_libc.ts";
-import { SOL_SOCKET } from "./_linux.ts";
+import { AF_INET6, IP_TOS, IPPROTO_IP, IPPROTO_IPV6, IPV6_TCLASS, SOL_SOCKET } from "./_linux.ts";
 
 /**
  * The error of libc call `call` (`bind`, `setsockopt(IP_TOS)`) that just failed, naming the
@@ -54,6 +54,19 @@ export class SocketOptions {
   setBuffer(force: number, plain: number, bytes: number, name: string): void {
     if (this.trySet(SOL_SOCKET, force, bytes)) return;
     this.set(SOL_SOCKET, plain, bytes, name);
+  }
+
+  /**
+   * Sets the TOS of datagrams sent (a traffic class on IPv6, and IP_TOS too for the IPv4 peers
+   * of a dual-stack socket).
+   */
+  setTos(family: number, tos: number): void {
+    if (family === AF_INET6) {
+      this.set(IPPROTO_IPV6, IPV6_TCLASS, tos, "IPV6_TCLASS");
+      this.set(IPPROTO_IP, IP_TOS, tos, "IP_TOS", true);
+    } else {
+      this.set(IPPROTO_IP, IP_TOS, tos, "IP_TOS");
+    }
   }
 
   /** The SOL_SOCKET option `option`, as the kernel reports it. */

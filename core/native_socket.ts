@@ -8,19 +8,12 @@
 import { SocketError } from "./errors.ts";
 import type { BindOptions, DatagramBatch, DatagramSocket, SocketAddress } from "./socket.ts";
 import { Errno, errnoError, libc, readErrno } from "./_libc.ts";
-import { callError, SocketOptions } from "./_socket_options.ts";
-import { enableTransmitTimestamps, TransmitTimes } from "./_transmit_times.ts";
+import { callError, type SocketOptions } from "./_socket_options.ts";
+import { TransmitTimes } from "./_transmit_times.ts";
+import { adoptDescriptor, openDescriptor } from "./_open_socket.ts";
 import {
-  AF_INET,
   AF_INET6,
-  IP_RECVTOS,
-  IP_TOS,
-  IPPROTO_IP,
-  IPPROTO_IPV6,
   IPV4_NAME_BYTES,
-  IPV6_RECVTCLASS,
-  IPV6_TCLASS,
-  IPV6_V6ONLY,
   MMSGHDR_BYTES,
   MSG_DONTWAIT,
   MSG_TRUNC,
@@ -29,14 +22,8 @@ import {
   POLLIN,
   SHUT_RDWR,
   SO_RCVBUF,
-  SO_RCVBUFFORCE,
   SO_SNDBUF,
-  SO_SNDBUFFORCE,
-  SO_TIMESTAMPNS,
-  SOCK_DGRAM,
-  SOL_SOCKET,
 } from "./_linux.ts";
-import { decodeAddress, encodeAddress } from "./_sockaddr.ts";
 import { PeerNames } from "./_peer_names.ts";
 import { RealtimeClock } from "./_realtime_clock.ts";
 import { readReceiveControl } from "./_cmsg.ts";
@@ -161,7 +148,7 @@ class NativeSocket implements NativeDatagramSocket {
   readonly #fd: number;
   /** Whether this object opened the descriptor (and so closes it). */
   readonly #owner: boolean;
-  readonly transmitTimestamps: boolean = false;
+  readonly transmitTimestamps: boolean;
   /** The keys and times of transmit timestamps, when the kernel gives them. */
   readonly #transmitTimes: TransmitTimes | undefined;
   /** Datagrams the current #sendmmsg has sent so far (it may throw after sending some). */
@@ -182,70 +169,23 @@ class NativeSocket implements NativeDatagramSocket {
   #closed = false;
 
   constructor(options: NativeSocketOptions, adopted?: number) {
-    const encoded = options.peerAddresses?.encoded ?? new WeakMap();
-    const c = libc();
-    if (adopted !== undefined) {
-      this.#fd = adopted;
-      this.#owner = false;
-      this.#options = new SocketOptions(adopted);
-      const local = this.#localName();
-      this.localAddress = decodeAddress(local, 0);
-      this.#family = local.getUint16(0, true);
-      this.#peers = new PeerNames(this.#family, encoded);
-      this.#baseTos = options.tos ?? 0;
-      this.#tos = this.#baseTos; // the owner set it when it opened the socket
-      this.info = {
-        receiveBufferBytes: this.#options.get(SO_RCVBUF),
-        sendBufferBytes: this.#options.get(SO_SNDBUF),
-      };
-      return;
-    }
-    this.#owner = true;
-    const v6 = options.hostname.includes(":");
-    this.#family = v6 ? AF_INET6 : AF_INET;
-    this.#peers = new PeerNames(this.#family, encoded);
-    const fd = c.socket(this.#family, SOCK_DGRAM, 0);
-    if (fd < 0) throw callError("socket", options);
-    this.#fd = fd;
-    const socketOptions = this.#options = new SocketOptions(fd);
-    try {
-      if (v6) socketOptions.set(IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY", true);
-      const name = encodeAddress({ hostname: options.hostname, port: options.port }, this.#family);
-      if (c.bind(fd, name, v6 ? NAME_BYTES : IPV4_NAME_BYTES) !== 0) {
-        throw callError("bind", options);
-      }
-      socketOptions.set(SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS");
-      socketOptions.set(IPPROTO_IP, IP_RECVTOS, 1, "IP_RECVTOS", v6);
-      if (v6) socketOptions.set(IPPROTO_IPV6, IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS");
-      this.#baseTos = options.tos ?? 0;
-      if (this.#baseTos !== 0) this.#applyTos(this.#baseTos);
-      socketOptions.setBuffer(
-        SO_RCVBUFFORCE,
-        SO_RCVBUF,
-        options.receiveBufferBytes ?? 2 * 1024 * 1024,
-        "SO_RCVBUF",
-      );
-      socketOptions.setBuffer(
-        SO_SNDBUFFORCE,
-        SO_SNDBUF,
-        options.sendBufferBytes ?? 2 * 1024 * 1024,
-        "SO_SNDBUF",
-      );
-      this.info = {
-        receiveBufferBytes: socketOptions.get(SO_RCVBUF),
-        sendBufferBytes: socketOptions.get(SO_SNDBUF),
-      };
-      if (options.transmitTimestamps === true) {
-        // Optional: a kernel without them leaves the send times to the clock read before sendmmsg.
-        this.transmitTimestamps = enableTransmitTimestamps(socketOptions);
-      }
-      if (this.transmitTimestamps) {
-        this.#transmitTimes = new TransmitTimes(fd, this.#clock, socketOptions);
-      }
-      this.localAddress = decodeAddress(this.#localName(), 0);
-    } catch (error) {
-      c.close(fd);
-      throw error;
+    const opened = adopted === undefined ? openDescriptor(options) : adoptDescriptor(adopted);
+    this.#fd = opened.fd;
+    this.#owner = adopted === undefined;
+    this.#family = opened.family;
+    this.#options = opened.options;
+    this.localAddress = opened.localAddress;
+    this.#peers = new PeerNames(this.#family, options.peerAddresses?.encoded ?? new WeakMap());
+    this.#baseTos = options.tos ?? 0;
+    // Set when the descriptor was opened (an adopted one's owner did it with the same TOS).
+    this.#tos = this.#baseTos;
+    this.info = {
+      receiveBufferBytes: this.#options.get(SO_RCVBUF),
+      sendBufferBytes: this.#options.get(SO_SNDBUF),
+    };
+    this.transmitTimestamps = opened.transmitTimestamps;
+    if (this.transmitTimestamps) {
+      this.#transmitTimes = new TransmitTimes(this.#fd, this.#clock, this.#options);
     }
   }
 
@@ -477,24 +417,8 @@ class NativeSocket implements NativeDatagramSocket {
     return structures;
   }
 
-  /** The socket's own sockaddr, as getsockname gives it. */
-  #localName(): DataView {
-    const local = new Uint8Array(NAME_BYTES);
-    const length = new Uint32Array([NAME_BYTES]);
-    if (libc().getsockname(this.#fd, local, new Uint8Array(length.buffer)) !== 0) {
-      throw callError("getsockname");
-    }
-    return new DataView(local.buffer);
-  }
-
   #applyTos(tos: number): void {
-    if (this.#family === AF_INET6) {
-      this.#options.set(IPPROTO_IPV6, IPV6_TCLASS, tos, "IPV6_TCLASS");
-      // A dual-stack socket sends to IPv4 peers with IP_TOS.
-      this.#options.set(IPPROTO_IP, IP_TOS, tos, "IP_TOS", true);
-    } else {
-      this.#options.set(IPPROTO_IP, IP_TOS, tos, "IP_TOS");
-    }
+    this.#options.setTos(this.#family, tos);
     this.#tos = tos;
   }
 }
