@@ -19,7 +19,7 @@ export interface CollectorHealth extends ProberHealth {
  * ```ts
  * import { collectorMetrics } from "@llama/collector";
  * const text = collectorMetrics(undefined, {
- *   sent: 0, answered: 0, late: 0, duplicates: 0, unmatched: 0, socketErrors: 0, skipped: 0,
+ *   sent: 0, answered: 0, late: 0, duplicates: 0, unmatched: 0, socketErrors: 0, unsent: 0, skipped: 0,
  *   kernelSendTimes: 0, sendTimeMismatches: 0, inFlight: 0, sockets: 4, maxLagMs: 0,
  *   scheduledRate: 16, lastIntervalEnd: 0,
  * });
@@ -157,6 +157,11 @@ export function collectorMetrics(
       "llama_collector_socket_errors_total",
       "Failed sends and receives on probe sockets.",
       health.socketErrors,
+    ),
+    counter(
+      "llama_collector_probes_unsent_total",
+      "Probes left out of a partial batch send: the send buffer stayed full (EAGAIN) through every retry.",
+      health.unsent,
     ),
     counter(
       "llama_collector_kernel_send_times_total",

@@ -50,6 +50,11 @@ export interface ProbeSocketCounters {
   unmatched: number;
   /** Failed sends and receives. */
   errors: number;
+  /**
+   * Probes a send left out without failing (the send buffer stayed full through the socket's
+   * retries): they stay in flight and end up lost.
+   */
+  unsent: number;
   /** Probes whose send time is the kernel's transmit timestamp. */
   kernelSendTimes: number;
   /** Kernel transmit times refused as implausible for the probe their key pointed to. */
@@ -86,6 +91,7 @@ export class ProbeSocket {
     duplicates: 0,
     unmatched: 0,
     errors: 0,
+    unsent: 0,
     kernelSendTimes: 0,
     sendTimeMismatches: 0,
   };
@@ -202,7 +208,8 @@ export class ProbeSocket {
     if (this.socket.sendNow === undefined) sending = this.socket.send(batch, count);
     else {
       try {
-        this.socket.sendNow(batch, count);
+        const sent = this.socket.sendNow(batch, count);
+        if (sent < count) this.counters.unsent += count - sent;
       } catch (error) {
         this.#sendFailed(error);
       }
@@ -223,8 +230,9 @@ export class ProbeSocket {
     if (sending === undefined) return SENT;
     this.#busy[index] = true;
     const done = sending.then(
-      () => {
+      (sent) => {
         this.#busy[index] = false;
+        if (sent < count) this.counters.unsent += count - sent;
       },
       (error) => {
         this.#busy[index] = false;

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { nativeEngineStatus, openNativeSocket, systemClock, WallNanos } from "@llama/core";
+import {
+  type DatagramBatch,
+  type DatagramSocket,
+  nativeEngineStatus,
+  openNativeSocket,
+  SocketError,
+  systemClock,
+  WallNanos,
+} from "@llama/core";
 import { ProbeSocket } from "./probe_socket.ts";
 import { Summarizer } from "./summarizer.ts";
 
@@ -26,4 +34,40 @@ Deno.test({
     clearTimeout(timer);
     assert.equal(outcome, "closed");
   },
+});
+
+Deno.test("probes a partial batch send left out are counted as unsent", async () => {
+  const closed = Promise.withResolvers<number>();
+  closed.promise.catch(() => {});
+  let asked = 0;
+  // A native-like socket whose buffer stays full after 3 datagrams of each send.
+  const socket: DatagramSocket = {
+    engine: "native",
+    localAddress: { hostname: "127.0.0.1", port: 40000 },
+    receive: () => closed.promise,
+    send: () => Promise.reject(new Error("not used")),
+    sendNow: (_batch: DatagramBatch, count: number) => {
+      asked += count;
+      return Math.min(count, 3);
+    },
+    now: () => performance.now(),
+    close: () => closed.reject(new SocketError("socket closed", { operation: "closed" })),
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  };
+  const probe = new ProbeSocket(
+    socket,
+    { tos: 0, timeoutMs: 1000, instanceTag: 1 },
+    new Summarizer(1),
+    new WallNanos(systemClock),
+  );
+  const target = { hostname: "127.0.0.1", port: 8100 };
+  for (let sequence = 0; sequence < 5; sequence++) {
+    probe.stage(0, 0, sequence, target, performance.now());
+  }
+  await probe.flush();
+  assert.equal(asked, 5);
+  assert.equal(probe.counters.sent, 5);
+  assert.equal(probe.counters.unsent, 2);
+  assert.equal(probe.counters.errors, 0, "a partial send is not a failed one");
+  await probe.close();
 });

@@ -184,6 +184,7 @@ function zeroCounters(): ProbeSocketCounters {
     duplicates: 0,
     unmatched: 0,
     errors: 0,
+    unsent: 0,
     kernelSendTimes: 0,
     sendTimeMismatches: 0,
   };

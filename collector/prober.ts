@@ -38,6 +38,8 @@ export interface ProberHealth {
   unmatched: number;
   /** Failed socket sends and receives. */
   socketErrors: number;
+  /** Probes a send left out without failing (the send buffer stayed full through its retries). */
+  unsent: number;
   /** Probes whose send time is the kernel's transmit timestamp (native engine). */
   kernelSendTimes: number;
   /** Kernel transmit times refused as implausible for their probe (kept the clock's time). */
@@ -245,6 +247,7 @@ export class Prober {
       duplicates: counters.duplicates,
       unmatched: counters.unmatched,
       socketErrors: counters.errors,
+      unsent: counters.unsent,
       kernelSendTimes: counters.kernelSendTimes,
       sendTimeMismatches: counters.sendTimeMismatches,
       skipped: this.#skipped,

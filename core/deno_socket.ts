@@ -44,7 +44,7 @@ export function openDenoSocket(options: BindOptions): Promise<DatagramSocket> {
     return Promise.reject(
       new SocketError(
         `Cannot bind UDP ${formatAddress(options)}: ${(error as Error).message}`,
-        { operation: "bind", cause: error },
+        { operation: "bind", code: errorCode(error), cause: error },
       ),
     );
   }
@@ -72,6 +72,7 @@ class DenoSocket implements DatagramSocket {
         ? new SocketError("socket closed", { operation: "closed", cause: error })
         : new SocketError(`receive failed: ${(error as Error).message}`, {
           operation: "receive",
+          code: errorCode(error),
           cause: error,
         });
     }
@@ -117,7 +118,7 @@ class DenoSocket implements DatagramSocket {
         `send failed for ${results.length - sent} of ${results.length} datagrams: ${
           (failure as Error).message
         }`,
-        { operation: "send", cause: failure },
+        { operation: "send", code: errorCode(failure), cause: failure },
       );
     }
     return sent;
@@ -137,4 +138,10 @@ class DenoSocket implements DatagramSocket {
     this.close();
     return Promise.resolve();
   }
+}
+
+/** The errno name Deno gives an OS error (`EADDRINUSE`), if it gave one. */
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
 }

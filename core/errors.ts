@@ -105,24 +105,46 @@ export class ProtocolError extends Error {
 }
 
 /**
- * A socket call that failed: binding, sending or an unavailable socket API.
+ * A socket call that failed: binding, sending or an unavailable socket API. When the system said
+ * why, `code` holds the errno name (`EAGAIN`, `ENOBUFS`, `EADDRINUSE`, …) and `errno` its number
+ * (Linux numbering): branch on `code`, not on the message, which is for people.
  *
  * @example
  * ```ts
  * import { SocketError } from "@llama/core";
- * const error = new SocketError("bind 0.0.0.0:8100: address in use", { operation: "bind" });
- * console.assert(error.operation === "bind");
+ * const error = new SocketError("bind 0.0.0.0:8100 failed: EADDRINUSE (98)", {
+ *   operation: "bind",
+ *   code: "EADDRINUSE",
+ *   errno: 98,
+ * });
+ * console.assert(error.operation === "bind" && error.code === "EADDRINUSE");
  * ```
  */
 export class SocketError extends Error {
   /** The operation that failed, such as `bind`, `send` or `receive`. */
   readonly operation: string;
+  /** The errno name of the failure, such as `EAGAIN`, `ENOBUFS` or `EMFILE`; undefined when unknown. */
+  readonly code: string | undefined;
+  /** The errno number (Linux numbering) when the native engine read one; undefined otherwise. */
+  readonly errno: number | undefined;
   /** Creates a socket error. */
-  constructor(message: string, options: LlamaErrorOptions & { operation: string }) {
+  constructor(message: string, options: SocketErrorOptions) {
     super(message, { cause: options.cause });
     this.name = "SocketError";
     this.operation = options.operation;
+    this.code = options.code;
+    this.errno = options.errno;
   }
+}
+
+/** What a `SocketError` carries besides its message. */
+export interface SocketErrorOptions extends LlamaErrorOptions {
+  /** The operation that failed, such as `bind`, `send` or `receive`. */
+  operation: string;
+  /** The errno name, such as `EAGAIN`, when known. */
+  code?: string;
+  /** The errno number, when known. */
+  errno?: number;
 }
 
 /**

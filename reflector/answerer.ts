@@ -28,8 +28,13 @@ export interface ReflectorCounters {
   throttled: number;
   /** Answers dropped because the backlog was full. */
   dropped: number;
-  /** Answers the socket failed to send. */
+  /** Failed sends (each may have lost a whole batch of answers). */
   sendErrors: number;
+  /**
+   * Answers a send left out without failing: the socket's buffer stayed full through its
+   * retries, so it sent fewer than it was given (a partial batch).
+   */
+  unsent: number;
   /** Answers waiting in the backlog now. */
   backlog: number;
 }
@@ -44,7 +49,8 @@ const INVALID_REASONS: readonly InvalidReason[] = [
   "answer",
 ];
 const RECEIVED = 0, ANSWERED = 1, THROTTLED = 2, DROPPED = 3, SEND_ERRORS = 4, BACKLOG = 5;
-const INVALID = 6;
+const UNSENT = 6;
+const INVALID = 7;
 
 /** Slots of the counters array: a Float64Array, shared with the main thread when the loop runs on a Worker. */
 export const COUNTER_SLOTS = INVALID + INVALID_REASONS.length;
@@ -60,6 +66,7 @@ export function readCounters(values: Float64Array): ReflectorCounters {
     throttled: values[THROTTLED],
     dropped: values[DROPPED],
     sendErrors: values[SEND_ERRORS],
+    unsent: values[UNSENT],
     backlog: values[BACKLOG],
   };
 }
@@ -198,9 +205,13 @@ export class Answerer {
     return true;
   }
 
-  /** Counts answers the socket sent. */
-  sent(count: number): void {
-    this.#counters[ANSWERED] += count;
+  /**
+   * Counts the answers the socket sent, `sent` of the `asked` it was given; those it left out
+   * (a partial batch send) are counted as unsent.
+   */
+  sent(sent: number, asked: number): void {
+    this.#counters[ANSWERED] += sent;
+    if (sent < asked) this.#counters[UNSENT] += asked - sent;
   }
 
   /** Counts (and logs the first few of) failed sends; a closed socket is not a failure. */

@@ -128,7 +128,7 @@ export async function main(args: readonly string[]): Promise<number> {
     const counters = reflector.counters();
     log.info(
       "Counters: {received} received, {answered} answered, {invalidTotal} invalid, " +
-        "{throttled} throttled, {dropped} dropped",
+        "{throttled} throttled, {dropped} dropped, {sendErrors} send errors, {unsent} unsent",
       { ...counters, invalidTotal: totalInvalid(counters) },
     );
   };

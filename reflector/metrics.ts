@@ -53,6 +53,13 @@ export function reflectorMetrics(counters: ReflectorCounters): string {
       samples: [{ value: counters.sendErrors }],
     },
     {
+      name: "llama_reflector_unsent_total",
+      help:
+        "Answers left out of a partial batch send: the send buffer stayed full (EAGAIN) through every retry.",
+      type: "counter",
+      samples: [{ value: counters.unsent }],
+    },
+    {
       name: "llama_reflector_backlog",
       help: "Answers waiting for the rate limit.",
       type: "gauge",

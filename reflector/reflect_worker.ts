@@ -61,7 +61,7 @@ function run(start: ReflectWorkerStart): void {
   let consecutiveErrors = 0;
   while (Atomics.load(stop, 0) === 0) {
     // Answers held back by the rate limit are older than anything received now: they go first.
-    while (answerer.takeDelayed(delayed)) send(delayed, 1);
+    while (answerer.takeDelayed(delayed)) send(delayed, 1, 1);
     const wait = answerer.delayedWaitMs();
     let count: number;
     try {
@@ -77,13 +77,16 @@ function run(start: ReflectWorkerStart): void {
     }
     // A shut-down socket "receives" an empty datagram: not one to count.
     if (Atomics.load(stop, 0) !== 0) break;
-    if (count > 0 && answerer.answerBatch(batch, count) > 0) send(batch, count);
+    if (count === 0) continue;
+    const answers = answerer.answerBatch(batch, count);
+    if (answers > 0) send(batch, count, answers);
   }
   post({ type: "stopped" });
 
-  function send(from: DatagramBatch, count: number): void {
+  /** Sends the `answers` non-empty slots among the first `count` of `from`. */
+  function send(from: DatagramBatch, count: number, answers: number): void {
     try {
-      answerer.sent(socket.sendNow(from, count));
+      answerer.sent(socket.sendNow(from, count), answers);
     } catch (error) {
       // Stopping shuts the socket down under a send (EPIPE): not a failure to count.
       if (Atomics.load(stop, 0) === 0) answerer.sendFailed(error);

@@ -161,6 +161,9 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
   }
 }
 
+/** What binding "::" fails with on a host without IPv6 (either engine). */
+const IPV6_UNAVAILABLE: ReadonlySet<string> = new Set(["EAFNOSUPPORT", "EPROTONOSUPPORT"]);
+
 async function bindReflectorSocket(
   openSocket: OpenSocket,
   hostname: string | undefined,
@@ -173,11 +176,7 @@ async function bindReflectorSocket(
   } catch (error) {
     // A host without IPv6 cannot bind "::"; IPv4 alone is still useful. Other errors (port in
     // use, missing permission) would fail the same way on 0.0.0.0 and are reported as they are.
-    if (
-      !(error instanceof SocketError) || !/family|not supported|unavailable/i.test(error.message)
-    ) {
-      throw error;
-    }
+    if (!(error instanceof SocketError) || !IPV6_UNAVAILABLE.has(error.code ?? "")) throw error;
     return await openSocket({ hostname: "0.0.0.0", port, receiveBufferBytes });
   }
 }
@@ -256,9 +255,10 @@ class RunningReflector implements Reflector {
           if (consecutiveErrors > 10) await new Promise((resolve) => setTimeout(resolve, 100));
           continue;
         }
-        if (answerer.answerBatch(batch, count) > 0) {
+        const answers = answerer.answerBatch(batch, count);
+        if (answers > 0) {
           sending[index] = this.#socket.send(batch, count).then(
-            (sent) => answerer.sent(sent),
+            (sent) => answerer.sent(sent, answers),
             (error) => answerer.sendFailed(error),
           );
         } else {
@@ -288,7 +288,7 @@ class RunningReflector implements Reflector {
       }
       if (!answerer.takeDelayed(batch)) continue;
       try {
-        answerer.sent(await this.#socket.send(batch, 1));
+        answerer.sent(await this.#socket.send(batch, 1), 1);
       } catch (error) {
         answerer.sendFailed(error);
       }

@@ -1,0 +1,105 @@
+/**
+ * Opening a native UDP descriptor as the native socket wants it (bound, receive timestamps and
+ * TOS on, buffers sized, transmit timestamps when asked), or taking over one opened elsewhere.
+ *
+ * @module
+ */
+import type { BindOptions, SocketAddress } from "./socket.ts";
+import { libc } from "./_libc.ts";
+import {
+  AF_INET,
+  AF_INET6,
+  IP_RECVTOS,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPV4_NAME_BYTES,
+  IPV6_RECVTCLASS,
+  IPV6_V6ONLY,
+  NAME_BYTES,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
+  SO_TIMESTAMPNS,
+  SOCK_DGRAM,
+  SOL_SOCKET,
+} from "./_linux.ts";
+import { decodeAddress, encodeAddress } from "./_sockaddr.ts";
+import { callError, SocketOptions } from "./_socket_options.ts";
+import { enableTransmitTimestamps } from "./_transmit_times.ts";
+
+/** Kernel buffers asked for when the options do not say (the original's receive buffer). */
+const DEFAULT_BUFFER_BYTES = 2 * 1024 * 1024;
+
+/** A descriptor ready for the native socket, and what it needs to know of it. */
+export interface OpenedDescriptor {
+  /** The file descriptor. */
+  fd: number;
+  /** AF_INET or AF_INET6. */
+  family: number;
+  /** Its integer options. */
+  options: SocketOptions;
+  /** The address it is bound to. */
+  localAddress: SocketAddress;
+  /** Whether the kernel gives it transmit timestamps. */
+  transmitTimestamps: boolean;
+}
+
+/**
+ * Opens and binds a UDP descriptor as `options` ask (IPv6, dual-stack, when the hostname has a
+ * colon). Throws `SocketError` naming the call that failed; the descriptor is closed then.
+ */
+export function openDescriptor(options: BindOptions): OpenedDescriptor {
+  const c = libc();
+  const v6 = options.hostname.includes(":");
+  const family = v6 ? AF_INET6 : AF_INET;
+  const fd = c.socket(family, SOCK_DGRAM, 0);
+  if (fd < 0) throw callError("socket", options);
+  const socketOptions = new SocketOptions(fd);
+  try {
+    if (v6) socketOptions.set(IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY", true);
+    const name = encodeAddress({ hostname: options.hostname, port: options.port }, family);
+    if (c.bind(fd, name, v6 ? NAME_BYTES : IPV4_NAME_BYTES) !== 0) {
+      throw callError("bind", options);
+    }
+    socketOptions.set(SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS");
+    socketOptions.set(IPPROTO_IP, IP_RECVTOS, 1, "IP_RECVTOS", v6);
+    if (v6) socketOptions.set(IPPROTO_IPV6, IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS");
+    const tos = options.tos ?? 0;
+    if (tos !== 0) socketOptions.setTos(family, tos);
+    const receiveBytes = options.receiveBufferBytes ?? DEFAULT_BUFFER_BYTES;
+    socketOptions.setBuffer(SO_RCVBUFFORCE, SO_RCVBUF, receiveBytes, "SO_RCVBUF");
+    const sendBytes = options.sendBufferBytes ?? DEFAULT_BUFFER_BYTES;
+    socketOptions.setBuffer(SO_SNDBUFFORCE, SO_SNDBUF, sendBytes, "SO_SNDBUF");
+    // Optional: a kernel without them leaves the send times to the clock read before sendmmsg.
+    const transmitTimestamps = options.transmitTimestamps === true &&
+      enableTransmitTimestamps(socketOptions);
+    const localAddress = decodeAddress(localName(fd), 0);
+    return { fd, family, options: socketOptions, localAddress, transmitTimestamps };
+  } catch (error) {
+    c.close(fd);
+    throw error;
+  }
+}
+
+/** Takes over `fd`, opened by `openDescriptor` elsewhere in this process; it is not closed here. */
+export function adoptDescriptor(fd: number): OpenedDescriptor {
+  const local = localName(fd);
+  return {
+    fd,
+    family: local.getUint16(0, true),
+    options: new SocketOptions(fd),
+    localAddress: decodeAddress(local, 0),
+    transmitTimestamps: false,
+  };
+}
+
+/** The sockaddr `fd` is bound to, as getsockname gives it. */
+function localName(fd: number): DataView {
+  const local = new Uint8Array(NAME_BYTES);
+  const length = new Uint32Array([NAME_BYTES]);
+  if (libc().getsockname(fd, local, new Uint8Array(length.buffer)) !== 0) {
+    throw callError("getsockname");
+  }
+  return new DataView(local.buffer);
+}
