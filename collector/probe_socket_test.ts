@@ -57,7 +57,7 @@ Deno.test("probes a partial batch send left out are counted as unsent", async ()
   const probe = new ProbeSocket(
     socket,
     { tos: 0, timeoutMs: 1000, instanceTag: 1 },
-    new Summarizer(1),
+    new Summarizer(1).book,
     new WallNanos(systemClock),
   );
   const target = { hostname: "127.0.0.1", port: 8100 };
