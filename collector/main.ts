@@ -122,7 +122,7 @@ export async function main(args: readonly string[]): Promise<number> {
       console.error(`llama-collector: ${error.message}`);
       return 2;
     }
-    log.fatal("Cannot start: {message}", { message: (error as Error).message });
+    log.fatal("Cannot start: {error}", { error });
     return 1;
   }
   await using _collector = collector;
@@ -148,9 +148,7 @@ export async function main(args: readonly string[]): Promise<number> {
         await collector.reload(await load());
         log.info("Reloaded {file}", { file: values.config ?? "(built-in default)" });
       } catch (error) {
-        log.error("Reload failed, keeping the running config: {message}", {
-          message: (error as Error).message,
-        });
+        log.error("Reload failed, keeping the running config: {error}", { error });
       }
     });
   };

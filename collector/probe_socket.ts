@@ -1,4 +1,4 @@
-import { getLogger } from "@logtape/logtape";
+import { getLogger, type Logger } from "@logtape/logtape";
 import {
   DatagramBatch,
   type DatagramSocket,
@@ -124,7 +124,8 @@ export class ProbeSocket {
   readonly #reader = new ProbeReader();
   readonly #random = new Uint32Array(64);
   #randomIndex = 64;
-  readonly #log = getLogger(["llama", "collector"]);
+  /** Lines about this socket carry its address. */
+  readonly #log: Logger;
   readonly receiving: Promise<void>;
   #closed = false;
   readonly #closing = Promise.withResolvers<void>();
@@ -136,6 +137,9 @@ export class ProbeSocket {
     wall: WallNanos,
   ) {
     this.socket = socket;
+    this.#log = getLogger(["llama", "collector"]).with({
+      address: `${socket.localAddress.hostname}:${socket.localAddress.port}`,
+    });
     this.settings = settings;
     this.#book = book;
     this.#wall = wall;
@@ -247,10 +251,9 @@ export class ProbeSocket {
     if (this.#closed) return;
     this.counters.errors++;
     if (this.counters.errors <= 10 || this.counters.errors % 1000 === 0) {
-      this.#log.warn("Send from {address} failed ({count} so far): {message}", {
-        address: `${this.localAddress.hostname}:${this.localAddress.port}`,
+      this.#log.warn("Send from {address} failed ({count} so far): {error}", {
         count: this.counters.errors,
-        message: (error as Error).message,
+        error,
       });
     }
   }
@@ -333,7 +336,7 @@ export class ProbeSocket {
 
   #receiveFailed(error: unknown): void {
     this.counters.errors++;
-    this.#log.warn("Receive failed: {message}", { message: (error as Error).message });
+    this.#log.warn("Receive on {address} failed: {error}", { error });
   }
 
   /** Matches the `count` answers in `batch` against the probes in flight. */

@@ -41,8 +41,8 @@ export const routeSourceAddresses: SourceAddressLookup = async (
     output = await reading;
   } catch (error) {
     getLogger(["llama", "collector"]).warn(
-      "Cannot ask the routing table for source addresses ({message}); paths report the bind address",
-      { message: (error as Error).message },
+      "Cannot ask the routing table for source addresses ({error}); paths report the bind address",
+      { error },
     );
     return found;
   }

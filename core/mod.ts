@@ -16,19 +16,72 @@
  * @module
  */
 export * from "./errors.ts";
-export * from "./probe.ts";
-export * from "./clock.ts";
-export * from "./socket.ts";
-export * from "./deno_socket.ts";
-export * from "./token_bucket.ts";
-export * from "./flags.ts";
-export * from "./prometheus.ts";
-export * from "./logging.ts";
+export {
+  decodeProbe,
+  encodeProbe,
+  fillReflection,
+  type Probe,
+  type ProbeFields,
+  type ProbeLayout,
+  ProbeReader,
+  type ProbeRejection,
+  ProbeWriter,
+  type Reflection,
+  reflectionDwellNs,
+  ReflectionFlag,
+  reflectionFlags,
+  reflectionTos,
+  SIGNATURE_BYTES,
+} from "./probe.ts";
+export { type Clock, systemClock, WallNanos } from "./clock.ts";
+export {
+  type BindOptions,
+  DatagramBatch,
+  type DatagramSocket,
+  type OpenSocket,
+  PeerAddressCache,
+  type SocketAddress,
+  type TimestampSource,
+} from "./socket.ts";
+export { hasDenoDatagramApi, openDenoSocket } from "./deno_socket.ts";
+export { TokenBucket } from "./token_bucket.ts";
+export {
+  type FlagSpec,
+  type FlagValues,
+  formatUsage,
+  type ParsedFlags,
+  parseFlags,
+} from "./flags.ts";
+export {
+  formatPrometheus,
+  type MetricFamily,
+  type MetricSample,
+  PROMETHEUS_CONTENT_TYPE,
+  sanitizeLabelName,
+} from "./prometheus.ts";
+export { type LogFormat, type LoggingOptions, type LogLevel, setupLogging } from "./logging.ts";
 export * from "./address.ts";
-export * from "./metrics_server.ts";
-export * from "./program.ts";
-export * from "./config_node.ts";
+export { type MetricsServer, serveMetrics } from "./metrics_server.ts";
+export {
+  checkWholeNumber,
+  LOGGING_FLAGS,
+  type LoggingFlags,
+  type ProgramFlags,
+  readProgramFlags,
+  waitForSignal,
+} from "./program.ts";
+export { ConfigNode, parseYamlConfig } from "./config_node.ts";
 export * from "./native_socket.ts";
-export * from "./engine.ts";
-export * from "./heap.ts";
-export type * from "./summary.ts";
+export { type Engine, ENGINE_CHOICES, type EngineChoice, selectEngine } from "./engine.ts";
+export { capMallocMmapThreshold, fullGarbageCollector } from "./heap.ts";
+export type {
+  FlowSummary,
+  IntervalHeader,
+  IntervalSummary,
+  IntervalTrend,
+  PathSummary,
+  PathTrend,
+  ProbeStatistics,
+  RttStatistics,
+  TosSummary,
+} from "./summary.ts";

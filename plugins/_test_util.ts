@@ -18,7 +18,9 @@ export async function recordLogs(): Promise<LogRecord[] & AsyncDisposable> {
 
 /** The text of a record, its properties filled in. */
 export function renderRecord(record: LogRecord): string {
-  return record.message.map((part) => typeof part === "string" ? part : String(part)).join("");
+  return record.message.map((part) =>
+    typeof part === "string" ? part : part instanceof Error ? part.message : String(part)
+  ).join("");
 }
 
 /** A context like the scraper's for an instance named `name`. */
@@ -28,7 +30,7 @@ export function testContext(
 ): PluginContext {
   return {
     name,
-    logger: getLogger(["llama", "plugin", name]),
+    logger: getLogger(["llama", "plugin", name]).with({ plugin: name }),
     configDirectory: Deno.cwd(),
     dataDirectory: undefined,
     signal: new AbortController().signal,

@@ -36,7 +36,10 @@ export interface PluginLogger {
 export interface PluginContext {
   /** The instance's name: the plugin's, or the one set in the config. */
   readonly name: string;
-  /** A logger already named after the instance (`llama.plugin.<name>`). */
+  /**
+   * A logger already named after the instance (`llama.plugin.<name>`), whose lines carry
+   * `plugin: <name>` as a property.
+   */
   readonly logger: PluginLogger;
   /** The folder of the config file, for relative paths in options. */
   readonly configDirectory: string;

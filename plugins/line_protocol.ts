@@ -10,7 +10,7 @@ export type Precision = "s" | "ms";
  *
  * @example
  * ```ts
- * import { toLineProtocol } from "@llama/plugins";
+ * import { toLineProtocol } from "./line_protocol.ts";
  * const text = toLineProtocol([{
  *   measurement: "raw_stats", tags: { src_ip: "::", dst_ip: "10.0.0.2" },
  *   fields: { loss: 0, rtt: 0.134507 }, time: 1764090000000,

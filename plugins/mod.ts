@@ -31,13 +31,23 @@
  *
  * @module
  */
-export * from "./contract.ts";
-export * from "./options.ts";
-export * from "./loader.ts";
-export * from "./line_protocol.ts";
-export { BUILTIN_PLUGINS } from "./builtin.ts";
-export { type StdoutOptions, stdoutOutput, toJsonLines } from "./outputs/stdout.ts";
-export { csvLine, type CsvOptions, csvOutput } from "./outputs/csv.ts";
+export {
+  type Output,
+  type OutputPlugin,
+  type Plugin,
+  PLUGIN_CONTRACT_VERSION,
+  type PluginBase,
+  type PluginContext,
+  type PluginLogger,
+  type Point,
+  type TagResolver,
+  type TagResolverPlugin,
+} from "./contract.ts";
+export { OptionsReader } from "./options.ts";
+export { loadPlugin, type LoadPluginOptions } from "./loader.ts";
+export type { Precision } from "./line_protocol.ts";
+export { type StdoutOptions, stdoutOutput } from "./outputs/stdout.ts";
+export { type CsvOptions, csvOutput } from "./outputs/csv.ts";
 export { type InfluxdbOptions, influxdbOutput } from "./outputs/influxdb.ts";
 export { staticTags, type StaticTagsOptions } from "./tags/static.ts";
-export { dnsTags, type DnsTagsOptions, ptrName } from "./tags/dns.ts";
+export { dnsTags, type DnsTagsOptions } from "./tags/dns.ts";

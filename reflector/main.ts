@@ -105,7 +105,7 @@ export async function main(args: readonly string[]): Promise<number> {
       console.error(`llama-reflector: ${error.message}`);
       return 2;
     }
-    log.fatal("Cannot start: {message}", { message: (error as Error).message });
+    log.fatal("Cannot start: {error}", { error });
     return 1;
   }
   await using _reflector = reflector;
@@ -116,10 +116,7 @@ export async function main(args: readonly string[]): Promise<number> {
       : await serveMetrics(parseHostPort(values.metrics, "--metrics"), () =>
         reflectorMetrics(reflector.counters()));
   } catch (error) {
-    log.fatal("Cannot serve metrics on {address}: {message}", {
-      address: values.metrics,
-      message: (error as Error).message,
-    });
+    log.fatal("Cannot serve metrics on {address}: {error}", { address: values.metrics, error });
     return 1;
   }
   await using _metrics = metrics;
@@ -141,7 +138,7 @@ export async function main(args: readonly string[]): Promise<number> {
     ]);
     log.info("Stopping ({reason})", { reason: outcome });
   } catch (error) {
-    log.fatal("Reflector failed: {message}", { message: (error as Error).message });
+    log.fatal("Reflector failed: {error}", { error });
     return 1;
   } finally {
     clearInterval(timer);

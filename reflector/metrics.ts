@@ -6,7 +6,8 @@ import type { ReflectorCounters } from "./reflector.ts";
  *
  * @example
  * ```ts
- * import { reflectorMetrics, startReflector } from "@llama/reflector";
+ * import { reflectorMetrics } from "./metrics.ts";
+ * import { startReflector } from "./reflector.ts";
  * await using reflector = await startReflector({ hostname: "127.0.0.1", port: 0 });
  * console.assert(reflectorMetrics(reflector.counters()).includes("llama_reflector_received_total 0"));
  * ```

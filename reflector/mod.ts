@@ -12,8 +12,14 @@
  *
  * @module
  */
-export * from "./reflector.ts";
-export * from "./metrics.ts";
+export {
+  type InvalidReason,
+  type Reflector,
+  type ReflectorCounters,
+  type ReflectorDependencies,
+  type ReflectorOptions,
+  startReflector,
+} from "./reflector.ts";
 
 import { main } from "./main.ts";
 // `deno run jsr:@llama/reflector` runs this module: start the program.

@@ -7,6 +7,7 @@
  */
 import { adoptNativeSocket, DatagramBatch, systemClock } from "@llama/core";
 import { Answerer } from "./answerer.ts";
+import { type PostedProperties, postedProperties } from "./_worker_errors.ts";
 
 /** The Worker's global scope (typed here: a published module may not switch its lib to deno.worker). */
 const scope = self as unknown as {
@@ -36,7 +37,7 @@ export interface ReflectWorkerStart {
 /** What the loop tells the main thread. */
 export type ReflectWorkerMessage =
   | { type: "ready" }
-  | { type: "warn"; message: string; properties: Record<string, unknown> }
+  | ({ type: "warn"; message: string } & PostedProperties)
   | { type: "stopped" };
 
 function post(message: ReflectWorkerMessage): void {
@@ -47,7 +48,7 @@ function run(start: ReflectWorkerStart): void {
   const socket = adoptNativeSocket(start.fd);
   const stop = new Int32Array(start.stop);
   const warn = (message: string, properties: Record<string, unknown>) =>
-    post({ type: "warn", message, properties: textOfErrors(properties) });
+    post({ type: "warn", message, ...postedProperties(properties) });
   const answerer = new Answerer(
     socket,
     systemClock,
@@ -92,15 +93,6 @@ function run(start: ReflectWorkerStart): void {
       if (Atomics.load(stop, 0) === 0) answerer.sendFailed(error);
     }
   }
-}
-
-/** Errors do not cross to another thread as themselves: send their text. */
-function textOfErrors(properties: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(properties).map((
-      [key, value],
-    ) => [key, value instanceof Error ? value.message : value]),
-  );
 }
 
 scope.onmessage = (event) => {

@@ -14,6 +14,7 @@ import {
 } from "@llama/core";
 import { Answerer, COUNTER_SLOTS, readCounters, type ReflectorCounters } from "./answerer.ts";
 import type { ReflectWorkerMessage, ReflectWorkerStart } from "./reflect_worker.ts";
+import { receivedProperties } from "./_worker_errors.ts";
 
 export type { InvalidReason, ReflectorCounters } from "./answerer.ts";
 
@@ -363,7 +364,7 @@ class WorkerReflector implements Reflector {
     this.#worker.onmessage = (event: MessageEvent<ReflectWorkerMessage>) => {
       const message = event.data;
       if (message.type === "ready") ready.resolve();
-      else if (message.type === "warn") log.warn(message.message, message.properties);
+      else if (message.type === "warn") log.warn(message.message, receivedProperties(message));
       else if (message.type === "stopped") stopped.resolve();
     };
     this.#worker.onerror = (event) => {

@@ -162,7 +162,7 @@ export async function main(args: readonly string[]): Promise<number> {
   try {
     scraper = await startScraper(config, plugins);
   } catch (error) {
-    log.fatal("Cannot start: {message}", { message: (error as Error).message });
+    log.fatal("Cannot start: {error}", { error });
     return 1;
   }
   await using _scraper = scraper;
@@ -182,7 +182,7 @@ export async function main(args: readonly string[]): Promise<number> {
       ? undefined
       : await serveMetrics(config.metrics, () => scraper.metrics());
   } catch (error) {
-    log.fatal("Cannot serve metrics: {message}", { message: (error as Error).message });
+    log.fatal("Cannot serve metrics: {error}", { error });
     return 1;
   }
   await using _metrics = metrics;
@@ -193,7 +193,7 @@ export async function main(args: readonly string[]): Promise<number> {
       describe: () => describeCollectors(config.collectors.map((collector) => collector.name)),
     });
   } catch (error) {
-    log.fatal("Cannot serve the matrix page: {message}", { message: (error as Error).message });
+    log.fatal("Cannot serve the matrix page: {error}", { error });
     return 1;
   }
   await using _ui = ui;

@@ -14,11 +14,26 @@
  *
  * @module
  */
-export * from "./config.ts";
-export * from "./scrape.ts";
-export * from "./scraper.ts";
-export * from "./output_host.ts";
-export * from "./spool.ts";
+export {
+  type CollectorTarget,
+  type LoadedPlugin,
+  loadScraperPlugins,
+  parseScraperConfig,
+  type PluginUse,
+  type ScraperConfig,
+  type ScraperPlugins,
+} from "./config.ts";
+export {
+  type CollectorStatus,
+  type Scraper,
+  type ScraperDependencies,
+  startScraper,
+} from "./scraper.ts";
+export {
+  type OutputHost,
+  type OutputHostCounters,
+  type OutputHostSettings,
+} from "./output_host.ts";
 
 import { main } from "./main.ts";
 // `deno run jsr:@llama/scraper` runs this module: start the program.

@@ -78,7 +78,8 @@ export class OutputHost {
     this.#output = output;
     this.#settings = settings;
     this.#spool = spool;
-    this.#log = log;
+    // Every line names the output, in its text and as a property.
+    this.#log = log.with({ output: name });
     this.#refreshCounters();
     this.#loop = this.#run();
   }
@@ -104,12 +105,8 @@ export class OutputHost {
           // What could not go to disk waits in memory rather than being lost.
           const rest = batch.slice(start);
           this.#log.error(
-            "Cannot spill {count} points to {directory}, keeping them in memory: {message}",
-            {
-              count: rest.length,
-              directory: spool.directory,
-              message: (error as Error).message,
-            },
+            "{output}: cannot spill {count} points to {directory}, keeping them in memory: {error}",
+            { count: rest.length, directory: spool.directory, error },
           );
           this.#memory.push(rest);
           this.#memoryPoints += rest.length;
@@ -132,10 +129,7 @@ export class OutputHost {
       this.counters.dropped += dropped.length;
       this.#log.error(
         "{output} is behind and there is no data directory: dropped {count} oldest points",
-        {
-          output: this.name,
-          count: dropped.length,
-        },
+        { count: dropped.length },
       );
     }
     this.#refreshCounters();
@@ -163,7 +157,6 @@ export class OutputHost {
       for (const batch of this.#memory.reverse()) await this.#spool.prepend(batch);
       if (this.#memoryPoints > 0) {
         this.#log.info("{output}: {count} points kept in {directory} for the next start", {
-          output: this.name,
           count: this.#memoryPoints,
           directory: this.#spool.directory,
         });
@@ -173,10 +166,7 @@ export class OutputHost {
     } else if (this.#memoryPoints > 0) {
       this.#log.warn(
         "{output}: {count} points were not written and there is no data directory to keep them",
-        {
-          output: this.name,
-          count: this.#memoryPoints,
-        },
+        { count: this.#memoryPoints },
       );
     }
     await this.#output[Symbol.asyncDispose]?.();
@@ -208,7 +198,7 @@ export class OutputHost {
         await done();
         this.counters.written += points.length;
         this.counters.lastSuccess = Date.now();
-        if (attempt > 0) this.#log.info("{output} is writing again", { output: this.name });
+        if (attempt > 0) this.#log.info("{output} is writing again");
         attempt = 0;
       } catch (error) {
         if (this.#stop.signal.aborted) {
@@ -218,10 +208,9 @@ export class OutputHost {
         if (error instanceof PluginError && !error.retryable) {
           await done();
           this.counters.rejected += points.length;
-          this.#log.error("{output} refused {count} points for good: {message}", {
-            output: this.name,
+          this.#log.error("{output} refused {count} points for good: {error}", {
             count: points.length,
-            message: error.message,
+            error,
           });
           continue;
         }
@@ -234,11 +223,10 @@ export class OutputHost {
         const wait = delay / 2 + Math.random() * delay / 2;
         attempt++;
         this.#log.warn(
-          "{output}: write of {count} points failed ({message}); retry {attempt} in {seconds} s",
+          "{output}: write of {count} points failed ({error}); retry {attempt} in {seconds} s",
           {
-            output: this.name,
             count: points.length,
-            message: (error as Error).message,
+            error,
             attempt,
             seconds: (wait / 1000).toFixed(1),
           },

@@ -38,7 +38,8 @@ export interface ScrapeOptions {
  *
  * @example
  * ```ts ignore
- * import { collectorTarget, scrapeCollector } from "@llama/scraper";
+ * import { collectorTarget } from "./config.ts";
+ * import { scrapeCollector } from "./scrape.ts";
  * const result = await scrapeCollector(collectorTarget("127.0.0.1:5000")!, {
  *   signal: AbortSignal.timeout(5000), flows: false, fallbackTime: Date.now(),
  * });

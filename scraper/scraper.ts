@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { getLogger } from "@logtape/logtape";
+import { getLogger, type Logger } from "@logtape/logtape";
 import { type Clock, formatPrometheus, type MetricFamily, systemClock } from "@llama/core";
 import { type PluginContext, type Point, stdoutOutput, type TagResolver } from "@llama/plugins";
 import type { CollectorTarget, ScraperConfig, ScraperPlugins } from "./config.ts";
@@ -76,7 +76,7 @@ export async function startScraper(
   const stop = new AbortController();
   const context = (name: string, kind: string): PluginContext => ({
     name,
-    logger: getLogger(["llama", "plugin", name]),
+    logger: getLogger(["llama", "plugin", name]).with({ plugin: name }),
     configDirectory: config.directory,
     dataDirectory: config.dataDirectory === undefined
       ? undefined
@@ -90,7 +90,7 @@ export async function startScraper(
     path: "outputs",
   }];
   const hosts: OutputHost[] = [];
-  const resolvers: { name: string; resolver: TagResolver }[] = [];
+  const resolvers: RunningResolver[] = [];
   try {
     for (const output of loaded) {
       const instance = await output.plugin.create(
@@ -113,6 +113,7 @@ export async function startScraper(
     for (const tags of plugins.tags) {
       resolvers.push({
         name: tags.name,
+        log: getLogger(["llama", "scraper"]).with({ resolver: tags.name }),
         resolver: await tags.plugin.create(tags.options as never, context(tags.name, "tags")),
       });
     }
@@ -126,6 +127,13 @@ export async function startScraper(
 
 /** Intervals of each collector kept for the matrix page. */
 const UI_INTERVALS = 30;
+
+/** A tag resolver in use, with its instance name and a logger whose lines carry that name. */
+interface RunningResolver {
+  name: string;
+  resolver: TagResolver;
+  log: Logger;
+}
 
 /** `tags` plus the resolvers' tags of the source and destination, as `src_<tag>` and `dst_<tag>`. */
 function withResolvedTags(
@@ -146,12 +154,14 @@ function withResolvedTags(
 class RunningScraper implements Scraper {
   readonly #config: ScraperConfig;
   readonly #hosts: OutputHost[];
-  readonly #resolvers: { name: string; resolver: TagResolver }[];
+  readonly #resolvers: RunningResolver[];
   readonly #stop: AbortController;
   readonly #clock: Clock;
   readonly #fetch: typeof fetch;
   readonly #status: CollectorStatus[];
   readonly #log = getLogger(["llama", "scraper"]);
+  /** Each collector's logger, in the order of `#status`: its lines carry its name. */
+  readonly #collectorLogs: Logger[];
   readonly #running = new Set<Promise<void>>();
   readonly #history: SummaryHistory | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -159,7 +169,7 @@ class RunningScraper implements Scraper {
   constructor(
     config: ScraperConfig,
     hosts: OutputHost[],
-    resolvers: { name: string; resolver: TagResolver }[],
+    resolvers: RunningResolver[],
     stop: AbortController,
     clock: Clock,
     fetcher: typeof fetch,
@@ -183,6 +193,7 @@ class RunningScraper implements Scraper {
       lastDurationMs: 0,
       lastInterval: 0,
     }));
+    this.#collectorLogs = config.collectors.map(({ name }) => this.#log.with({ collector: name }));
     this.#schedule();
   }
 
@@ -207,7 +218,11 @@ class RunningScraper implements Scraper {
   /** One round: every collector on its own, none waiting for another; then one line of health. */
   #round(boundary: number): Promise<void> {
     const before = this.#status.map((status) => ({ ...status }));
-    const round = Promise.all(this.#status.map((status) => this.#scrape(status, boundary))).then(
+    const round = Promise.all(
+      this.#status.map((status, index) =>
+        this.#scrape(status, this.#collectorLogs[index], boundary)
+      ),
+    ).then(
       () => {
         if (this.#stop.signal.aborted) return;
         const delta = (key: "ok" | "failed" | "stale" | "points") =>
@@ -236,7 +251,7 @@ class RunningScraper implements Scraper {
     return round;
   }
 
-  async #scrape(status: CollectorStatus, boundary: number): Promise<void> {
+  async #scrape(status: CollectorStatus, log: Logger, boundary: number): Promise<void> {
     const started = performance.now();
     const signal = AbortSignal.any([
       this.#stop.signal,
@@ -286,10 +301,8 @@ class RunningScraper implements Scraper {
       status.up = false;
       status.lastDurationMs = performance.now() - started;
       status.lastError = (error as Error).message;
-      this.#log.warn("Scrape failed: {message}", {
-        collector: status.collector.name,
-        message: (error as Error).message,
-      });
+      // The error names the collector; the logger adds it as a property.
+      log.warn("Scrape failed: {error}", { error });
     }
   }
 
@@ -305,17 +318,13 @@ class RunningScraper implements Scraper {
       if (point.tags.src_ip !== undefined) addresses.add(point.tags.src_ip);
       if (point.tags.dst_ip !== undefined) addresses.add(point.tags.dst_ip);
     }
-    for (const { name, resolver } of this.#resolvers) {
+    for (const { resolver, log } of this.#resolvers) {
       await Promise.all([...addresses].map(async (address) => {
         try {
           const tags = await resolver.resolve(address, signal);
           found.set(address, { ...found.get(address), ...tags });
         } catch (error) {
-          this.#log.warn("Tag resolver {resolver} failed for {address}: {message}", {
-            resolver: name,
-            address,
-            message: (error as Error).message,
-          });
+          log.warn("Tag resolver {resolver} failed for {address}: {error}", { address, error });
         }
       }));
     }

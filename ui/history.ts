@@ -27,7 +27,7 @@ export interface HistoryInterval extends Omit<IntervalLike, "paths"> {
  *
  * @example
  * ```ts
- * import { selectHistory } from "@llama/ui";
+ * import { selectHistory } from "./history.ts";
  * const path = (dstIp: string, lossPercent: number) => ({
  *   srcIp: "10.0.0.1", dstIp, tags: {}, sent: 100, lost: lossPercent, lossPercent, rtt: null,
  * });

@@ -101,7 +101,7 @@ export const MATRIX_LIMITS = { default: 100, max: 1000 } as const;
  *
  * @example
  * ```ts
- * import { groupValue } from "@llama/ui";
+ * import { groupValue } from "./matrix.ts";
  * const path = { srcIp: "10.0.0.1", dstIp: "10.0.1.1", tags: { dst_region: "east" } };
  * console.assert(groupValue(path, "dst_region") === "east" && groupValue(path, "src_ip") === "10.0.0.1");
  * ```
@@ -117,7 +117,7 @@ export function groupValue(path: Pick<PathLike, "srcIp" | "dstIp" | "tags">, key
  *
  * @example
  * ```ts
- * import { groupingKeys } from "@llama/ui";
+ * import { groupingKeys } from "./matrix.ts";
  * const keys = groupingKeys([{ start: "", end: "", intervalSeconds: 1, paths: [
  *   { srcIp: "a", dstIp: "b", tags: { dst_region: "east" }, sent: 1, lost: 0, lossPercent: 0, rtt: null },
  * ] }]);
@@ -158,7 +158,7 @@ export function matchesPath(path: PathLike, match: readonly PathMatch[]): boolea
  *
  * @example
  * ```ts
- * import { buildMatrix } from "@llama/ui";
+ * import { buildMatrix } from "./matrix.ts";
  * const path = (dstIp: string, region: string, lost: number) => ({
  *   srcIp: "10.0.0.1", dstIp, tags: { dst_region: region }, sent: 100, lost,
  *   lossPercent: lost, rtt: { p50: 1, p99: 2 },

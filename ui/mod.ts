@@ -14,8 +14,13 @@
  *
  * @module
  */
-export * from "./types.ts";
-export * from "./matrix.ts";
-export * from "./history.ts";
-export * from "./api.ts";
-export * from "./serve.ts";
+export type {
+  FlowLike,
+  IntervalLike,
+  MatrixSource,
+  PathLike,
+  RttLike,
+  StatisticsLike,
+} from "./types.ts";
+export { createMatrixUi, type MatrixUi, type MatrixUiOptions } from "./api.ts";
+export { type MatrixServer, serveMatrixUi } from "./serve.ts";

@@ -76,10 +76,7 @@ export const dnsTags: TagResolverPlugin<DnsTagsOptions> = {
           name = answers[0]?.replace(/\.$/, "");
           if (name !== undefined && options.shortName) name = name.split(".")[0];
         } catch (error) {
-          context.logger.debug("No PTR record for {address}: {message}", {
-            address,
-            message: (error as Error).message,
-          });
+          context.logger.debug("No PTR record for {address}: {error}", { address, error });
         }
         cache.set(address, { name, expires: Date.now() + options.ttlMs });
       })().finally(() => pending.delete(address));

@@ -66,9 +66,9 @@ export const staticTags: TagResolverPlugin<StaticTagsOptions> = {
         const message = (error as Error).message;
         if (message === reported) return;
         reported = message;
-        context.logger.error("Cannot reload {file}, keeping the tags read before: {message}", {
+        context.logger.error("Cannot reload {file}, keeping the tags read before: {error}", {
           file: path,
-          message,
+          error,
         });
       }
     };
