@@ -1,9 +1,14 @@
 import { getLogger, type Logger } from "@logtape/logtape";
+/**
+ * A probing socket: stages probes into batches, sends them, and matches the answers it receives
+ * against the probes it has in flight.
+ *
+ * @module
+ */
 import {
   DatagramBatch,
   type DatagramSocket,
   ProbeReader,
-  ProbeWriter,
   reflectionDwellNs,
   ReflectionFlag,
   reflectionFlags,
@@ -15,6 +20,8 @@ import {
 } from "@llama/core";
 import { InFlightTable } from "./in_flight.ts";
 import type { IntervalBook } from "./interval_book.ts";
+import { ProbeBatches } from "./_probe_batches.ts";
+import { TransmitKeys } from "./_transmit_keys.ts";
 
 /** How one socket's probes look and behave. */
 export interface ProbeSocketSettings {
@@ -61,20 +68,8 @@ export interface ProbeSocketCounters {
   sendTimeMismatches: number;
 }
 
-const BATCH_SLOTS = 64;
 /** What a flush returns once its datagrams are sent. */
 const SENT: Promise<void> = Promise.resolve();
-const BATCH_RING = 4;
-/** Probes whose transmit time may still be coming: far more than are sent between two reads. */
-const KEY_RING = 1 << 16;
-/** A kernel transmit time this long after the clock read before the send belongs to another probe. */
-const TRANSMIT_TOLERANCE_MS = 20;
-
-/**
- * The batch every socket's `drain` reads into: a drain reads and handles its answers in one
- * synchronous call, so one batch serves them all (128 KiB, where one a socket took 128 KiB each).
- */
-let drainBatch: DatagramBatch | undefined;
 
 /**
  * One probing socket: stages probes into batch slots that hold copies of the probe template,
@@ -97,33 +92,10 @@ export class ProbeSocket {
   };
   /** Set once the socket is no longer scheduled; it closes after its timeout. */
   retiring = false;
-  readonly #writer: ProbeWriter;
-  readonly #batches: DatagramBatch[];
-  readonly #sending: (Promise<void> | undefined)[] = new Array(BATCH_RING);
-  readonly #busy: boolean[] = new Array(BATCH_RING).fill(false);
-  readonly #pendingIds: Uint32Array[];
-  /** The probe id and the key of each transmit time still expected, by key modulo KEY_RING. */
-  readonly #keyIds = new Uint32Array(KEY_RING);
-  readonly #keys = new Float64Array(KEY_RING).fill(-1);
-  /** Transmit times expected and not read yet: no system call is made while there are none. */
-  #unreadTransmitTimes = 0;
-  readonly #onTransmitTime = (key: number, sentAt: number): void => {
-    const slot = key & (KEY_RING - 1);
-    if (this.#keys[slot] !== key) return; // a probe already forgotten
-    this.#keys[slot] = -1;
-    if (this.table.refineSentAt(this.#keyIds[slot], sentAt, TRANSMIT_TOLERANCE_MS)) {
-      this.counters.kernelSendTimes++;
-    } else if (this.table.isInFlight(this.#keyIds[slot])) {
-      this.counters.sendTimeMismatches++;
-    }
-  };
-  #current = 0;
-  #staged = 0;
+  readonly #batches: ProbeBatches;
+  readonly #transmitKeys: TransmitKeys;
   readonly #book: IntervalBook;
-  readonly #wall: WallNanos;
   readonly #reader = new ProbeReader();
-  readonly #random = new Uint32Array(64);
-  #randomIndex = 64;
   /** Lines about this socket carry its address. */
   readonly #log: Logger;
   readonly receiving: Promise<void>;
@@ -142,15 +114,8 @@ export class ProbeSocket {
     });
     this.settings = settings;
     this.#book = book;
-    this.#wall = wall;
-    this.#writer = new ProbeWriter({ tos: settings.tos });
-    const length = this.#writer.bytes.length;
-    this.#batches = Array.from({ length: BATCH_RING }, () => {
-      const batch = new DatagramBatch(BATCH_SLOTS, length);
-      for (const slot of batch.slots) slot.set(this.#writer.bytes);
-      return batch;
-    });
-    this.#pendingIds = Array.from({ length: BATCH_RING }, () => new Uint32Array(BATCH_SLOTS));
+    this.#batches = new ProbeBatches(settings.tos, wall);
+    this.#transmitKeys = new TransmitKeys(this.table, this.counters);
     this.receiving = this.#receive();
   }
 
@@ -171,28 +136,17 @@ export class ProbeSocket {
     target: SocketAddress,
     now: number,
   ): Promise<void> | undefined {
-    if (this.#staged === BATCH_SLOTS) this.flush();
-    const index = this.#current;
-    if (this.#staged === 0 && this.#busy[index]) {
-      return this.#sending[index]!.then(() => {
+    const batches = this.#batches;
+    if (batches.full) this.flush();
+    const busy = batches.busy();
+    if (busy !== undefined) {
+      return busy.then(() => {
         this.stage(flow, interval, sequence, target, now);
       });
     }
-    const batch = this.#batches[index];
-    const slot = this.#staged;
-    const base = batch.slots[slot].byteOffset;
-    const nonce = this.#nonce();
+    const nonce = batches.nonce();
     const id = this.table.insert(flow, interval, sequence, nonce, now);
-    const signature = base + this.#writer.signatureOffset;
-    batch.view.setUint32(signature, id, true);
-    batch.view.setUint32(signature + 4, nonce, true);
-    batch.view.setUint16(signature + 8, this.settings.instanceTag, true);
-    this.#wall.convert(now);
-    this.#writer.stamp(batch.slots[slot], batch.view, this.#wall.high, this.#wall.low, sequence);
-    batch.lengths[slot] = this.#writer.bytes.length;
-    batch.addresses[slot] = target;
-    this.#pendingIds[index][slot] = id;
-    this.#staged++;
+    batches.stage(id, nonce, this.settings.instanceTag, sequence, target, now);
     this.#book.sent(flow, interval);
     this.counters.sent++;
     return undefined;
@@ -200,12 +154,11 @@ export class ProbeSocket {
 
   /** Sends the staged probes, and records when each one left. */
   flush(): Promise<void> {
-    const count = this.#staged;
+    const batches = this.#batches;
+    const count = batches.staged;
     if (count === 0) return Promise.resolve();
-    const index = this.#current;
-    const batch = this.#batches[index];
-    this.#staged = 0;
-    this.#current = (index + 1) % BATCH_RING;
+    const index = batches.take();
+    const batch = batches.batch(index);
     // The native engine sends at once: no promise a flush (four sockets flush every turn of the
     // prober, ~1,000 turns a second at 20k probes/s).
     let sending: Promise<number> | undefined;
@@ -220,30 +173,21 @@ export class ProbeSocket {
     }
     // The socket stamped each slot's send time before returning: give them to the table now,
     // before any reply can be handled.
-    const ids = this.#pendingIds[index];
+    const ids = batches.ids(index);
     for (let slot = 0; slot < count; slot++) {
       this.table.setSentAt(ids[slot], batch.sentAt[slot]);
       const key = batch.transmitKeys[slot];
-      if (key >= 0) {
-        // The kernel's own transmit time replaces it once it is read (readTransmitTimes).
-        this.#keyIds[key & (KEY_RING - 1)] = ids[slot];
-        this.#keys[key & (KEY_RING - 1)] = key;
-        this.#unreadTransmitTimes++;
-      }
+      // The kernel's own transmit time replaces it once it is read (readTransmitTimes).
+      if (key >= 0) this.#transmitKeys.expect(key, ids[slot]);
     }
     if (sending === undefined) return SENT;
-    this.#busy[index] = true;
     const done = sending.then(
       (sent) => {
-        this.#busy[index] = false;
         if (sent < count) this.counters.unsent += count - sent;
       },
-      (error) => {
-        this.#busy[index] = false;
-        this.#sendFailed(error);
-      },
+      (error) => this.#sendFailed(error),
     );
-    this.#sending[index] = done;
+    batches.sending(index, done);
     return done;
   }
 
@@ -268,10 +212,7 @@ export class ProbeSocket {
 
   /** Takes the kernel's transmit times queued so far as the send times of their probes. */
   readTransmitTimes(): void {
-    if (this.#unreadTransmitTimes === 0 || this.#closed) return;
-    const read = this.socket.readTransmitTimes?.(this.#onTransmitTime) ?? 0;
-    // None queued now: any still to come are read after the next send.
-    this.#unreadTransmitTimes = read === 0 ? 0 : Math.max(0, this.#unreadTransmitTimes - read);
+    if (!this.#closed) this.#transmitKeys.read(this.socket);
   }
 
   /** Stops receiving and closes the socket. */
@@ -279,7 +220,7 @@ export class ProbeSocket {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing.resolve();
-    await Promise.all(this.#sending);
+    await this.#batches.sent();
     this.socket.close();
     await this.receiving;
   }
@@ -287,12 +228,12 @@ export class ProbeSocket {
   /**
    * Reads and handles every answer queued now, without waiting (native engine; nothing
    * otherwise). The prober calls it on each of its turns while it is busy, so that at high rates
-   * answers are read in batches on its turns instead of one promise each.
+   * answers are read in batches on its turns instead of one promise each. `batch` is scratch
+   * space: every socket's answers are read and handled before `drain` returns, so one batch
+   * serves every socket.
    */
-  drain(): void {
+  drain(batch: DatagramBatch): void {
     if (this.#closed || this.socket.receiveQueued === undefined) return;
-    drainBatch ??= new DatagramBatch(64, 2048);
-    const batch = drainBatch;
     for (;;) {
       let count: number;
       try {
@@ -392,13 +333,5 @@ export class ProbeSocket {
       else if (result === "duplicate") this.counters.duplicates++;
       else this.counters.unmatched++;
     }
-  }
-
-  #nonce(): number {
-    if (this.#randomIndex === this.#random.length) {
-      crypto.getRandomValues(this.#random);
-      this.#randomIndex = 0;
-    }
-    return this.#random[this.#randomIndex++];
   }
 }

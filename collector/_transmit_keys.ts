@@ -1,0 +1,52 @@
+/**
+ * The kernel transmit times a probe socket still expects: which probe each timestamp key belongs
+ * to, so that the kernel's send time can replace the clock's.
+ *
+ * @module
+ */
+import type { DatagramSocket } from "@llama/core";
+import type { InFlightTable } from "./in_flight.ts";
+import type { ProbeSocketCounters } from "./probe_socket.ts";
+
+/** Probes whose transmit time may still be coming: far more than are sent between two reads. */
+const KEY_RING = 1 << 16;
+/** A kernel transmit time this long after the clock read before the send belongs to another probe. */
+const TRANSMIT_TOLERANCE_MS = 20;
+
+/** The probe id and the key of each transmit time still expected, by key modulo `KEY_RING`. */
+export class TransmitKeys {
+  readonly #ids = new Uint32Array(KEY_RING);
+  readonly #keys = new Float64Array(KEY_RING).fill(-1);
+  /** Transmit times expected and not read yet: no system call is made while there are none. */
+  #unread = 0;
+  readonly #onTransmitTime: (key: number, sentAt: number) => void;
+
+  /** Keys of probes of `table`, counting what the kernel's times did in `counters`. */
+  constructor(table: InFlightTable, counters: ProbeSocketCounters) {
+    this.#onTransmitTime = (key, sentAt) => {
+      const slot = key & (KEY_RING - 1);
+      if (this.#keys[slot] !== key) return; // a probe already forgotten
+      this.#keys[slot] = -1;
+      if (table.refineSentAt(this.#ids[slot], sentAt, TRANSMIT_TOLERANCE_MS)) {
+        counters.kernelSendTimes++;
+      } else if (table.isInFlight(this.#ids[slot])) {
+        counters.sendTimeMismatches++;
+      }
+    };
+  }
+
+  /** Probe `id`'s transmit time will come with `key`. */
+  expect(key: number, id: number): void {
+    this.#ids[key & (KEY_RING - 1)] = id;
+    this.#keys[key & (KEY_RING - 1)] = key;
+    this.#unread++;
+  }
+
+  /** Takes the transmit times `socket` has queued as the send times of their probes. */
+  read(socket: DatagramSocket): void {
+    if (this.#unread === 0) return;
+    const read = socket.readTransmitTimes?.(this.#onTransmitTime) ?? 0;
+    // None queued now: any still to come are read after the next send.
+    this.#unread = read === 0 ? 0 : Math.max(0, this.#unread - read);
+  }
+}
