@@ -184,6 +184,15 @@ function parseLegacy(root: ConfigNode, file: string | undefined, dstPort: number
             `target use the full format`,
         );
       }
+      if (isIP(host) === 0 && !value.isMissing && value.scalar() !== undefined) {
+        // `timeout_ms: 500` beside the targets: the original has no such legacy setting either.
+        throw keyNode.error(
+          `expected a target address mapped to tags, got ${JSON.stringify(host)}: ` +
+            `${value.describe()}; the legacy format has no settings (every target takes the ` +
+            "default config's, a 1000 ms probe timeout among them): for a port's timeout, " +
+            "use the full format's ports.<name>.timeout (milliseconds)",
+        );
+      }
       checkHost(host, keyNode, "the key");
       return {
         host,

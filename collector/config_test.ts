@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { ConfigError } from "@llama/core";
-import { type CollectorConfig, defaultCollectorConfig } from "./config.ts";
+import { type CollectorConfig, defaultCollectorConfig, parseCollectorConfig } from "./config.ts";
 import { loadCollectorConfig, type LoadConfigOptions } from "./load.ts";
 import type { ResolvedConfig, ResolvedTarget } from "./resolve.ts";
 
@@ -506,4 +506,26 @@ Deno.test("every sample collector config in configs/ loads with the system looku
     demo.targets.default.map(({ ip, port, tags }) => [ip, port, tags.dst_hostname]),
     [["127.0.0.1", 8100, "localhost"], ["127.0.0.3", 8100, "nobody-home"]],
   );
+});
+
+Deno.test("a legacy config refuses a setting such as timeout_ms, pointing at the full format's ports.<name>.timeout", () => {
+  assert.throws(
+    () => parseCollectorConfig("127.0.0.1: {}\ntimeout_ms: 500\n", { file: "legacy.yaml" }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+      assert.equal(error.line, 2);
+      assert.equal(error.column, 1);
+      assert.match(
+        error.message,
+        /timeout_ms: expected a target address mapped to tags, got "timeout_ms": 500/,
+      );
+      assert.match(error.message, /the legacy format has no settings/);
+      assert.match(error.message, /ports\.<name>\.timeout \(milliseconds\)/);
+      return true;
+    },
+  );
+  // Under a target, a key is a tag, as in the original: it sets no timeout.
+  const config = parseCollectorConfig("127.0.0.1:\n  timeout_ms: 500\n");
+  assert.deepEqual(config.targets.default[0].tags, { timeout_ms: "500" });
+  assert.equal(config.ports.default.timeoutMs, 1000);
 });

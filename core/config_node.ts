@@ -55,8 +55,8 @@ export function parseYamlConfig(text: string, file?: string): ConfigNode {
 }
 
 /**
- * A syntax error, worded by the `yaml` package (whose messages name the mistake better than
- * js-yaml's), with a hint for the most common mistakes; js-yaml's own if only it objects.
+ * A syntax error, worded by the `yaml` package (why: see _yaml_tree.ts), with a hint for the most
+ * common mistakes; js-yaml's own if only it objects.
  */
 function syntaxError(text: string, source: Source, error: unknown): ConfigError {
   const document = parseDocument(text, { prettyErrors: false, uniqueKeys: false });

@@ -1,4 +1,5 @@
 import { getLogger } from "@logtape/logtape";
+import { formatAddress } from "./address.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import type { SocketAddress } from "./socket.ts";
 
@@ -30,9 +31,7 @@ export function serveMetrics(address: SocketAddress, render: () => string): Prom
         port: address.port,
         onListen: (local) => {
           log.info("Serving metrics on http://{address}/metrics", {
-            address: local.hostname.includes(":")
-              ? `[${local.hostname}]:${local.port}`
-              : `${local.hostname}:${local.port}`,
+            address: formatAddress(local),
           });
           resolve({
             address: { hostname: local.hostname, port: local.port },

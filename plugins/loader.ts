@@ -35,7 +35,7 @@ export async function loadPlugin<K extends Plugin["kind"]>(
   kind: K,
   options: LoadPluginOptions,
 ): Promise<K extends "output" ? OutputPlugin : TagResolverPlugin> {
-  const builtin = BUILTIN_PLUGINS[kind][use];
+  const builtin = builtinPlugin(kind, use);
   if (builtin !== undefined) {
     return builtin as K extends "output" ? OutputPlugin : TagResolverPlugin;
   }
@@ -83,7 +83,7 @@ function moduleUrl(
     return pathToFileURL(resolve(options.baseDirectory, specifier)).href;
   }
   const other = kind === "output" ? "tags" : "output";
-  if (BUILTIN_PLUGINS[other][specifier] !== undefined) {
+  if (builtinPlugin(other, specifier) !== undefined) {
     throw new PluginLoadError(
       use,
       `"${specifier}" is a built-in ${other} plugin, but ${
@@ -99,6 +99,15 @@ function moduleUrl(
     }) nor a module: write a path (./plugin.ts) ` +
       "or a file:, npm: or jsr: specifier",
   );
+}
+
+/**
+ * The built-in plugin of `kind` named `name`: own names only, so that `constructor`, `toString`
+ * or `__proto__` (inherited from `Object.prototype`) is an unknown plugin like any other name.
+ */
+function builtinPlugin(kind: Plugin["kind"], name: string): Plugin | undefined {
+  const plugins: Readonly<Record<string, Plugin>> = BUILTIN_PLUGINS[kind];
+  return Object.hasOwn(plugins, name) ? plugins[name] : undefined;
 }
 
 /** Checks that a module's export is a plugin of the expected kind; returns it. */

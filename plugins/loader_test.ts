@@ -277,3 +277,15 @@ Deno.test("loadPlugin refuses a bare name that is not built-in and lists the bui
     /not a built-in tags plugin \(static, dns\) nor a module/,
   );
 });
+
+Deno.test("loadPlugin treats names inherited from Object.prototype as unknown plugins", async () => {
+  for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"]) {
+    await assertLoadError(
+      name,
+      "output",
+      "/nonexistent",
+      /not a built-in output plugin \(influxdb, stdout, csv\) nor a module/,
+    );
+    await assertLoadError(name, "tags", "/nonexistent", /not a built-in tags plugin/);
+  }
+});

@@ -166,7 +166,8 @@ export class OptionsReader {
 
   #take(key: string): unknown {
     this.#read.add(key);
-    return this.#raw[key];
+    // Own options only: an option named like an Object.prototype member is simply not given.
+    return Object.hasOwn(this.#raw, key) ? this.#raw[key] : undefined;
   }
 
   #at(key: string): string {

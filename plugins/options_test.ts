@@ -161,3 +161,11 @@ Deno.test("OptionsReader.done refuses unknown options and lists the known ones",
   complete.string("url");
   complete.done();
 });
+
+Deno.test("OptionsReader reads only options that were given, not Object.prototype members", () => {
+  const options = reader({});
+  assert.equal(options.string("constructor", "fallback"), "fallback");
+  assert.equal(options.boolean("hasOwnProperty", true), true);
+  assert.deepEqual(options.strings("toString"), {});
+  options.done();
+});

@@ -1,4 +1,5 @@
 import { getLogger } from "@logtape/logtape";
+import { formatAddress } from "@llama/core";
 import { createMatrixUi, type MatrixUi } from "./api.ts";
 import { selectHistory } from "./history.ts";
 import type { MatrixSource } from "./types.ts";
@@ -59,10 +60,7 @@ export function serveMatrixUi(
         hostname: address.hostname,
         port: address.port,
         onListen: (local) => {
-          const shown = local.hostname.includes(":")
-            ? `[${local.hostname}]:${local.port}`
-            : `${local.hostname}:${local.port}`;
-          log.info("Serving the matrix on http://{address}/", { address: shown });
+          log.info("Serving the matrix on http://{address}/", { address: formatAddress(local) });
           resolve({
             address: { hostname: local.hostname, port: local.port },
             ui,

@@ -70,7 +70,12 @@ export const csvOutput: OutputPlugin<CsvOptions> = {
             new Date(point.time).toISOString(),
             point.measurement,
             ...header.map((column) =>
-              point.tags[column] ?? (column in point.fields ? String(point.fields[column]) : "")
+              // Own properties only: a column named "constructor" is not Object.prototype's.
+              Object.hasOwn(point.tags, column)
+                ? point.tags[column]
+                : Object.hasOwn(point.fields, column)
+                ? String(point.fields[column])
+                : ""
             ),
           ]);
         }

@@ -181,3 +181,19 @@ Deno.test("csv checks its options", () => {
     { file: "-", tags: ["src_ip", "dst_ip"], fields: ["loss", "rtt"] },
   );
 });
+
+Deno.test("csv leaves columns named like Object.prototype members empty when points lack them", async () => {
+  await using folder = await tempFolder();
+  await using _logs = await recordLogs();
+  {
+    await using output = await csvIn(folder.path, {
+      tags: "constructor, src_ip",
+      fields: "toString,sent",
+    });
+    await output.write([point({ src_ip: "a" }, { sent: 2 })], signal);
+  }
+  assert.equal(
+    await Deno.readTextFile(join(folder.path, "out.csv")),
+    "time,measurement,constructor,src_ip,toString,sent\r\n" + `${ISO},raw_stats,,a,,2\r\n`,
+  );
+});

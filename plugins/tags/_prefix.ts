@@ -1,32 +1,13 @@
 // IP prefixes and longest-prefix match, IPv4 and IPv6 (IPv4-mapped IPv6 counts as IPv4).
-import { isIP } from "node:net";
+import { parseIpv4, parseIpv6 } from "@llama/core";
 
 /** An address as a 128-bit number; IPv4 addresses are IPv4-mapped (::ffff:a.b.c.d). */
 export function addressBits(address: string): bigint | undefined {
-  const family = isIP(address);
-  if (family === 4) return 0xffff00000000n | ipv4Bits(address);
-  if (family !== 6) return undefined;
-  const mapped = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(address);
-  let text = address;
-  let tail = 0n;
-  let tailGroups = 0;
-  if (mapped !== null) {
-    text = mapped[1] + "0:0";
-    tail = ipv4Bits(mapped[2]);
-    tailGroups = 2;
-  }
-  const [head, rest] = text.includes("::") ? text.split("::") : [text, undefined];
-  const headGroups = head === "" ? [] : head.split(":");
-  const restGroups = rest === undefined || rest === "" ? [] : rest.split(":");
-  const zeros = 8 - headGroups.length - restGroups.length;
-  const groups = [...headGroups, ...Array(rest === undefined ? 0 : zeros).fill("0"), ...restGroups];
-  let bits = 0n;
-  for (const group of groups) bits = (bits << 16n) | BigInt(parseInt(group, 16));
-  return tailGroups === 0 ? bits : (bits & ~0xffffffffn) | tail;
-}
-
-function ipv4Bits(address: string): bigint {
-  return address.split(".").reduce((bits, part) => (bits << 8n) | BigInt(Number(part)), 0n);
+  const ipv4 = parseIpv4(address);
+  if (ipv4 !== undefined) return 0xffff00000000n | BigInt(ipv4);
+  const groups = parseIpv6(address);
+  if (groups === undefined) return undefined;
+  return groups.reduce((bits, group) => (bits << 16n) | BigInt(group), 0n);
 }
 
 /** Parses `a.b.c.d`, `a.b.c.d/n`, `v6` or `v6/n`; undefined when it is none of these. */
@@ -35,7 +16,7 @@ export function parsePrefix(text: string): { bits: bigint; length: number } | un
   if (extra !== undefined) return undefined;
   const bits = addressBits(address);
   if (bits === undefined) return undefined;
-  const v4 = isIP(address) === 4;
+  const v4 = parseIpv4(address) !== undefined;
   const max = v4 ? 32 : 128;
   const length = lengthText === undefined ? max : Number(lengthText);
   if (!/^\d+$/.test(lengthText ?? String(max)) || length > max) return undefined;

@@ -1,6 +1,5 @@
 import { extname, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { ConfigError } from "@llama/core";
+import { ConfigError, type ConfigNode, parseYamlConfig } from "@llama/core";
 import type { TagResolverPlugin } from "../contract.ts";
 import { PLUGIN_CONTRACT_VERSION } from "../contract.ts";
 import { OptionsReader } from "../options.ts";
@@ -99,7 +98,7 @@ export async function readTable(path: string): Promise<PrefixTable<Record<string
   const add = (
     key: string,
     tags: Record<string, string>,
-    where: { path?: string; line?: number },
+    where: { path?: string; line?: number; column?: number },
   ) => {
     const prefix = parsePrefix(key);
     if (prefix === undefined) {
@@ -134,23 +133,14 @@ export async function readTable(path: string): Promise<PrefixTable<Record<string
     }
     return table;
   }
-  let data: unknown;
-  try {
-    data = extname(path).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text);
-  } catch (error) {
-    throw new ConfigError(`cannot parse: ${(error as Error).message}`, {
-      file: path,
-      cause: error,
-    });
-  }
-  if (data === null || typeof data !== "object" || Array.isArray(data)) {
-    throw new ConfigError("expected a map of address or prefix to tags", { file: path });
-  }
-  for (const [key, value] of Object.entries(data)) {
+  const entries = extname(path).toLowerCase() === ".json"
+    ? jsonEntries(text, path)
+    : yamlEntries(text, path);
+  for (const [key, value, where] of entries) {
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
       throw new ConfigError(`expected a map of tags for ${JSON.stringify(key)}`, {
         file: path,
-        path: key,
+        ...where,
       });
     }
     const tags: Record<string, string> = {};
@@ -160,12 +150,53 @@ export async function readTable(path: string): Promise<PrefixTable<Record<string
           `expected text for tag ${JSON.stringify(name)}, got ${
             tag === null ? "nothing" : Array.isArray(tag) ? "a list" : "a map"
           }`,
-          { file: path, path: key },
+          { file: path, ...where },
         );
       }
       tags[name] = String(tag);
     }
-    add(key, tags, { path: key });
+    add(key, tags, where);
   }
   return table;
+}
+
+/** Where an entry of a tag file is: its key, and its line and column when YAML tells them. */
+type Where = { path: string; line?: number; column?: number };
+
+function jsonEntries(text: string, file: string): [string, unknown, Where][] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`cannot parse: ${(error as Error).message}`, { file, cause: error });
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw new ConfigError("expected a map of address or prefix to tags", { file });
+  }
+  return Object.entries(data).map(([key, value]) => [key, value, { path: key }]);
+}
+
+/** A YAML tag file's entries, read as configs are (a repeated key is an error, with its line). */
+function yamlEntries(text: string, file: string): [string, unknown, Where][] {
+  let root: ConfigNode;
+  try {
+    root = parseYamlConfig(text, file);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConfigError(`cannot parse: ${error.detail}`, {
+      file,
+      line: error.line,
+      column: error.column,
+      cause: error,
+    });
+  }
+  if (root.isMissing) {
+    throw new ConfigError("expected a map of address or prefix to tags", { file });
+  }
+  return root.entries("a map of address or prefix to tags").map(([key, value, keyNode]) => {
+    // Only for its check of repeated tag names; the value itself is read below.
+    if (value.describe() === "a map") value.entries("a map of tags");
+    const { line, column } = keyNode.location();
+    return [key, value.value() ?? null, { path: key, line, column }];
+  });
 }

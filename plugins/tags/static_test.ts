@@ -243,3 +243,26 @@ Deno.test("static checks its options", () => {
     checkEveryMs: 5000,
   });
 });
+
+Deno.test("static reads YAML as configs are read: the line of a bad entry, a repeated address refused", async () => {
+  await using folder = await tempFolder();
+  const file = join(folder.path, "hosts.yaml");
+  const errorOf = async (text: string) => {
+    await Deno.writeTextFile(file, text);
+    const error = await readTable(file).then(() => undefined, (error: unknown) => error);
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    return error;
+  };
+  const bad = await errorOf("10.1.0.0/16: { region: west }\n10.1.2.300: { hostname: x }\n");
+  assert.equal(
+    bad.message,
+    `${file}:2:1: 10.1.2.300: expected an IP address or CIDR prefix, got "10.1.2.300"`,
+  );
+  const repeated = await errorOf("10.1.2.3: { a: b }\n10.1.2.3: { a: c }\n");
+  assert.equal(repeated.line, 2);
+  assert.match(repeated.detail, /duplicate key "10\.1\.2\.3", first given at line 1, column 1/);
+  const tag = await errorOf("10.1.2.3: { a: b, a: c }\n");
+  assert.match(tag.detail, /duplicate key "a", first given at line 1, column 13/);
+  const syntax = await errorOf("a: [\n");
+  assert.match(syntax.message, /^.*hosts\.yaml:\d+:\d+: cannot parse: invalid YAML: /);
+});
