@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { TimestampSource } from "@llama/core";
+import { compareAddresses, type TimestampSource } from "@llama/core";
 import { grown, trimmed } from "./_samples.ts";
 import type { FlowTable, PathAddresses } from "./_columns.ts";
 import { PathRegistry } from "./_path_registry.ts";
@@ -150,17 +150,12 @@ export class FlowRegistry implements FlowCatalog {
   table(): FlowTable {
     if (this.#table !== undefined) return this.#table;
     const pathCount = this.#paths.count;
-    const sources = Array.from(
-      { length: pathCount },
-      (_, path) => addressKey(this.#paths.sourceOf(path)),
-    );
-    const destinations = Array.from(
-      { length: pathCount },
-      (_, path) => addressKey(this.#paths.destinationOf(path)),
-    );
-    const compare = (a: string, b: string) => a < b ? -1 : a > b ? 1 : 0;
+    const paths = this.#paths;
     const byAddress = Array.from({ length: pathCount }, (_, path) => path)
-      .sort((a, b) => compare(sources[a], sources[b]) || compare(destinations[a], destinations[b]));
+      .sort((a, b) =>
+        compareAddresses(paths.sourceOf(a), paths.sourceOf(b)) ||
+        compareAddresses(paths.destinationOf(a), paths.destinationOf(b))
+      );
     const rank = new Uint32Array(pathCount);
     byAddress.forEach((path, position) => rank[path] = position);
     const order = new Uint32Array(this.#flowCount);
@@ -188,10 +183,3 @@ export class FlowRegistry implements FlowCatalog {
 const makeUint8 = (length: number) => new Uint8Array(length);
 const makeUint16 = (length: number) => new Uint16Array(length);
 const makeUint32 = (length: number) => new Uint32Array(length);
-
-/** A key that orders addresses numerically within a family, IPv4 before IPv6. */
-function addressKey(address: string): string {
-  return address.includes(":")
-    ? `6${address.split(":").map((part) => part.padStart(4, "0")).join(":")}`
-    : `4${address.split(".").map((part) => part.padStart(3, "0")).join(".")}`;
-}

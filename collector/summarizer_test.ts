@@ -402,3 +402,18 @@ Deno.test("summarizer: intervals finished together are summarized one at a time,
   assert.equal(summarizer.history.latest(), second);
   assert.deepEqual(summarizer.history.intervals(), [first, second]);
 });
+
+Deno.test("summarizer lists IPv6 paths in numeric order, not as padded text", async () => {
+  const summarizer = new Summarizer(1);
+  const flows = ["2001:db8:0:0:1::", "2001:db8::2:1", "10.0.0.10", "10.0.0.9"].map((dstIp) =>
+    flowOf(summarizer, dstIp, 5000)
+  );
+  for (const flow of flows) summarizer.book.sent(flow, 0);
+  const summary = (await summarizer.finish(0)).summary()!;
+  assert.deepEqual(summary.paths.map((path) => path.dstIp), [
+    "10.0.0.9",
+    "10.0.0.10",
+    "2001:db8::2:1", // 2001:db8:0:0:0:0:2:1
+    "2001:db8:0:0:1::", // 2001:db8:0:0:1:0:0:0
+  ]);
+});

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { formatIpv6, parseIpv6 } from "./address.ts";
 import { SocketError } from "./errors.ts";
 import type { SocketAddress } from "./socket.ts";
 import { AF_INET, AF_INET6, NAME_BYTES } from "./_linux.ts";
@@ -73,36 +74,12 @@ export function encodeAddress(address: SocketAddress, family: number): Uint8Arra
   view.setUint16(0, AF_INET6, true);
   view.setUint16(2, address.port, false);
   if (/^\d+\.\d+\.\d+\.\d+$/.test(hostname)) hostname = `::ffff:${hostname}`;
-  const groups = expandIpv6(hostname);
+  const groups = parseIpv6(hostname);
   if (groups === undefined) {
     throw new SocketError(`not an IP address: ${address.hostname}`, { operation: "address" });
   }
   groups.forEach((group, index) => view.setUint16(8 + index * 2, group, false));
   return bytes;
-}
-
-/** The eight 16-bit groups of IPv6 text (`::` and a dotted IPv4 tail allowed), or undefined. */
-function expandIpv6(text: string): number[] | undefined {
-  let tail: number[] = [];
-  const mapped = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (mapped !== null) {
-    const parts = mapped[2].split(".").map(Number);
-    tail = [(parts[0] << 8) | parts[1], (parts[2] << 8) | parts[3]];
-    text = mapped[1].endsWith("::") ? mapped[1] : mapped[1].slice(0, -1);
-  }
-  const pieces = text.split("::");
-  if (pieces.length > 2) return undefined; // "::" may stand for one run of zeros only
-  const [head, rest] = pieces.length === 2 ? pieces : [text, undefined];
-  const parse = (part: string) =>
-    part === "" ? [] : part.split(":").map((group) => parseInt(group, 16));
-  const left = parse(head);
-  const right = rest === undefined ? [] : parse(rest);
-  const fill = 8 - tail.length - left.length - right.length;
-  if (fill < 0 || (rest === undefined && fill !== 0)) return undefined;
-  const groups = [...left, ...Array(fill).fill(0), ...right, ...tail];
-  return groups.length === 8 && groups.every((group) => group >= 0 && group <= 0xffff)
-    ? groups
-    : undefined;
 }
 
 /**
@@ -128,25 +105,4 @@ export function decodeAddress(view: DataView, offset: number): SocketAddress {
     };
   }
   return { hostname: formatIpv6(groups), port };
-}
-
-/** RFC 5952 text: lowercase hex, the longest run of two or more zero groups as "::". */
-function formatIpv6(groups: number[]): string {
-  let bestStart = -1, bestLength = 1;
-  for (let start = 0; start < 8;) {
-    if (groups[start] !== 0) {
-      start++;
-      continue;
-    }
-    let end = start;
-    while (end < 8 && groups[end] === 0) end++;
-    if (end - start > bestLength) {
-      bestStart = start;
-      bestLength = end - start;
-    }
-    start = end;
-  }
-  const hex = groups.map((group) => group.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`;
 }
