@@ -15,7 +15,16 @@
  *
  * @module
  */
-export * from "./errors.ts";
+export {
+  ConfigError,
+  type LlamaErrorOptions,
+  PluginError,
+  PluginLoadError,
+  ProtocolError,
+  SocketError,
+  type SocketErrorOptions,
+  UsageError,
+} from "./errors.ts";
 export {
   decodeProbe,
   encodeProbe,
@@ -60,7 +69,15 @@ export {
   sanitizeLabelName,
 } from "./prometheus.ts";
 export { type LogFormat, type LoggingOptions, type LogLevel, setupLogging } from "./logging.ts";
-export * from "./address.ts";
+export {
+  canonicalAddress,
+  compareAddresses,
+  formatAddress,
+  formatIpv6,
+  parseHostPort,
+  parseIpv4,
+  parseIpv6,
+} from "./address.ts";
 export { type MetricsServer, serveMetrics } from "./metrics_server.ts";
 export {
   checkWholeNumber,
@@ -71,7 +88,17 @@ export {
   waitForSignal,
 } from "./program.ts";
 export { ConfigNode, parseYamlConfig } from "./config_node.ts";
-export * from "./native_socket.ts";
+export {
+  adoptNativeSocket,
+  type NativeDatagramSocket,
+  type NativeEngineStatus,
+  nativeEngineStatus,
+  type NativeSocketInfo,
+  type NativeSocketOptions,
+  openNativeSocket,
+  PeerAddress,
+  type TransmitTimeSink,
+} from "./native_socket.ts";
 export { type Engine, ENGINE_CHOICES, type EngineChoice, selectEngine } from "./engine.ts";
 export { capMallocMmapThreshold, fullGarbageCollector } from "./heap.ts";
 export type {
