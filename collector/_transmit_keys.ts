@@ -6,12 +6,19 @@
  */
 import type { DatagramSocket } from "@llama/core";
 import type { InFlightTable } from "./in_flight.ts";
-import type { ProbeSocketCounters } from "./probe_socket.ts";
 
 /** Probes whose transmit time may still be coming: far more than are sent between two reads. */
 const KEY_RING = 1 << 16;
 /** A kernel transmit time this long after the clock read before the send belongs to another probe. */
 const TRANSMIT_TOLERANCE_MS = 20;
+
+/** What the kernel's transmit times did: counted by the probe socket. */
+export interface TransmitCounters {
+  /** Probes whose send time is the kernel's transmit timestamp. */
+  kernelSendTimes: number;
+  /** Kernel transmit times refused as implausible for the probe their key pointed to. */
+  sendTimeMismatches: number;
+}
 
 /** The probe id and the key of each transmit time still expected, by key modulo `KEY_RING`. */
 export class TransmitKeys {
@@ -22,7 +29,7 @@ export class TransmitKeys {
   readonly #onTransmitTime: (key: number, sentAt: number) => void;
 
   /** Keys of probes of `table`, counting what the kernel's times did in `counters`. */
-  constructor(table: InFlightTable, counters: ProbeSocketCounters) {
+  constructor(table: InFlightTable, counters: TransmitCounters) {
     this.#onTransmitTime = (key, sentAt) => {
       const slot = key & (KEY_RING - 1);
       if (this.#keys[slot] !== key) return; // a probe already forgotten
