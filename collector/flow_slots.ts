@@ -5,24 +5,12 @@
  * @module
  */
 import { grown, trimmed } from "./_samples.ts";
-import type { FlowRegistry } from "./flow_registry.ts";
+import type { FlowDescriptor, FlowRegistry } from "./flow_registry.ts";
 
-/** A flow as a test of a config describes it. */
-export interface FlowRequest {
+/** A flow as a test of a config asks for it: where it goes, and the socket it is sent from. */
+export interface FlowRequest extends FlowDescriptor {
   /** The key of the socket it is sent from. */
   socketKey: string;
-  /** Source address the probes leave from. */
-  srcIp: string;
-  /** Source port: the socket's. */
-  srcPort: number;
-  /** Target address. */
-  dstIp: string;
-  /** Target port. */
-  dstPort: number;
-  /** The target's tags. */
-  tags: Record<string, string>;
-  /** The TOS byte of its probes. */
-  tos: number;
 }
 
 /**

@@ -68,6 +68,21 @@ export interface ProbeSocketCounters {
   sendTimeMismatches: number;
 }
 
+/** Counters of a socket that has done nothing yet. */
+export function zeroSocketCounters(): ProbeSocketCounters {
+  return {
+    sent: 0,
+    answered: 0,
+    late: 0,
+    duplicates: 0,
+    unmatched: 0,
+    errors: 0,
+    unsent: 0,
+    kernelSendTimes: 0,
+    sendTimeMismatches: 0,
+  };
+}
+
 /** What a flush returns once its datagrams are sent. */
 const SENT: Promise<void> = Promise.resolve();
 
@@ -79,17 +94,7 @@ export class ProbeSocket {
   readonly socket: DatagramSocket;
   readonly settings: ProbeSocketSettings;
   readonly table: InFlightTable = new InFlightTable();
-  readonly counters: ProbeSocketCounters = {
-    sent: 0,
-    answered: 0,
-    late: 0,
-    duplicates: 0,
-    unmatched: 0,
-    errors: 0,
-    unsent: 0,
-    kernelSendTimes: 0,
-    sendTimeMismatches: 0,
-  };
+  readonly counters: ProbeSocketCounters = zeroSocketCounters();
   /** Set once the socket is no longer scheduled; it closes after its timeout. */
   retiring = false;
   readonly #batches: ProbeBatches;

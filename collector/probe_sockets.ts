@@ -7,7 +7,12 @@
 import { getLogger } from "@logtape/logtape";
 import { DatagramBatch, type OpenSocket, WallNanos } from "@llama/core";
 import type { Clock } from "@llama/core";
-import { ProbeSocket, type ProbeSocketCounters, type ReceivePace } from "./probe_socket.ts";
+import {
+  ProbeSocket,
+  type ProbeSocketCounters,
+  type ReceivePace,
+  zeroSocketCounters,
+} from "./probe_socket.ts";
 import type { IntervalBook } from "./interval_book.ts";
 
 /** A socket a config asks for. */
@@ -32,7 +37,7 @@ export class ProbeSockets {
   /** The values of `#sockets`, for the loops of every turn. */
   #list: ProbeSocket[] = [];
   readonly #retired = new Set<ProbeSocket>();
-  readonly #retiredCounters: ProbeSocketCounters = zeroCounters();
+  readonly #retiredCounters: ProbeSocketCounters = zeroSocketCounters();
   readonly #book: IntervalBook;
   readonly #clock: Clock;
   readonly #wall: WallNanos;
@@ -180,20 +185,6 @@ export class ProbeSockets {
       await socket.close();
     }, socket.settings.timeoutMs + 100);
   }
-}
-
-function zeroCounters(): ProbeSocketCounters {
-  return {
-    sent: 0,
-    answered: 0,
-    late: 0,
-    duplicates: 0,
-    unmatched: 0,
-    errors: 0,
-    unsent: 0,
-    kernelSendTimes: 0,
-    sendTimeMismatches: 0,
-  };
 }
 
 function addCounters(into: ProbeSocketCounters, counters: ProbeSocketCounters): void {
