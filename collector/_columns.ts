@@ -1,7 +1,8 @@
 /**
  * The column layout of an interval: the typed arrays the counting side fills and a published
  * interval reads, with every counter and time named. Adding a counter is one entry in
- * `COMMON_COUNTERS` or `RARE_COUNTERS`, one field in `CounterValues`, and the place that counts it.
+ * `COMMON_COUNTERS` or `RARE_COUNTERS`, one field in `CounterValues`, the place that counts it, and
+ * a line in each of `addCounters` and `clearCounters`.
  *
  * @module
  */
@@ -165,30 +166,38 @@ export function activeFlow(counts: FlowCounts, flow: number): boolean {
     (rare[flow * RARE_COUNTS + RARE.late] | rare[flow * RARE_COUNTS + RARE.duplicates]) !== 0;
 }
 
-/** Reads `flow`'s counters into `into` (all 0 for a flow the counts have no room for). */
+/**
+ * Reads `flow`'s counters into `into` (all 0 for a flow the counts have no room for). Written out
+ * counter by counter, like `addCounters` and `clearCounters`: a loop over the names took twice as
+ * long to compact an interval of 100,000 flows (a test checks that every name is here).
+ */
 export function readCounters(counts: FlowCounts, flow: number, into: CounterValues): void {
-  const inside = flow < counts.capacity;
-  const at = flow * COUNTS;
-  for (const name of COMMON_COUNTERS) {
-    into[name] = inside ? counts.counts[at + COMMON[name]] : 0;
-  }
-  const rare = inside ? counts.rare : undefined;
-  for (const name of RARE_COUNTERS) {
-    into[name] = rare === undefined ? 0 : rare[flow * RARE_COUNTS + RARE[name]];
-  }
+  clearCounters(into);
+  addCounters(counts, flow, into);
 }
 
 /** Adds `flow`'s counters to `into`. */
 export function addCounters(counts: FlowCounts, flow: number, into: CounterValues): void {
   if (flow >= counts.capacity) return;
   const at = flow * COUNTS;
-  for (const name of COMMON_COUNTERS) into[name] += counts.counts[at + COMMON[name]];
+  const values = counts.counts;
+  into.sent += values[at + COMMON.sent];
+  into.lost += values[at + COMMON.lost];
+  into.dwellCorrected += values[at + COMMON.dwellCorrected];
   const rare = counts.rare;
   if (rare === undefined) return;
-  for (const name of RARE_COUNTERS) into[name] += rare[flow * RARE_COUNTS + RARE[name]];
+  const from = flow * RARE_COUNTS;
+  into.late += rare[from + RARE.late];
+  into.duplicates += rare[from + RARE.duplicates];
+  into.reordered += rare[from + RARE.reordered];
 }
 
 /** Sets every counter of `values` to 0. */
 export function clearCounters(values: CounterValues): void {
-  for (const name of COUNTER_NAMES) values[name] = 0;
+  values.sent = 0;
+  values.lost = 0;
+  values.dwellCorrected = 0;
+  values.late = 0;
+  values.duplicates = 0;
+  values.reordered = 0;
 }
