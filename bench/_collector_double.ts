@@ -7,7 +7,7 @@
  *     deno run -A bench/_collector_double.ts --collectors 100 --paths 10000
  *
  * Collector N's paths go from 10.1.N.1 to 10.2.x.y (distinct series in a time-series database);
- * their statistics and tags are shaped like `collector/summarizer.ts`'s `PathSummary`, with an
+ * their statistics and tags are shaped like `PathSummary` (`core/summary.ts`), with an
  * empty `flows` list. When it serves it prints `Serving N collectors × P paths on
  * http://127.0.0.1:PORT/ (B bytes each)` on stderr.
  *
