@@ -32,3 +32,4 @@ export * from "./native_socket.ts";
 export * from "./engine.ts";
 export * from "./heap.ts";
 export type * from "./summary.ts";
+export { parseIntervalSummary, type ParseIntervalSummaryOptions } from "./summary_json.ts";
