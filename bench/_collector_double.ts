@@ -7,13 +7,13 @@
  *     deno run -A bench/_collector_double.ts --collectors 100 --paths 10000
  *
  * Collector N's paths go from 10.1.N.1 to 10.2.x.y (distinct series in a time-series database);
- * their statistics and tags are shaped like `PathSummary` (`core/summary.ts`), with an
- * empty `flows` list. When it serves it prints `Serving N collectors × P paths on
+ * their statistics and tags are core's `PathSummary` (`core/summary.ts`), with an empty `flows`
+ * list. When it serves it prints `Serving N collectors × P paths on
  * http://127.0.0.1:PORT/ (B bytes each)` on stderr.
  *
  * @module
  */
-import { formatUsage, parseFlags, UsageError } from "@llama/core";
+import { formatUsage, parseFlags, type PathSummary, UsageError } from "@llama/core";
 
 const FLAGS = {
   collectors: { type: "number", default: 100, description: "Collectors to stand in for" },
@@ -49,33 +49,35 @@ function pathsTemplate(paths: number, intervalSeconds: number): string {
     const p90 = p50 * (1.05 + random() * 0.2);
     const p99 = p90 * (1.05 + random() * 0.5);
     const max = p99 * (1 + random() * 0.3);
-    items.push(JSON.stringify({
-      srcIp: SOURCE_PLACEHOLDER,
-      dstIp: `10.2.${index >> 8}.${index & 255}`,
-      tags: {
-        dst_hostname: `host-${index}.example.net`,
-        dst_cluster: `cluster-${index % 40}`,
-      },
-      tos: { sent: 0, atReflector: 0, onReturn: 0 },
-      sent,
-      lost,
-      lossPercent: (lost / sent) * 100,
-      late: 0,
-      duplicates: 0,
-      reordered: 0,
-      rtt: {
-        min: round(min),
-        mean: round((p50 + p90) / 2),
-        max: round(max),
-        stddev: round((p90 - min) / 2),
-        p50: round(p50),
-        p90: round(p90),
-        p99: round(p99),
-      },
-      jitter: round(random() * 0.2),
-      dwellCorrected: sent - lost,
-      flows: [],
-    }));
+    items.push(JSON.stringify(
+      {
+        srcIp: SOURCE_PLACEHOLDER,
+        dstIp: `10.2.${index >> 8}.${index & 255}`,
+        tags: {
+          dst_hostname: `host-${index}.example.net`,
+          dst_cluster: `cluster-${index % 40}`,
+        },
+        tos: { sent: 0, atReflector: 0, onReturn: 0 },
+        sent,
+        lost,
+        lossPercent: (lost / sent) * 100,
+        late: 0,
+        duplicates: 0,
+        reordered: 0,
+        rtt: {
+          min: round(min),
+          mean: round((p50 + p90) / 2),
+          max: round(max),
+          stddev: round((p90 - min) / 2),
+          p50: round(p50),
+          p90: round(p90),
+          p99: round(p99),
+        },
+        jitter: round(random() * 0.2),
+        dwellCorrected: sent - lost,
+        flows: [],
+      } satisfies PathSummary,
+    ));
   }
   return items.join(",");
 }
@@ -102,7 +104,8 @@ async function main(args: readonly string[]): Promise<number> {
     { length: collectors },
     (_, index) =>
       encoder.encode(
-        `,"intervalSeconds":${interval},"timestampSource":"kernel","paths":[` +
+        `,"intervalSeconds":${interval},"timestampSource":"kernel","sendTimestampSource":"kernel",` +
+          `"paths":[` +
           template.replaceAll(SOURCE_PLACEHOLDER, `10.1.${index + 1}.1`) + "]}",
       ),
   );

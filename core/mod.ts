@@ -105,10 +105,13 @@ export type {
   FlowSummary,
   IntervalHeader,
   IntervalSummary,
+  IntervalSummaryWithoutFlows,
   IntervalTrend,
   PathSummary,
+  PathSummaryWithoutFlows,
   PathTrend,
   ProbeStatistics,
   RttStatistics,
   TosSummary,
 } from "./summary.ts";
+export { parseIntervalSummary, type ParseIntervalSummaryOptions } from "./summary_json.ts";

@@ -135,3 +135,12 @@ export interface IntervalTrend extends IntervalHeader {
   /** One entry per path. */
   readonly paths: readonly PathTrend[];
 }
+
+/** A path of `/api/v1/summaries?flows=false`: a `PathSummary` with its flows left out. */
+export type PathSummaryWithoutFlows = Omit<PathSummary, "flows">;
+
+/** The body of `/api/v1/summaries?flows=false`: an `IntervalSummary` whose paths have no flows. */
+export interface IntervalSummaryWithoutFlows extends IntervalHeader {
+  /** One entry per (source address, destination address). */
+  paths: PathSummaryWithoutFlows[];
+}

@@ -6,14 +6,9 @@
  *
  * @module
  */
-import { formatAddress, setupLogging } from "@llama/core";
+import { formatAddress, type IntervalSummary, setupLogging } from "@llama/core";
 import { startReflector } from "@llama/reflector";
-import {
-  type IntervalSummary,
-  parseCollectorConfig,
-  resolveTargets,
-  startCollector,
-} from "@llama/collector";
+import { parseCollectorConfig, resolveTargets, startCollector } from "@llama/collector";
 import { loadScraperPlugins, parseScraperConfig, startScraper } from "@llama/scraper";
 
 const INTERVALS = 3;

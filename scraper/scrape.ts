@@ -1,6 +1,11 @@
-import { ProtocolError } from "@llama/core";
+import {
+  type IntervalSummary,
+  type IntervalSummaryWithoutFlows,
+  parseIntervalSummary,
+  type ProbeStatistics,
+  ProtocolError,
+} from "@llama/core";
 import type { Point } from "@llama/plugins";
-import type { IntervalLike } from "@llama/ui";
 import type { CollectorTarget } from "./config.ts";
 
 /** What one scrape of one collector brought. */
@@ -12,7 +17,7 @@ export interface ScrapeResult {
   /** Which API answered. */
   api: "llama" | "original";
   /** The summary itself, per-flow detail included, when `keepSummary` asked for it (llama collectors). */
-  summary?: IntervalLike;
+  summary?: IntervalSummary;
 }
 
 /** Options of `scrapeCollector`. */
@@ -91,38 +96,15 @@ export async function scrapeCollector(
       );
     }
     if (api === "original") return fromInfluxdata(collector, body, options.fallbackTime);
-    const result = fromSummaries(collector, body, options.flows);
-    if (options.keepSummary === true && result.intervalStart !== 0) {
-      result.summary = asInterval(collector, body);
-    }
-    return result;
+    return fromSummaries(collector, body, options);
   }
   throw new ProtocolError(
     `collector ${collector.name}: neither /api/v1/summaries nor /influxdata exists`,
   );
 }
 
-interface Stats {
-  sent: number;
-  lost: number;
-  lossPercent: number;
-  late: number;
-  duplicates: number;
-  reordered: number;
-  rtt: {
-    min: number;
-    mean: number;
-    max: number;
-    stddev: number;
-    p50: number;
-    p90: number;
-    p99: number;
-  } | null;
-  jitter: number | null;
-}
-
 /** The fields of a point: the original's four, then llama's. Times in milliseconds. */
-function statsFields(stats: Stats): Record<string, number> {
+function statsFields(stats: ProbeStatistics): Record<string, number> {
   const fields: Record<string, number> = {
     loss: stats.lossPercent,
     lost: stats.lost,
@@ -144,28 +126,30 @@ function statsFields(stats: Stats): Record<string, number> {
   return fields;
 }
 
-function fromSummaries(collector: CollectorTarget, body: unknown, flows: boolean): ScrapeResult {
-  const fail = (what: string) =>
-    new ProtocolError(`collector ${collector.name}: /api/v1/summaries ${what}`);
-  if (!isObject(body) || !Array.isArray(body.paths)) throw fail("is not a summary (no paths list)");
-  if (body.start === null) return { points: [], intervalStart: 0, api: "llama" };
-  const time = typeof body.start === "string" ? Date.parse(body.start) : NaN;
-  if (!Number.isFinite(time)) throw fail(`has a bad start time: ${JSON.stringify(body.start)}`);
+function fromSummaries(
+  collector: CollectorTarget,
+  body: unknown,
+  options: ScrapeOptions,
+): ScrapeResult {
+  // The summary's flows were asked for when flow points or the summary itself are wanted.
+  const withFlows = options.flows || options.keepSummary === true;
+  let summary: IntervalSummary | IntervalSummaryWithoutFlows | null;
+  try {
+    summary = parseIntervalSummary(body, { flows: withFlows });
+  } catch (error) {
+    throw new ProtocolError(
+      `collector ${collector.name}: /api/v1/summaries ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  if (summary === null) return { points: [], intervalStart: 0, api: "llama" };
+  const time = Date.parse(summary.start);
   const points: Point[] = [];
-  for (const [index, path] of body.paths.entries()) {
-    if (
-      !isStats(path) || typeof path.srcIp !== "string" || typeof path.dstIp !== "string" ||
-      !isStringMap(path.tags)
-    ) {
-      throw fail(`paths[${index}] is not a path summary`);
-    }
+  for (const path of summary.paths) {
     const tags = { ...path.tags, src_ip: path.srcIp, dst_ip: path.dstIp };
     points.push({ measurement: "raw_stats", tags, fields: statsFields(path), time });
-    if (!flows || !Array.isArray(path.flows)) continue;
-    for (const [flowIndex, flow] of path.flows.entries()) {
-      if (!isStats(flow) || typeof flow.srcPort !== "number" || typeof flow.dstPort !== "number") {
-        throw fail(`paths[${index}].flows[${flowIndex}] is not a flow summary`);
-      }
+    if (!options.flows || !("flows" in path)) continue;
+    for (const flow of path.flows) {
       points.push({
         measurement: "flow_stats",
         tags: { ...tags, src_port: String(flow.srcPort), dst_port: String(flow.dstPort) },
@@ -174,27 +158,10 @@ function fromSummaries(collector: CollectorTarget, body: unknown, flows: boolean
       });
     }
   }
-  return { points, intervalStart: time, api: "llama" };
-}
-
-/** A summary whose paths `fromSummaries` has checked, its flows and times checked here. */
-function asInterval(collector: CollectorTarget, body: unknown): IntervalLike {
-  const fail = (what: string) =>
-    new ProtocolError(`collector ${collector.name}: /api/v1/summaries ${what}`);
-  const summary = body as IntervalLike & Record<string, unknown>;
-  if (typeof summary.end !== "string" || typeof summary.intervalSeconds !== "number") {
-    throw fail("has no end or intervalSeconds");
-  }
-  for (const [index, path] of summary.paths.entries()) {
-    if (path.flows === undefined) continue;
-    if (!Array.isArray(path.flows)) throw fail(`paths[${index}].flows is not a list`);
-    for (const [flowIndex, flow] of path.flows.entries()) {
-      if (!isStats(flow) || typeof flow.srcPort !== "number" || typeof flow.dstPort !== "number") {
-        throw fail(`paths[${index}].flows[${flowIndex}] is not a flow summary`);
-      }
-    }
-  }
-  return summary;
+  const result: ScrapeResult = { points, intervalStart: time, api: "llama" };
+  // Parsed with its flows (`withFlows`), so every path has them.
+  if (options.keepSummary === true) result.summary = summary as IntervalSummary;
+  return result;
 }
 
 function fromInfluxdata(
@@ -239,13 +206,4 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function isStringMap(value: unknown): value is Record<string, string> {
   return isObject(value) && Object.values(value).every((item) => typeof item === "string");
-}
-
-function isStats(value: unknown): value is Stats & Record<string, unknown> {
-  if (!isObject(value)) return false;
-  for (const key of ["sent", "lost", "lossPercent", "late", "duplicates", "reordered"]) {
-    if (typeof value[key] !== "number") return false;
-  }
-  return (value.rtt === null || isObject(value.rtt)) &&
-    (value.jitter === null || typeof value.jitter === "number");
 }

@@ -1,8 +1,7 @@
 // Running a collector in-process against real sockets, for tests.
-import type { OpenSocket } from "@llama/core";
+import type { IntervalSummary, OpenSocket } from "@llama/core";
 import {
   type Collector,
-  type IntervalSummary,
   parseCollectorConfig,
   type ResolvedConfig,
   resolveTargets,

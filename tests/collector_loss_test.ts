@@ -2,6 +2,7 @@
 // collector against real reflectors on the other side of a veth pair.
 import assert from "node:assert/strict";
 import { parseCollectorConfig, resolveTargets } from "@llama/collector";
+import { parseIntervalSummary } from "@llama/core";
 import { createTestNetwork, type TestNetwork } from "./_netns.ts";
 import { assertRequirement, requirement } from "./_requirements.ts";
 import { type RunningProgram, startProgram } from "./_process.ts";
@@ -156,7 +157,7 @@ Deno.test({
       // The path shows the quarter of its probes that one flow loses.
       assert.ok(Math.abs(path.lossPercent - 25) < 2, `path loss ${path.lossPercent}%`);
       const api = await (await run.collector.api.request("/api/v1/summaries")).json();
-      const flows = api.paths[0].flows as { srcPort: number; lossPercent: number }[];
+      const flows = parseIntervalSummary(api)!.paths[0].flows;
       assert.deepEqual(
         flows.filter((flow) => flow.lossPercent === 100).map((flow) => flow.srcPort),
         [ports[2]],

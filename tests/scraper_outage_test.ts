@@ -1,6 +1,7 @@
 // No data lost: a real InfluxDB goes down for several intervals, the scraper is stopped and
 // started again in the middle of the outage, and every point the collector served arrives.
 import assert from "node:assert/strict";
+import type { IntervalSummary, PathSummary } from "@llama/core";
 import { assertRequirement, requirement } from "./_requirements.ts";
 import { startInfluxd } from "./_servers.ts";
 import { startProgram } from "./_process.ts";
@@ -18,10 +19,11 @@ function intervalCollector() {
     }
     const start = Math.floor(Date.now() / 1000) * 1000 - 1000;
     served.add(start);
-    const paths = Array.from({ length: PATHS }, (_, index) => ({
+    const paths = Array.from({ length: PATHS }, (_, index): PathSummary => ({
       srcIp: "10.9.0.1",
       dstIp: `10.9.1.${index + 1}`,
       tags: { dst_hostname: `host-${index + 1}` },
+      tos: { sent: 0, atReflector: null, onReturn: null },
       sent: 100,
       lost: index,
       lossPercent: index,
@@ -33,13 +35,16 @@ function intervalCollector() {
       dwellCorrected: 100,
       flows: [],
     }));
-    return Response.json({
-      start: new Date(start).toISOString(),
-      end: new Date(start + 1000).toISOString(),
-      intervalSeconds: 1,
-      timestampSource: "userspace",
-      paths,
-    });
+    return Response.json(
+      {
+        start: new Date(start).toISOString(),
+        end: new Date(start + 1000).toISOString(),
+        intervalSeconds: 1,
+        timestampSource: "userspace",
+        sendTimestampSource: "userspace",
+        paths,
+      } satisfies IntervalSummary,
+    );
   });
   return { server, served, url: `127.0.0.1:${server.addr.port}` };
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
+import type { IntervalSummary } from "@llama/core";
 import { startReflector } from "@llama/reflector";
 import {
   createCollectorApi,
-  type IntervalSummary,
   parseCollectorConfig,
   resolveTargets,
   startCollector,

@@ -1,5 +1,6 @@
 // A synthetic fleet for the matrix's scale test: every source probes every destination.
-import type { IntervalLike, PathLike } from "@llama/ui";
+import type { PathSummaryWithoutFlows } from "@llama/core";
+import type { IntervalLike } from "@llama/ui";
 
 /**
  * One interval of `sources` × `destinations` paths in the collector's full format (no flows),
@@ -14,7 +15,7 @@ export function fleetInterval(
 ): IntervalLike {
   const host = (index: number) => `10.${(index >> 8) & 255}.${index & 255}.1`;
   const targetHost = (index: number) => `10.${128 + ((index >> 8) & 127)}.${index & 255}.2`;
-  const paths: PathLike[] = [];
+  const paths: PathSummaryWithoutFlows[] = [];
   for (let source = 0; source < sources; source++) {
     const srcRegion = `region-${source % regions}`;
     for (let destination = 0; destination < destinations; destination++) {
@@ -51,7 +52,7 @@ export function fleetInterval(
         },
         jitter: lost === sent ? null : base * 0.1,
         dwellCorrected: sent - lost,
-      } as PathLike);
+      });
     }
   }
   return {
@@ -59,6 +60,7 @@ export function fleetInterval(
     end: new Date(start + 30_000).toISOString(),
     intervalSeconds: 30,
     timestampSource: "userspace",
+    sendTimestampSource: "userspace",
     paths,
   };
 }

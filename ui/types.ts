@@ -1,62 +1,35 @@
 /**
- * The shapes the matrix reads: the collector's `/api/v1/summaries` body, stated structurally so
- * that this package depends on no program (a collector's `IntervalSummary` fits as it is).
+ * What the matrix reads of the summary contract (core's `IntervalSummary`, `PathSummary`,
+ * `PathTrend`): only the fields it draws, so that a collector's latest interval, its older
+ * `IntervalTrend`s and a scraper's merge all fit as they are.
  *
  * @module
  */
 
-/** Round-trip times of an interval, in milliseconds. */
-export interface RttLike {
-  /** Median. */
-  p50: number;
-  /** 99th percentile. */
-  p99: number;
-}
+import type { FlowSummary, IntervalHeader, PathTrend } from "@llama/core";
 
-/** What an interval says about a path or a flow. */
-export interface StatisticsLike {
-  /** Probes sent. */
-  sent: number;
-  /** Probes lost. */
-  lost: number;
-  /** `lost / sent` in percent. */
-  lossPercent: number;
-  /** Round-trip times, or null when nothing was answered. */
-  rtt: RttLike | null;
-}
+/** Round-trip times of an interval, in milliseconds: the median and 99th percentile. */
+export type RttLike = NonNullable<PathTrend["rtt"]>;
+
+/** What an interval says about a path or a flow: the counts and RTT a matrix cell shows. */
+export type StatisticsLike = Pick<PathTrend, "sent" | "lost" | "lossPercent" | "rtt">;
 
 /** One flow of a path: a source port and a destination port. */
-export interface FlowLike extends StatisticsLike {
-  /** Source port. */
-  srcPort: number;
-  /** Destination port. */
-  dstPort: number;
-}
+export interface FlowLike extends StatisticsLike, Pick<FlowSummary, "srcPort" | "dstPort"> {}
 
-/** One path of an interval: a source and a destination address, with their tags. */
-export interface PathLike extends StatisticsLike {
-  /** Source address. */
-  srcIp: string;
-  /** Destination address. */
-  dstIp: string;
+/** One path of an interval: a `PathTrend`, with its flows when the source kept them. */
+export interface PathLike extends Omit<PathTrend, "tags"> {
   /** Tags such as `src_region` and `dst_hostname`. */
-  tags: Readonly<Record<string, string>>;
+  tags: Readonly<PathTrend["tags"]>;
   /** Per-flow statistics, when the source kept them. */
   flows?: readonly FlowLike[];
 }
 
-/** One summarization interval. */
-export interface IntervalLike {
-  /** Start, RFC 3339. */
-  start: string;
-  /** End, RFC 3339. */
-  end: string;
-  /** Length in seconds. */
-  intervalSeconds: number;
-  /** `kernel` or `userspace` receive timestamps, when the source says. */
-  timestampSource?: string;
-  /** `kernel` (transmit timestamps) or `userspace` send times, when the source says. */
-  sendTimestampSource?: string;
+/** One summarization interval; its timestamp sources when the source says. */
+export interface IntervalLike
+  extends
+    Pick<IntervalHeader, "start" | "end" | "intervalSeconds">,
+    Partial<Pick<IntervalHeader, "timestampSource" | "sendTimestampSource">> {
   /** Every path measured in the interval. */
   paths: readonly PathLike[];
 }
