@@ -102,15 +102,32 @@ function createV1(options: Extract<InfluxdbOptions, { version: 1 }>, name: strin
       if (!databaseReady) await createDatabase(signal);
       let response = await request(name, write, { method: "POST", headers, body, signal });
       if (response.status === 404 && options.createDatabase) {
-        // The database was dropped while we ran: make it again and retry once.
+        // The database was dropped while we ran: make it again and write again. A server still
+        // deleting the old one's shards can answer 404 for a moment after the CREATE: a few
+        // tries, then the write is reported as one to retry later, not as refused for good.
         await response.body?.cancel();
         await createDatabase(signal);
-        response = await request(name, write, { method: "POST", headers, body, signal });
+        for (const pauseMs of RECREATED_PAUSES_MS) {
+          response = await request(name, write, { method: "POST", headers, body, signal });
+          if (response.status !== 404) break;
+          await response.body?.cancel();
+          await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        }
+        if (response.status === 404) {
+          throw new PluginError(
+            name,
+            `write answered HTTP 404 after CREATE DATABASE "${options.database}": will retry`,
+            { retryable: true },
+          );
+        }
       }
       await expectOk(name, response, "write");
     },
   };
 }
+
+/** Pauses between writes to a database just made again that still answer 404. */
+const RECREATED_PAUSES_MS = [50, 100, 200, 400];
 
 function createV2(options: Extract<InfluxdbOptions, { version: 2 }>, name: string): Output {
   return {

@@ -526,3 +526,32 @@ Deno.test({
     );
   },
 });
+
+Deno.test("influxdb v1 output writes again while a database made again still answers 404", async () => {
+  // What influxd does for a moment after DROP and CREATE DATABASE under load: writes find no
+  // database. Two 404s after the CREATE, then the write goes through.
+  let missing = 3;
+  await using capture = startCaptureServer((request) =>
+    request.url.pathname === "/write" && missing-- > 0
+      ? new Response('{"error":"database not found: \\"llama\\""}', { status: 404 })
+      : new Response(null, { status: request.url.pathname === "/write" ? 204 : 200 })
+  );
+  const output = await createOutput({ url: capture.url });
+  await write(output, POINTS.slice(0, 1));
+  assert.deepStrictEqual(
+    capture.requests.map((request) => request.url.pathname),
+    ["/query", "/write", "/query", "/write", "/write", "/write"],
+  );
+});
+
+Deno.test("influxdb v1 output reports a database that stays missing after CREATE as retryable", async () => {
+  await using capture = startCaptureServer((request) =>
+    request.url.pathname === "/write"
+      ? new Response('{"error":"database not found"}', { status: 404 })
+      : new Response(null, { status: 200 })
+  );
+  const output = await createOutput({ url: capture.url });
+  const error = await pluginError(write(output, POINTS.slice(0, 1)));
+  assert.equal(error.retryable, true);
+  assertIncludes(error.message, "404");
+});
