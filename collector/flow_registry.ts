@@ -112,9 +112,14 @@ export class FlowRegistry implements FlowCatalog {
     return this.#paths.addresses();
   }
 
-  /** The tags describing this collector, and a number that changes whenever they do. */
-  get sourceTags(): { tags: Record<string, string>; version: number } {
-    return { tags: this.#sourceTags, version: this.#sourceTagsVersion };
+  /** The tags describing this collector. */
+  get sourceTags(): Record<string, string> {
+    return this.#sourceTags;
+  }
+
+  /** A number that changes whenever the source tags do. */
+  get sourceTagsVersion(): number {
+    return this.#sourceTagsVersion;
   }
 
   /** Sets the tags describing this collector. */

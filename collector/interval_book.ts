@@ -7,6 +7,7 @@
 import { grown } from "./_samples.ts";
 import { IntervalCounts } from "./interval_counts.ts";
 import type { ProbeOutcomeSink } from "./in_flight.ts";
+import type { FlowCounts } from "./_columns.ts";
 
 /**
  * How far behind the highest sequence number answered an answer counts as reordered: more than a
@@ -48,6 +49,8 @@ export class IntervalBook implements ProbeOutcomeSink {
   #highestSequence = new Uint32Array(0);
   /** Start of the last interval closed: outcomes for it, or earlier, arrived too late. */
   #closedUpTo = -Infinity;
+  /** Counters of compacted intervals nobody reads, for the next intervals to open (2 at most). */
+  readonly #spare: IntervalCounts[] = [];
   /** Sample arrays of closed intervals, for the next intervals to open. */
   readonly #sampleArrays: { flows: Uint32Array<ArrayBuffer>; rtts: Float32Array<ArrayBuffer> }[] =
     [];
@@ -131,12 +134,28 @@ export class IntervalBook implements ProbeOutcomeSink {
     return open;
   }
 
+  /**
+   * Takes back the counters of a closed interval that is no longer read (its published interval
+   * was compacted and no reader holds it), to count a later interval in.
+   */
+  reuse(counts: FlowCounts): void {
+    // Only the book's own counts, and not ones it has already taken back.
+    if (!(counts instanceof IntervalCounts) || this.#spare.includes(counts)) return;
+    if (this.#spare.length < 2) this.#spare.push(counts);
+  }
+
   #interval(start: number): IntervalCounts {
     if (this.#last !== undefined && this.#last.start === start) return this.#last;
     let open = this.#open.get(start);
     if (open === undefined) {
       const flows = this.#flows.flowCount;
-      open = new IntervalCounts(start, flows, this.#sampleArrays.pop());
+      const samples = this.#sampleArrays.pop();
+      const spare = this.#spare.pop();
+      if (spare === undefined) open = new IntervalCounts(start, flows, samples);
+      else {
+        spare.reset(start, flows, samples);
+        open = spare;
+      }
       this.#ensureSequences(flows);
       this.#open.set(start, open);
     }

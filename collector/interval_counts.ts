@@ -27,12 +27,13 @@ export type RareCounter = keyof typeof RARE;
  * every RTT sample (float32, 7 significant digits: what a summary keeps anyway) with its flow, in
  * order of arrival. The counters are 8 bits until one of them needs 16, then 32; those a healthy
  * network leaves at 0, and TOS values other than the one sent, get their arrays when first
- * needed. Once the interval is closed its counters are published as they are and never counted
- * again; its sample arrays go back to the interval book for a later interval.
+ * needed. Once the interval is closed its counters are published as they are; its sample arrays
+ * go back to the interval book for a later interval, and so do its counters once the interval is
+ * compacted and nobody reads them (`IntervalBook.reuse`).
  */
 export class IntervalCounts implements FlowCounts {
   /** Start of the interval, in wall-clock milliseconds. */
-  readonly start: number;
+  start: number;
   /** Flow ids below this have counters. */
   capacity: number;
   /** `COUNTS` counters per flow id. */
@@ -65,6 +66,34 @@ export class IntervalCounts implements FlowCounts {
     this.tos = new Uint8Array(capacity);
     this.sampleFlows = samples?.flows ?? new Uint32Array(64);
     this.sampleRtts = samples?.rtts ?? new Float32Array(64);
+  }
+
+  /**
+   * Counts the interval starting at `start` from now on, all counters 0, with room for flow ids
+   * below `capacity`: the counts of an interval nobody reads any more, counting again.
+   */
+  reset(
+    start: number,
+    capacity: number,
+    samples?: { flows: Uint32Array<ArrayBuffer>; rtts: Float32Array<ArrayBuffer> },
+  ): void {
+    this.start = start;
+    this.samples = 0;
+    if (samples !== undefined) {
+      this.sampleFlows = samples.flows;
+      this.sampleRtts = samples.rtts;
+    }
+    if (capacity > this.capacity) {
+      this.capacity = capacity;
+      this.counts = sized(this.counts, capacity * COUNTS);
+      if (this.rare !== undefined) this.rare = sized(this.rare, capacity * RARE_COUNTS);
+      this.tos = new Uint8Array(capacity);
+      if (this.tosValues !== undefined) this.tosValues = new Uint8Array(capacity * 2);
+    } else {
+      this.counts.fill(0, 0, this.capacity * COUNTS);
+      this.rare?.fill(0, 0, this.capacity * RARE_COUNTS);
+      this.tos.fill(0, 0, this.capacity);
+    }
   }
 
   /** Makes room for flow ids below `capacity` (flows added by a reload). */

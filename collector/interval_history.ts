@@ -5,7 +5,7 @@
  * @module
  */
 import type { IntervalHeader } from "@llama/core";
-import type { IntervalColumns, TimeColumns } from "./_columns.ts";
+import type { IntervalColumns } from "./_columns.ts";
 import { PublishedInterval } from "./published_interval.ts";
 
 /**
@@ -40,15 +40,15 @@ export class IntervalHistory {
 
   /**
    * Publishes the interval of `header`: compacts the latest, then makes the new one's columns
-   * with `build`, given the time columns it may write over (undefined: a reader holds them, or
-   * there were none), in one synchronous step: there is always a latest interval once there was
-   * one.
+   * with `build`, given the columns of the latest that it may write over and count in again
+   * (undefined: a reader holds them, or there were none), in one synchronous step: there is
+   * always a latest interval once there was one.
    */
   publish(
     header: IntervalHeader,
-    build: (reusable: TimeColumns | undefined) => IntervalColumns,
+    build: (reusable: IntervalColumns | undefined) => IntervalColumns,
   ): PublishedInterval {
-    const reusable = this.#intervals.at(-1)?.compact()?.times;
+    const reusable = this.#intervals.at(-1)?.compact();
     const published = new PublishedInterval(header, build(reusable));
     this.#intervals.push(published);
     if (this.#intervals.length > this.#keep) {

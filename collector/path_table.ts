@@ -82,18 +82,18 @@ export class PathTableBuilder {
       if (shared === undefined) shared = tags;
       else if (tags !== shared) mixed = true;
     }
-    const source = registry.sourceTags;
+    const version = registry.sourceTagsVersion;
     const cached = this.#pathTags[path];
     if (
       cached !== undefined && !mixed && this.#pathTagsSource[path] === shared &&
-      this.#pathTagsVersion[path] === source.version
+      this.#pathTagsVersion[path] === version
     ) return cached;
     let tags: Record<string, string>;
-    if (!mixed && shared !== undefined && isEmpty(source.tags)) {
+    if (!mixed && shared !== undefined && isEmpty(registry.sourceTags)) {
       // The target's own tags, not a copy: one object fewer a path.
       tags = shared;
     } else {
-      tags = { ...source.tags };
+      tags = { ...registry.sourceTags };
       for (let index = from; index < to; index++) {
         if (activeFlow(counts, order[index])) Object.assign(tags, registry.flowTags(order[index]));
       }
@@ -101,7 +101,7 @@ export class PathTableBuilder {
     const kept = cached !== undefined && sameTags(cached, tags) ? cached : tags;
     this.#pathTags[path] = kept;
     this.#pathTagsSource[path] = mixed ? null : shared ?? null;
-    this.#pathTagsVersion[path] = source.version;
+    this.#pathTagsVersion[path] = version;
     return kept;
   }
 }

@@ -79,8 +79,10 @@ export class Summarizer {
     const pathCount = this.flows.pathCount;
     await this.#statistics.sort(flows.order, counts);
     return this.history.publish(header, (reusable) => {
+      // The counts of the interval compacted now count a later one; its times take this one's.
+      if (reusable !== undefined) this.book.reuse(reusable.counts);
       const rows = this.#tables.start(counts, flows.order);
-      const times = this.#statistics.writeTimes(counts, flows, pathCount, rows, reusable);
+      const times = this.#statistics.writeTimes(counts, flows, pathCount, rows, reusable?.times);
       return { identities: rows.table(), flows, counts, times };
     });
   }
