@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InFlightTable, type ProbeOutcomeSink } from "./in_flight.ts";
+import { ID_MASK, InFlightTable, type ProbeOutcomeSink } from "./in_flight.ts";
 
 function recorder() {
   const events: string[] = [];
@@ -85,4 +85,24 @@ Deno.test("in-flight table takes a kernel transmit time only when it is plausibl
   assert.equal(table.refineSentAt(id, 10.006, 20), false, "already answered");
   assert.equal(table.isInFlight(id), false);
   assert.deepEqual(events, ["answered flow=0 interval=0 seq=0 rtt=1 dwell=false"]);
+});
+
+Deno.test("in-flight ids wrap around at 2^30 (small integers), through growth, matching and expiry", () => {
+  const table = new InFlightTable(16, ID_MASK - 9);
+  const { events, sink } = recorder();
+  // 40 probes across the wrap make the ring of 16 grow twice.
+  const ids = Array.from({ length: 40 }, (_, index) => table.insert(index, 0, index, index, index));
+  assert.equal(ids[0], ID_MASK - 9);
+  assert.equal(ids[9], ID_MASK);
+  assert.equal(ids[10], 0, "the id after 2^30 - 1 is 0");
+  assert.ok(ids.every((id) => id >= 0 && id <= ID_MASK), "every id is below 2^30");
+  assert.equal(new Set(ids).size, ids.length, "ids in flight are distinct");
+  assert.equal(table.match(ids[9], 9, 50, -1, sink), "answered");
+  assert.equal(table.match(ids[10], 10, 50, -1, sink), "answered");
+  // A reply carrying the 32-bit id the table would have used without the wrap matches nothing.
+  assert.equal(table.match(ID_MASK + 1, 10, 50, -1, sink), "unknown");
+  table.expire(11, sink); // sent at 0..11, less the two answered
+  assert.equal(events.filter((event) => event.startsWith("lost")).length, 10);
+  assert.equal(table.inFlight, 40 - 12);
+  assert.equal(table.match(ids[11], 11, 60, -1, sink), "late");
 });

@@ -144,22 +144,39 @@ export class IntervalBook implements ProbeOutcomeSink {
     if (this.#spare.length < 2) this.#spare.push(counts);
   }
 
+  /**
+   * The counts of the interval starting at `start`. Kept this small on purpose: every outcome
+   * comes through here, and V8 inlines a callee into its caller only while their bytecode stays
+   * under a limit; with the opening of an interval in it, `answered` was no longer inlined into
+   * the probe socket's reply loop, and every answer boxed its interval start and RTT (twice the
+   * young garbage, ~2 MiB more RSS at 10,000 paths: bench/RESULTS.md).
+   */
   #interval(start: number): IntervalCounts {
-    if (this.#last !== undefined && this.#last.start === start) return this.#last;
-    let open = this.#open.get(start);
-    if (open === undefined) {
-      const flows = this.#flows.flowCount;
-      const samples = this.#sampleArrays.pop();
-      const spare = this.#spare.pop();
-      if (spare === undefined) open = new IntervalCounts(start, flows, samples);
-      else {
-        spare.reset(start, flows, samples);
-        open = spare;
-      }
-      this.#ensureSequences(flows);
-      this.#open.set(start, open);
-    }
+    const last = this.#last;
+    if (last !== undefined && last.start === start) return last;
+    return this.#switchTo(start);
+  }
+
+  /** Makes the interval starting at `start` the last one outcomes went to, opening it if new. */
+  #switchTo(start: number): IntervalCounts {
+    const open = this.#open.get(start) ?? this.#opened(start);
     this.#last = open;
+    return open;
+  }
+
+  /** Opens the interval starting at `start`, with the arrays a closed one handed back if any. */
+  #opened(start: number): IntervalCounts {
+    const flows = this.#flows.flowCount;
+    const samples = this.#sampleArrays.pop();
+    const spare = this.#spare.pop();
+    let open: IntervalCounts;
+    if (spare === undefined) open = new IntervalCounts(start, flows, samples);
+    else {
+      spare.reset(start, flows, samples);
+      open = spare;
+    }
+    this.#ensureSequences(flows);
+    this.#open.set(start, open);
     return open;
   }
 

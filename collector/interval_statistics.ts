@@ -116,14 +116,8 @@ export class IntervalStatistics implements SampleSink {
         const from = offsets[flow], to = offsets[flow + 1];
         const flowJitter = this.#jitter[flow];
         const answers = to - from;
-        writeTimesOf(
-          times.flows,
-          flow * TIMES,
-          this.#grouped,
-          from,
-          to,
-          answers > 1 ? flowJitter / (answers - 1) : NaN,
-        );
+        writeTimesOf(times.flows, flow * TIMES, this.#grouped, from, to);
+        times.flows[flow * TIMES + TIME.jitter] = answers > 1 ? flowJitter / (answers - 1) : NaN;
         if (answers > 1) {
           jitter += flowJitter;
           jitterCount += answers - 1;
@@ -133,14 +127,8 @@ export class IntervalStatistics implements SampleSink {
       if (active) {
         times.pathStart[pathRow] = index;
         const pathSamples = this.#mergeSamples(order, index, end, counts, samples);
-        writeTimesOf(
-          times.paths,
-          pathRow * TIMES,
-          pathSamples,
-          0,
-          samples,
-          jitterCount > 0 ? jitter / jitterCount : NaN,
-        );
+        writeTimesOf(times.paths, pathRow * TIMES, pathSamples, 0, samples);
+        times.paths[pathRow * TIMES + TIME.jitter] = jitterCount > 0 ? jitter / jitterCount : NaN;
         pathRow++;
       }
       rows.row(path, active, index, end);
@@ -189,15 +177,17 @@ export class IntervalStatistics implements SampleSink {
   }
 }
 
-/** Writes RTT statistics of `sorted[from..to)` (NaN when empty) and the jitter to `out[at..]`. */
+/**
+ * Writes RTT statistics of `sorted[from..to)` (NaN when empty) to `out[at..]`, all but the
+ * jitter, which the caller writes: a fractional number passed to a call V8 does not inline is
+ * boxed, a heap number a flow and a path each interval.
+ */
 function writeTimesOf(
   out: Float32Array,
   at: number,
   sorted: Float32Array,
   from: number,
   to: number,
-  jitter: number,
 ): void {
   if (!writeRttStatistics(sorted, from, to, out, at)) out.fill(NaN, at, at + TIME.jitter);
-  out[at + TIME.jitter] = jitter;
 }

@@ -151,7 +151,7 @@ export class ProbeSocket {
     }
     const nonce = batches.nonce();
     const id = this.table.insert(flow, interval, sequence, nonce, now);
-    batches.stage(id, nonce, this.settings.instanceTag, sequence, target, now);
+    batches.stage(id, this.settings.instanceTag, sequence, target, now);
     this.#book.sent(flow, interval);
     this.counters.sent++;
     return undefined;
