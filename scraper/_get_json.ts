@@ -1,0 +1,208 @@
+import { ProtocolError } from "@llama/core";
+
+/** Why a collector's answer was refused before it was read as a summary. */
+export type RefusalReason = "redirect" | "too_large";
+
+/**
+ * A collector's answer that the scraper would not take: a redirect (never followed: it could
+ * send the scraper's GET anywhere, such as a database's `/query?q=DROP+DATABASE+…`) or a body
+ * over `max_response_bytes`. `reason` says which, for the metrics.
+ */
+export class ScrapeRefusedError extends ProtocolError {
+  /** What was refused. */
+  readonly reason: RefusalReason;
+
+  /** Creates the error. */
+  constructor(message: string, reason: RefusalReason) {
+    super(message);
+    this.name = "ScrapeRefusedError";
+    this.reason = reason;
+  }
+}
+
+/** Options of `getJson`. */
+export interface GetJsonOptions {
+  /** The collector's name, for messages. */
+  collector: string;
+  /** Aborts the request and the reading of its body: the scrape's deadline. */
+  signal: AbortSignal;
+  /** Most bytes of body taken, after any `Content-Encoding` is undone. */
+  maxBytes: number;
+  /** `fetch`, replaceable in tests. */
+  fetch: typeof fetch;
+}
+
+/** What `getJson` got: a 404 (the caller may try the other API) or the parsed body. */
+export type GetJsonResult = { status: 404 } | { status: 200; body: unknown };
+
+/**
+ * GETs `url` without following redirects and parses its body as JSON, reading at most
+ * `maxBytes`: the body is read as a stream and decoded as it comes, so neither a declared
+ * 500 MB, nor an endless body, nor a gzip bomb (fetch undoes the encoding as it streams: the
+ * count is of the bytes it gives) makes the scraper hold more than the cap. Throws
+ * `ScrapeRefusedError` for a redirect or a body over the cap, `ProtocolError` for any other
+ * failure, each naming the collector and the URL.
+ */
+export async function getJson(url: URL, options: GetJsonOptions): Promise<GetJsonResult> {
+  const what = `collector ${options.collector}: GET ${url}`;
+  const failed = (error: unknown) =>
+    new ProtocolError(
+      `${what} failed: ${options.signal.aborted ? "timed out" : (error as Error).message}`,
+      { cause: error },
+    );
+  let response: Response;
+  try {
+    response = await options.fetch(url, {
+      signal: options.signal,
+      headers: { accept: "application/json" },
+      redirect: "manual",
+    });
+  } catch (error) {
+    throw failed(error);
+  }
+  if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
+    await response.body?.cancel().catch(() => {});
+    const location = response.headers.get("location");
+    throw new ScrapeRefusedError(
+      `${what} answered HTTP ${response.status}, a redirect to ${location ?? "nowhere"}, ` +
+        "which is not followed",
+      "redirect",
+    );
+  }
+  if (response.status === 404) {
+    await response.body?.cancel().catch(() => {});
+    return { status: 404 };
+  }
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => {});
+    throw new ProtocolError(`${what} answered HTTP ${response.status}`);
+  }
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (declared > options.maxBytes && !response.headers.has("content-encoding")) {
+    await response.body?.cancel().catch(() => {});
+    throw new ScrapeRefusedError(
+      `${what} answered ${declared} bytes (content-length), more than the ` +
+        `${options.maxBytes} of max_response_bytes`,
+      "too_large",
+    );
+  }
+  let text: string;
+  try {
+    text = await readText(response, options.maxBytes);
+  } catch (error) {
+    if (error instanceof TooLarge) {
+      throw new ScrapeRefusedError(
+        `${what} answered more than the ${options.maxBytes} bytes of max_response_bytes`,
+        "too_large",
+      );
+    }
+    throw failed(error);
+  }
+  try {
+    return { status: 200, body: JSON.parse(text) };
+  } catch (error) {
+    throw new ProtocolError(`${what} did not answer JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+class TooLarge extends Error {}
+
+/** Size of the blocks a body is gathered in. */
+const BLOCK_BYTES = 1024 * 1024;
+
+/**
+ * The body as text, read until its end or until it passes `maxBytes` (then `TooLarge`). Bytes are
+ * kept, not text, until the end (decoded text may take two bytes a character), in blocks of our
+ * own: fetch's body is read straight into them (a BYOB reader), so a body refused at the cap has
+ * cost that many bytes and no more. Without BYOB (a `Response` made in a test), chunks are copied
+ * in: they are often small views of larger buffers, which keeping would hold several times over.
+ */
+async function readText(response: Response, maxBytes: number): Promise<string> {
+  if (response.body === null) return "";
+  const blocks = new Blocks(maxBytes);
+  let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
+  try {
+    reader = response.body.getReader({ mode: "byob" });
+  } catch {
+    reader = response.body.getReader();
+  }
+  try {
+    for (;;) {
+      const { done, value } = reader instanceof ReadableStreamBYOBReader
+        ? await reader.read(blocks.space())
+        : await reader.read();
+      if (value !== undefined) {
+        if (reader instanceof ReadableStreamBYOBReader) blocks.filled(value);
+        else blocks.append(value);
+      }
+      if (done) break;
+    }
+  } catch (error) {
+    blocks.clear();
+    await reader.cancel().catch(() => {});
+    throw error;
+  }
+  return blocks.text();
+}
+
+/** Bytes gathered in blocks of `BLOCK_BYTES`, at most `maxBytes` (more throws `TooLarge`). */
+class Blocks {
+  readonly #maxBytes: number;
+  #blocks: Uint8Array[] = [];
+  #filled = BLOCK_BYTES;
+  #total = 0;
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** The free end of the last block (a new block when it is full), for a BYOB read. */
+  space(): Uint8Array {
+    if (this.#filled === BLOCK_BYTES) {
+      this.#blocks.push(new Uint8Array(BLOCK_BYTES));
+      this.#filled = 0;
+    }
+    return this.#blocks[this.#blocks.length - 1].subarray(this.#filled);
+  }
+
+  /** Takes what a BYOB read put in `space()`: `view` is over the block's buffer, transferred. */
+  filled(view: Uint8Array): void {
+    this.#blocks[this.#blocks.length - 1] = new Uint8Array(view.buffer as ArrayBuffer);
+    this.#count(view.byteLength);
+    this.#filled += view.byteLength;
+  }
+
+  /** Copies `chunk` in. */
+  append(chunk: Uint8Array): void {
+    this.#count(chunk.byteLength);
+    for (let offset = 0; offset < chunk.byteLength;) {
+      const space = this.space();
+      const part = chunk.subarray(offset, offset + space.byteLength);
+      space.set(part);
+      this.#filled += part.byteLength;
+      offset += part.byteLength;
+    }
+  }
+
+  /** Everything as UTF-8 text; the blocks are let go. */
+  text(): string {
+    const bytes = new Uint8Array(this.#total);
+    for (const [index, block] of this.#blocks.entries()) {
+      const offset = index * BLOCK_BYTES;
+      bytes.set(block.subarray(0, Math.min(BLOCK_BYTES, this.#total - offset)), offset);
+    }
+    this.clear();
+    return new TextDecoder().decode(bytes);
+  }
+
+  clear(): void {
+    this.#blocks = [];
+  }
+
+  #count(bytes: number): void {
+    this.#total += bytes;
+    if (this.#total > this.#maxBytes) throw new TooLarge();
+  }
+}
