@@ -177,3 +177,34 @@ flows: true
     /collector future: \/api\/v1\/summaries start is not from \S+ to \S+ \(a day before the scraper's clock to an hour after\): got "9999-01-01T00:00:00\.000Z"/,
   );
 });
+
+Deno.test("scraper --ui: a built-in property such as toString is no tag to group the matrix by (400 naming it)", async () => {
+  await using llama = llamaCollector(() => summaryBody({ paths: 2 }));
+  await using scraper = await startProgram("scraper/main.ts", [
+    "-llama.collector-hosts",
+    llama.address,
+    "-llama.interval",
+    "1",
+    "--ui",
+    "127.0.0.1:0",
+  ], { readyPattern: /Serving the matrix on http:\/\/(\S+)\// });
+  const base = `http://${scraper.ready[1]}/api/v1/`;
+  await waitUntil(
+    async () => {
+      const response = await fetch(`${base}history`);
+      return ((await response.json()).intervals as unknown[]).length > 0;
+    },
+    10_000,
+    () => `no interval: ${scraper.stderr().slice(-2000)}`,
+  );
+  const response = await fetch(`${base}matrix?rows=toString&cols=dst_hostname`);
+  const body = await response.json();
+  assert.equal(response.status, 400, JSON.stringify(body));
+  assert.equal(
+    body.error,
+    'query parameter "rows" names "toString", which no path has as a tag; known: src_ip, dst_ip, dst_hostname',
+  );
+  const good = await fetch(`${base}matrix?rows=src_ip&cols=dst_hostname`);
+  assert.equal(good.status, 200);
+  assert.deepEqual((await good.json()).cols.values, ["target-1", "target-2"]);
+});
