@@ -94,8 +94,8 @@ export const SCRAPER_DEFAULTS: Omit<ScraperConfig, "file" | "directory" | "colle
   intervalSeconds: 30,
   offsetSeconds: 5,
   timeoutSeconds: 10,
-  // 64 MiB: about 25,000 paths of four flows each with `flows: true`, 150,000 without (a real
-  // collector's summary is about 2.6 kB a path with its flows, 0.45 kB without; docs/scraper.md).
+  // 64 MiB: about 50,000 paths of four flows each (a real collector's summary with flows is about
+  // 1.3 kB a path with three tags, 0.3 kB without flows; measured in docs/scraper.md).
   maxResponseBytes: 64 * 1024 * 1024,
   flows: false,
   dataDirectory: undefined,
