@@ -1,12 +1,13 @@
 import { ProtocolError } from "@llama/core";
 
 /** Why a collector's answer was refused before it was read as a summary. */
-export type RefusalReason = "redirect" | "too_large";
+export type RefusalReason = "redirect" | "too_large" | "too_dense";
 
 /**
  * A collector's answer that the scraper would not take: a redirect (never followed: it could
- * send the scraper's GET anywhere, such as a database's `/query?q=DROP+DATABASE+…`) or a body
- * over `max_response_bytes`. `reason` says which, for the metrics.
+ * send the scraper's GET anywhere, such as a database's `/query?q=DROP+DATABASE+…`), a body
+ * over `max_response_bytes`, or one holding far more objects and lists than a summary does (each
+ * becomes an object when parsed). `reason` says which, for the metrics.
  */
 export class ScrapeRefusedError extends ProtocolError {
   /** What was refused. */
@@ -86,9 +87,9 @@ export async function getJson(url: URL, options: GetJsonOptions): Promise<GetJso
       "too_large",
     );
   }
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await readText(response, options.maxBytes);
+    bytes = await readBytes(response, options.maxBytes);
   } catch (error) {
     if (error instanceof TooLarge) {
       throw new ScrapeRefusedError(
@@ -98,6 +99,18 @@ export async function getJson(url: URL, options: GetJsonOptions): Promise<GetJso
     }
     throw failed(error);
   }
+  // JSON.parse makes an object of every `{}` (3 bytes, some 100 of heap): 64 MiB of them took
+  // 2.2 GB. A real summary has one object or list per 100 bytes or so.
+  const containers = countContainers(bytes);
+  if (containers > CONTAINERS_ALLOWED + bytes.byteLength / BYTES_PER_CONTAINER) {
+    throw new ScrapeRefusedError(
+      `${what} answered ${containers} objects and lists in ${bytes.byteLength} bytes, more than ` +
+        `one per ${BYTES_PER_CONTAINER} bytes (a real summary has one per 100 or so)`,
+      "too_dense",
+    );
+  }
+  const text = new TextDecoder().decode(bytes);
+  bytes = new Uint8Array(0);
   try {
     return { status: 200, body: JSON.parse(text) };
   } catch (error) {
@@ -109,18 +122,32 @@ export async function getJson(url: URL, options: GetJsonOptions): Promise<GetJso
 
 class TooLarge extends Error {}
 
+/** Objects and lists a body may hold: this many, plus one per `BYTES_PER_CONTAINER` bytes. */
+const CONTAINERS_ALLOWED = 1024;
+const BYTES_PER_CONTAINER = 32;
+
+/** The `{` and `[` in `bytes` (those inside strings too: an upper bound of what parsing makes). */
+function countContainers(bytes: Uint8Array): number {
+  let count = 0;
+  for (let index = 0; index < bytes.length; index++) {
+    const byte = bytes[index];
+    if (byte === 0x7b || byte === 0x5b) count++;
+  }
+  return count;
+}
+
 /** Size of the blocks a body is gathered in. */
 const BLOCK_BYTES = 1024 * 1024;
 
 /**
- * The body as text, read until its end or until it passes `maxBytes` (then `TooLarge`). Bytes are
+ * The body, read until its end or until it passes `maxBytes` (then `TooLarge`). Bytes are
  * kept, not text, until the end (decoded text may take two bytes a character), in blocks of our
  * own: fetch's body is read straight into them (a BYOB reader), so a body refused at the cap has
  * cost that many bytes and no more. Without BYOB (a `Response` made in a test), chunks are copied
  * in: they are often small views of larger buffers, which keeping would hold several times over.
  */
-async function readText(response: Response, maxBytes: number): Promise<string> {
-  if (response.body === null) return "";
+async function readBytes(response: Response, maxBytes: number): Promise<Uint8Array> {
+  if (response.body === null) return new Uint8Array(0);
   const blocks = new Blocks(maxBytes);
   let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
   try {
@@ -144,7 +171,7 @@ async function readText(response: Response, maxBytes: number): Promise<string> {
     await reader.cancel().catch(() => {});
     throw error;
   }
-  return blocks.text();
+  return blocks.bytes();
 }
 
 /** Bytes gathered in blocks of `BLOCK_BYTES`, at most `maxBytes` (more throws `TooLarge`). */
@@ -186,15 +213,15 @@ class Blocks {
     }
   }
 
-  /** Everything as UTF-8 text; the blocks are let go. */
-  text(): string {
+  /** Everything, in one array; the blocks are let go. */
+  bytes(): Uint8Array {
     const bytes = new Uint8Array(this.#total);
     for (const [index, block] of this.#blocks.entries()) {
       const offset = index * BLOCK_BYTES;
       bytes.set(block.subarray(0, Math.min(BLOCK_BYTES, this.#total - offset)), offset);
     }
     this.clear();
-    return new TextDecoder().decode(bytes);
+    return bytes;
   }
 
   clear(): void {

@@ -34,7 +34,10 @@ export interface CollectorStatus {
   points: number;
   /** Paths, flows and points left out because they broke the summary's contract. */
   invalid: number;
-  /** Answers refused by why: redirects (never followed), and bodies over `max_response_bytes`. */
+  /**
+   * Answers refused by why: redirects (never followed), bodies over `max_response_bytes`, and
+   * bodies far denser in objects and lists than a summary.
+   */
   refused: Record<RefusalReason, number>;
   /** Whether the last scrape succeeded. */
   up: boolean;
@@ -197,7 +200,7 @@ class RunningScraper implements Scraper {
       stale: 0,
       points: 0,
       invalid: 0,
-      refused: { redirect: 0, too_large: 0 },
+      refused: { redirect: 0, too_large: 0, too_dense: 0 },
       up: false,
       lastError: undefined,
       lastDurationMs: 0,
@@ -441,11 +444,11 @@ class RunningScraper implements Scraper {
       ),
       {
         name: "llama_scraper_responses_refused_total",
-        help: "Answers of the collector refused: a redirect (never followed), or a body over " +
-          "max_response_bytes.",
+        help: "Answers of the collector refused: a redirect (never followed), a body over " +
+          "max_response_bytes, or one far denser in objects and lists than a summary.",
         type: "counter",
         samples: this.#status.flatMap((status) =>
-          (["redirect", "too_large"] as const).map((reason) => ({
+          (["redirect", "too_large", "too_dense"] as const).map((reason) => ({
             labels: { collector: status.collector.name, reason },
             value: status.refused[reason],
           }))

@@ -226,3 +226,45 @@ Deno.test("scraper gives up a body that trickles in forever at the scrape's time
     /collector trickle: GET \S+\/api\/v1\/summaries\?flows=false failed: timed out/,
   );
 });
+
+Deno.test("scraper refuses an answer under the cap that is all empty objects (JSON.parse would make 22 million), and scrapes on", async () => {
+  // 64 MiB less a little of `{},`: parsed, 2.2 GB of heap and seconds of CPU.
+  const count = Math.floor((64 * MiB - 64) / 3);
+  const dense = new TextEncoder().encode(`{"paths":[${"{},".repeat(count)}{}]}`);
+  await using good = llamaCollector(() => summaryBody());
+  await using objects = fakeCollector((request) =>
+    new URL(request.url).pathname === "/api/v1/summaries"
+      ? new Response(dense, { headers: { "content-type": "application/json" } })
+      : new Response("", { status: 404 })
+  );
+  await using scraper = await startScraper(
+    `collectors: [{url: "${good.address}", name: good}, {url: "${objects.address}", name: objects}]
+interval: 2
+offset: 0
+timeout: 2
+`,
+  );
+  let peak = 0;
+  await waitUntil(
+    async () => {
+      peak = Math.max(peak, (await memoryOf(scraper.child.pid)).peak);
+      if (peak > RSS_LIMIT) return true;
+      const metrics = await scraper.metrics();
+      return metrics.get('llama_scraper_scrapes_total{collector="good",result="ok"}')! >= 2 &&
+        metrics.get('llama_scraper_scrapes_total{collector="objects",result="failed"}')! >= 2;
+    },
+    20_000,
+    () => `not two rounds in time: ${scraper.stderr().slice(-3000)}`,
+  );
+  assert.ok(peak < RSS_LIMIT, `the scraper's peak RSS was ${(peak / MiB).toFixed(0)} MiB`);
+  console.error(`scraper peak RSS under 64 MiB of empty objects: ${(peak / MiB).toFixed(0)} MiB`);
+  const metrics = await scraper.metrics();
+  assert.ok(
+    metrics.get('llama_scraper_responses_refused_total{collector="objects",reason="too_dense"}')! >=
+      2,
+  );
+  assert.match(
+    scraper.stderr(),
+    /collector objects: GET \S+ answered \d{8} objects and lists in \d{8} bytes, more than one per 32 bytes/,
+  );
+});
