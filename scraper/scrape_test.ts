@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ProtocolError } from "@llama/core";
 import { collectorTarget, parseScraperConfig } from "./config.ts";
-import { ScrapeRefusedError } from "./_get_json.ts";
+import { ScrapeRefusedError } from "./errors.ts";
 import { scrapeCollector } from "./scrape.ts";
 
 const collectorBody = JSON.parse(

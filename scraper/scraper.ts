@@ -5,7 +5,7 @@ import { type PluginContext, type Point, stdoutOutput, type TagResolver } from "
 import type { CollectorTarget, ScraperConfig, ScraperPlugins } from "./config.ts";
 import { OutputHost } from "./output_host.ts";
 import { scrapeCollector } from "./scrape.ts";
-import { type RefusalReason, ScrapeRefusedError } from "./_get_json.ts";
+import { type RefusalReason, ScrapeRefusedError } from "./errors.ts";
 import { Spool } from "./spool.ts";
 import { SummaryHistory } from "./summary_history.ts";
 import type { IntervalLike, PathLike } from "@llama/ui";
