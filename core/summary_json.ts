@@ -16,6 +16,12 @@ export interface ParseIntervalSummaryOptions {
    * `?flows=false`) flows are neither expected nor read. Default true.
    */
   flows?: boolean;
+  /**
+   * Called with each path or flow that breaks the contract, which is then left out of the answer
+   * instead of failing the whole body (a hostile or buggy collector's bad path costs that path
+   * only). The interval header must still be right. Without it the first bad path throws.
+   */
+  onInvalid?: (error: ProtocolError) => void;
 }
 
 const COUNTS = ["sent", "lost", "late", "duplicates", "reordered", "dwellCorrected"] as const;
@@ -24,11 +30,12 @@ const TIMESTAMP_SOURCES: readonly unknown[] = ["kernel", "userspace"];
 
 /**
  * Checks a parsed `/api/v1/summaries` body against the summary contract and returns it typed, as
- * it is (nothing is copied), or null for the collector's answer before its first interval
- * (`start: null`). Throws `ProtocolError` naming the JSON path of the first thing wrong, such as
- * `paths[3].flows[1].srcPort is not a number: got "80"`. Besides types it checks ranges: counts
- * are whole numbers ≥ 0, `lossPercent` is within 0–100, times are finite, ports and TOS fit their
- * fields, and the interval's bounds are real times after 1970 in order.
+ * it is (nothing is copied unless `onInvalid` left something out), or null for the collector's
+ * answer before its first interval (`start: null`). Throws `ProtocolError` naming the JSON path of
+ * the first thing wrong, such as `paths[3].flows[1].srcPort is not a number: got "80"`. Besides
+ * types it checks ranges: counts are whole numbers from 0 to `Number.MAX_SAFE_INTEGER`,
+ * `lossPercent` is within 0–100, times are finite, ports and TOS fit their fields, and the
+ * interval's bounds are real times after 1970 in order.
  *
  * @example A collector's body, and one with a flow's port as a string
  * ```ts
@@ -94,44 +101,86 @@ export function parseIntervalSummary(
     }
   }
   const flows = options.flows ?? true;
+  const onInvalid = options.onInvalid;
   const paths: unknown[] = body.paths;
+  let kept: unknown[] | undefined;
   for (let index = 0; index < paths.length; index++) {
-    const path = paths[index];
-    if (!isObject(path)) throw failure(`paths[${index}]`, "is not an object", path);
-    checkStatistics(path, index, -1);
-    for (const name of ["srcIp", "dstIp"]) {
-      if (typeof path[name] !== "string") {
-        throw failure(`paths[${index}].${name}`, "is not a string", path[name]);
-      }
+    let path = paths[index];
+    try {
+      checkPath(path, index);
+      if (flows) path = checkFlows(path as Record<string, unknown>, index, onInvalid);
+    } catch (error) {
+      if (onInvalid === undefined || !(error instanceof ProtocolError)) throw error;
+      onInvalid(error);
+      kept ??= paths.slice(0, index);
+      continue;
     }
-    checkTags(path.tags, index);
-    if (!flows) continue;
-    const pathFlows = path.flows;
-    if (!Array.isArray(pathFlows)) {
-      throw failure(`paths[${index}].flows`, "is not a list", pathFlows);
-    }
-    for (let flowIndex = 0; flowIndex < pathFlows.length; flowIndex++) {
-      const flow = pathFlows[flowIndex];
-      if (!isObject(flow)) {
-        throw failure(`paths[${index}].flows[${flowIndex}]`, "is not an object", flow);
-      }
-      checkStatistics(flow, index, flowIndex);
-      for (const name of ["srcIp", "dstIp"]) {
-        if (typeof flow[name] !== "string") {
-          throw failure(`${where(index, flowIndex)}.${name}`, "is not a string", flow[name]);
-        }
-      }
-      for (const name of ["srcPort", "dstPort"]) {
-        wholeNumber(flow[name], 65535, index, flowIndex, name);
-      }
-    }
+    if (path !== paths[index]) kept ??= paths.slice(0, index);
+    kept?.push(path);
+  }
+  if (kept !== undefined) {
+    return { ...body, paths: kept } as unknown as IntervalSummary | IntervalSummaryWithoutFlows;
   }
   return body as unknown as IntervalSummary | IntervalSummaryWithoutFlows;
 }
 
+/** A path's own fields, its flows left aside. */
+function checkPath(path: unknown, index: number): asserts path is Record<string, unknown> {
+  if (!isObject(path)) throw failure(`paths[${index}]`, "is not an object", path);
+  checkStatistics(path, index, -1);
+  for (const name of ["srcIp", "dstIp"]) {
+    if (typeof path[name] !== "string") {
+      throw failure(`paths[${index}].${name}`, "is not a string", path[name]);
+    }
+  }
+  checkTags(path.tags, index);
+}
+
+/** The path, or a copy of it without the flows `onInvalid` was told of. */
+function checkFlows(
+  path: Record<string, unknown>,
+  index: number,
+  onInvalid: ((error: ProtocolError) => void) | undefined,
+): Record<string, unknown> {
+  const pathFlows = path.flows;
+  if (!Array.isArray(pathFlows)) {
+    throw failure(`paths[${index}].flows`, "is not a list", pathFlows);
+  }
+  let kept: unknown[] | undefined;
+  for (let flowIndex = 0; flowIndex < pathFlows.length; flowIndex++) {
+    try {
+      checkFlow(pathFlows[flowIndex], index, flowIndex);
+    } catch (error) {
+      if (onInvalid === undefined || !(error instanceof ProtocolError)) throw error;
+      onInvalid(error);
+      kept ??= pathFlows.slice(0, flowIndex);
+      continue;
+    }
+    kept?.push(pathFlows[flowIndex]);
+  }
+  return kept === undefined ? path : { ...path, flows: kept };
+}
+
+function checkFlow(flow: unknown, index: number, flowIndex: number): void {
+  if (!isObject(flow)) {
+    throw failure(`paths[${index}].flows[${flowIndex}]`, "is not an object", flow);
+  }
+  checkStatistics(flow, index, flowIndex);
+  for (const name of ["srcIp", "dstIp"]) {
+    if (typeof flow[name] !== "string") {
+      throw failure(`${where(index, flowIndex)}.${name}`, "is not a string", flow[name]);
+    }
+  }
+  for (const name of ["srcPort", "dstPort"]) {
+    wholeNumber(flow[name], 65535, index, flowIndex, name);
+  }
+}
+
 /** The fields `ProbeStatistics` and `tos` of a path (`flowIndex` -1) or of a flow. */
 function checkStatistics(value: Record<string, unknown>, index: number, flowIndex: number): void {
-  for (const name of COUNTS) wholeNumber(value[name], Infinity, index, flowIndex, name);
+  for (const name of COUNTS) {
+    wholeNumber(value[name], Number.MAX_SAFE_INTEGER, index, flowIndex, name);
+  }
   const lossPercent = value.lossPercent;
   if (typeof lossPercent !== "number") {
     throw failure(`${where(index, flowIndex)}.lossPercent`, "is not a number", lossPercent);
@@ -185,7 +234,7 @@ function wholeNumber(
     throw failure(`${where(index, flowIndex)}.${name}`, "is not a number", value);
   }
   if (!(Number.isInteger(value) && value >= 0 && value <= max)) {
-    const range = max === Infinity ? "≥ 0" : `within 0–${max}`;
+    const range = max === Number.MAX_SAFE_INTEGER ? "from 0 to 2^53 − 1" : `within 0–${max}`;
     throw failure(`${where(index, flowIndex)}.${name}`, `is not a whole number ${range}`, value);
   }
 }

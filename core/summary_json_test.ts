@@ -104,11 +104,11 @@ Deno.test("parseIntervalSummary names a bad path field by its JSON path", () => 
   );
   assertNames(
     changed((body) => body.paths[0].lost = -1),
-    "paths[0].lost is not a whole number ≥ 0: got -1",
+    "paths[0].lost is not a whole number from 0 to 2^53 − 1: got -1",
   );
   assertNames(
     changed((body) => body.paths[0].late = 0.5),
-    "paths[0].late is not a whole number ≥ 0: got 0.5",
+    "paths[0].late is not a whole number from 0 to 2^53 − 1: got 0.5",
   );
   assertNames(
     changed((body) => body.paths[0].lossPercent = 150),
@@ -171,4 +171,63 @@ Deno.test("parseIntervalSummary cuts a long value short in its message", () => {
     changed((body) => body.paths[0].srcIp = { long: "x".repeat(100) }),
     `paths[0].srcIp is not a string: got {"long":"${"x".repeat(48)}...`,
   );
+});
+
+Deno.test("parseIntervalSummary refuses the hostile values of issue 16: negative counts, loss 12345.6, sent 1e308, times 0 and year −1", () => {
+  // Caught before the issue: negative counts, loss out of range, times at or before 1970.
+  assertNames(changed((body) => body.paths[0].lost = -5), /^paths\[0\]\.lost is not a whole/);
+  assertNames(changed((body) => body.paths[0].late = -1), /^paths\[0\]\.late is not a whole/);
+  assertNames(
+    changed((body) => body.paths[0].lossPercent = 12345.6),
+    "paths[0].lossPercent is not within 0–100: got 12345.6",
+  );
+  assertNames(
+    changed((body) => body.start = "1970-01-01T00:00:00.000Z"),
+    /^start is not an RFC 3339 time after 1970/,
+  );
+  assertNames(
+    changed((body) => body.start = "-000001-01-01T00:00:00Z"),
+    /^start is not an RFC 3339 time after 1970/,
+  );
+  // 1e308 is a whole number to JavaScript; no count gets past 2^53 − 1 (exact integers only).
+  assertNames(
+    changed((body) => body.paths[0].sent = 1e308),
+    "paths[0].sent is not a whole number from 0 to 2^53 − 1: got 1e+308",
+  );
+  assertNames(
+    changed((body) => body.paths[0].flows[2].duplicates = 2 ** 53),
+    "paths[0].flows[2].duplicates is not a whole number from 0 to 2^53 − 1: got 9007199254740992",
+  );
+});
+
+Deno.test("parseIntervalSummary with onInvalid leaves out a bad path or flow and keeps the rest", () => {
+  const body = changed((body) => {
+    body.paths.push(structuredClone(body.paths[0]), structuredClone(body.paths[0]));
+    body.paths[1].dstIp = "10.9.9.2";
+    body.paths[1].sent = 1e308;
+    body.paths[2].dstIp = "10.9.9.3";
+    body.paths[2].flows[1].lost = -1;
+  });
+  const problems: string[] = [];
+  const summary = parseIntervalSummary(body, {
+    onInvalid: (error) => problems.push(error.message),
+  })!;
+  assert.deepEqual(problems, [
+    "paths[1].sent is not a whole number from 0 to 2^53 − 1: got 1e+308",
+    "paths[2].flows[1].lost is not a whole number from 0 to 2^53 − 1: got -1",
+  ]);
+  assert.deepEqual(summary.paths.map((path) => path.dstIp), [
+    collectorBody.paths[0].dstIp,
+    "10.9.9.3",
+  ]);
+  assert.equal(summary.paths[1].flows.length, 3);
+  // The body itself is left as it was.
+  assert.equal((body as { paths: unknown[] }).paths.length, 3);
+  // A bad header still fails the whole body.
+  assert.throws(
+    () => parseIntervalSummary(changed((body) => body.start = 0), { onInvalid: () => {} }),
+    /^ProtocolError: start is not a string/,
+  );
+  // Nothing wrong: the body as it is.
+  assert.equal(parseIntervalSummary(collectorBody, { onInvalid: () => {} }), collectorBody);
 });

@@ -42,8 +42,13 @@ export interface ScraperConfig {
   intervalSeconds: number;
   /** Seconds after each boundary to scrape, so collectors have published. */
   offsetSeconds: number;
-  /** Longest a scrape may take, in seconds. */
+  /** Longest a scrape may take, in seconds: the request and the reading of its whole body. */
   timeoutSeconds: number;
+  /**
+   * Most bytes of a collector's answer taken, counted after any `Content-Encoding` is undone; a
+   * larger answer is refused and the collector tried again next round.
+   */
+  maxResponseBytes: number;
   /** Also write one `flow_stats` point per flow (source port), from llama collectors. */
   flows: boolean;
   /** Where points wait on disk while an output is down; without it they wait in memory only. */
@@ -69,6 +74,7 @@ const KEYS = [
   "interval",
   "offset",
   "timeout",
+  "max_response_bytes",
   "flows",
   "data_directory",
   "metrics",
@@ -80,11 +86,17 @@ const KEYS = [
   "tags",
 ] as const;
 
+/** The largest `max_response_bytes`: 500 MiB, below the longest string JavaScript can hold. */
+const MAX_RESPONSE_BYTES = 500 * 1024 * 1024;
+
 /** Defaults of every setting; the collectors list has none. */
 export const SCRAPER_DEFAULTS: Omit<ScraperConfig, "file" | "directory" | "collectors"> = {
   intervalSeconds: 30,
   offsetSeconds: 5,
   timeoutSeconds: 10,
+  // 64 MiB: about 50,000 paths of four flows each (a real collector's summary with flows is about
+  // 1.3 kB a path with three tags, 0.3 kB without flows; measured in docs/scraper.md).
+  maxResponseBytes: 64 * 1024 * 1024,
   flows: false,
   dataDirectory: undefined,
   metrics: undefined,
@@ -133,6 +145,12 @@ export function parseScraperConfig(text: string, options: { file?: string } = {}
       config.offsetSeconds;
   config.timeoutSeconds = number("timeout", 0.1, config.intervalSeconds, "seconds") ??
     config.timeoutSeconds;
+  config.maxResponseBytes = fields.get("max_response_bytes")?.number({
+    min: 1024,
+    max: MAX_RESPONSE_BYTES,
+    integer: true,
+    unit: "bytes",
+  }) ?? config.maxResponseBytes;
   config.writeTimeoutMs = number("write_timeout_ms", 100, 600_000, "milliseconds") ??
     config.writeTimeoutMs;
   const flows = fields.get("flows");

@@ -29,6 +29,7 @@ export {
   type ScraperDependencies,
   startScraper,
 } from "./scraper.ts";
+export { type RefusalReason, ScrapeRefusedError } from "./errors.ts";
 export {
   type OutputHost,
   type OutputHostCounters,

@@ -6,7 +6,9 @@ import {
   ProtocolError,
 } from "@llama/core";
 import type { Point } from "@llama/plugins";
-import type { CollectorTarget } from "./config.ts";
+import { type CollectorTarget, SCRAPER_DEFAULTS } from "./config.ts";
+import { getJson } from "./_get_json.ts";
+import { parseInfluxdata } from "./_influxdata.ts";
 
 /** What one scrape of one collector brought. */
 export interface ScrapeResult {
@@ -34,6 +36,18 @@ export interface ScrapeOptions {
   fetch?: typeof fetch;
   /** Also return a llama collector's summary, with its flows (for the matrix page). */
   keepSummary?: boolean;
+  /** Most bytes of an answer taken (after any `Content-Encoding` is undone). Default 64 MiB. */
+  maxResponseBytes?: number;
+  /**
+   * Told of each path, flow or point that breaks the contract, which is then left out; without
+   * it they are left out silently.
+   */
+  onInvalid?: (error: ProtocolError) => void;
+  /**
+   * The scraper's wall clock, ms since 1970: when given, a point may be dated from a day before
+   * it to an hour after (else any time after 1970).
+   */
+  now?: number;
 }
 
 /**
@@ -62,41 +76,18 @@ export async function scrapeCollector(
       ? "api/v1/summaries?flows=" + (options.flows || options.keepSummary === true)
       : "influxdata";
     const url = new URL(path, collector.url);
-    let response: Response;
-    try {
-      response = await (options.fetch ?? fetch)(url, {
-        signal: options.signal,
-        headers: { accept: "application/json" },
-      });
-    } catch (error) {
-      const reason = options.signal.aborted ? "timed out" : (error as Error).message;
-      throw new ProtocolError(`collector ${collector.name}: GET ${url} failed: ${reason}`, {
-        cause: error,
-      });
+    const answer = await getJson(url, {
+      collector: collector.name,
+      signal: options.signal,
+      maxBytes: options.maxResponseBytes ?? SCRAPER_DEFAULTS.maxResponseBytes,
+      fetch: options.fetch ?? fetch,
+    });
+    if (answer.status === 404) {
+      if (index === 0) continue;
+      throw new ProtocolError(`collector ${collector.name}: GET ${url} answered HTTP 404`);
     }
-    if (response.status === 404 && index === 0) {
-      await response.body?.cancel();
-      continue;
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new ProtocolError(
-        `collector ${collector.name}: GET ${url} answered HTTP ${response.status}`,
-      );
-    }
-    let body: unknown;
-    try {
-      body = await response.json();
-    } catch (error) {
-      throw new ProtocolError(
-        `collector ${collector.name}: GET ${url} did not answer JSON: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-    }
-    if (api === "original") return fromInfluxdata(collector, body, options.fallbackTime);
-    return fromSummaries(collector, body, options);
+    if (api === "original") return fromInfluxdata(collector, answer.body, options);
+    return fromSummaries(collector, answer.body, options);
   }
   throw new ProtocolError(
     `collector ${collector.name}: neither /api/v1/summaries nor /influxdata exists`,
@@ -135,7 +126,7 @@ function fromSummaries(
   const withFlows = options.flows || options.keepSummary === true;
   let summary: IntervalSummary | IntervalSummaryWithoutFlows | null;
   try {
-    summary = parseIntervalSummary(body, { flows: withFlows });
+    summary = parseIntervalSummary(body, { flows: withFlows, onInvalid: options.onInvalid });
   } catch (error) {
     throw new ProtocolError(
       `collector ${collector.name}: /api/v1/summaries ${(error as Error).message}`,
@@ -144,6 +135,15 @@ function fromSummaries(
   }
   if (summary === null) return { points: [], intervalStart: 0, api: "llama" };
   const time = Date.parse(summary.start);
+  const window = timeWindow(options);
+  if (time < window.earliest || time > window.latest) {
+    throw new ProtocolError(
+      `collector ${collector.name}: /api/v1/summaries start is not from ${
+        new Date(window.earliest).toISOString()
+      } to ${new Date(window.latest).toISOString()} (a day before the scraper's clock to an ` +
+        `hour after): got ${JSON.stringify(summary.start)}`,
+    );
+  }
   const points: Point[] = [];
   for (const path of summary.paths) {
     const tags = { ...path.tags, src_ip: path.srcIp, dst_ip: path.dstIp };
@@ -167,43 +167,28 @@ function fromSummaries(
 function fromInfluxdata(
   collector: CollectorTarget,
   body: unknown,
-  fallbackTime: number,
+  options: ScrapeOptions,
 ): ScrapeResult {
-  const fail = (what: string) =>
-    new ProtocolError(`collector ${collector.name}: /influxdata ${what}`);
-  if (!Array.isArray(body)) throw fail("is not a list of points");
-  let intervalStart = 0;
-  const points = body.map((entry, index): Point => {
-    if (!isObject(entry) || !isStringMap(entry.tags) || !isObject(entry.fields)) {
-      throw fail(`[${index}] is not a point`);
-    }
-    const fields: Record<string, number> = {};
-    for (const [key, value] of Object.entries(entry.fields)) {
-      if (typeof value !== "number" || !Number.isFinite(value)) {
-        throw fail(`[${index}].fields.${key} is not a number`);
-      }
-      fields[key] = value;
-    }
-    // The original leaves Go's zero time; a llama collector's /influxdata says the interval.
-    const stated = typeof entry.time === "string" ? Date.parse(entry.time) : NaN;
-    const time = Number.isFinite(stated) && stated > 0 ? stated : fallbackTime;
-    if (time !== fallbackTime) intervalStart = time;
-    return {
-      measurement: typeof entry.measurement === "string" && entry.measurement !== ""
-        ? entry.measurement
-        : "raw_stats",
-      tags: entry.tags,
-      fields,
-      time,
-    };
-  });
-  return { points, intervalStart, api: "original" };
+  try {
+    const { points, intervalStart } = parseInfluxdata(body, {
+      fallbackTime: options.fallbackTime,
+      window: timeWindow(options),
+      onInvalid: options.onInvalid ?? (() => {}),
+    });
+    return { points, intervalStart, api: "original" };
+  } catch (error) {
+    throw new ProtocolError(
+      `collector ${collector.name}: /influxdata ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-function isStringMap(value: unknown): value is Record<string, string> {
-  return isObject(value) && Object.values(value).every((item) => typeof item === "string");
+/** Times a collector's points may have: a day before the scraper's clock to an hour after. */
+function timeWindow(options: ScrapeOptions): { earliest: number; latest: number } {
+  const now = options.now;
+  if (now === undefined) return { earliest: 1, latest: 8.64e15 };
+  return { earliest: now - 86_400_000, latest: now + 3_600_000 };
 }

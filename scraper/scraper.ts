@@ -5,6 +5,7 @@ import { type PluginContext, type Point, stdoutOutput, type TagResolver } from "
 import type { CollectorTarget, ScraperConfig, ScraperPlugins } from "./config.ts";
 import { OutputHost } from "./output_host.ts";
 import { scrapeCollector } from "./scrape.ts";
+import { type RefusalReason, ScrapeRefusedError } from "./errors.ts";
 import { Spool } from "./spool.ts";
 import { SummaryHistory } from "./summary_history.ts";
 import type { IntervalLike, PathLike } from "@llama/ui";
@@ -31,6 +32,13 @@ export interface CollectorStatus {
   stale: number;
   /** Points scraped. */
   points: number;
+  /** Paths, flows and points left out because they broke the summary's contract. */
+  invalid: number;
+  /**
+   * Answers refused by why: redirects (never followed), bodies over `max_response_bytes`, and
+   * bodies far denser in objects and lists than a summary.
+   */
+  refused: Record<RefusalReason, number>;
   /** Whether the last scrape succeeded. */
   up: boolean;
   /** The last failure, if the last scrape failed. */
@@ -125,6 +133,9 @@ export async function startScraper(
   return new RunningScraper(config, hosts, resolvers, stop, clock, dependencies.fetch ?? fetch);
 }
 
+/** How many of a scrape's bad paths, flows or points its log line names (all are counted). */
+const INVALID_NAMED = 3;
+
 /** Intervals of each collector kept for the matrix page. */
 const UI_INTERVALS = 30;
 
@@ -188,6 +199,8 @@ class RunningScraper implements Scraper {
       failed: 0,
       stale: 0,
       points: 0,
+      invalid: 0,
+      refused: { redirect: 0, too_large: 0, too_dense: 0 },
       up: false,
       lastError: undefined,
       lastDurationMs: 0,
@@ -257,9 +270,18 @@ class RunningScraper implements Scraper {
       this.#stop.signal,
       AbortSignal.timeout(this.#config.timeoutSeconds * 1000),
     ]);
+    // Each bad path, flow or point is counted; the first few are named in one line a scrape.
+    const invalid: string[] = [];
+    let invalidCount = 0;
     try {
       const result = await scrapeCollector(status.collector, {
         signal,
+        maxResponseBytes: this.#config.maxResponseBytes,
+        now: this.#clock.wall(),
+        onInvalid: (error) => {
+          invalidCount++;
+          if (invalid.length < INVALID_NAMED) invalid.push(error.message);
+        },
         flows: this.#config.flows,
         // An original collector's points describe the interval before this boundary.
         fallbackTime: boundary - this.#config.intervalSeconds * 1000,
@@ -268,6 +290,14 @@ class RunningScraper implements Scraper {
         keepSummary: this.#history !== undefined,
       });
       status.api = result.api;
+      if (invalidCount > 0) {
+        status.invalid += invalidCount;
+        log.warn(
+          "Left out {count} paths, flows or points of collector {collector} that break the " +
+            "contract: {problems}",
+          { count: invalidCount, collector: status.collector.name, problems: invalid.join("; ") },
+        );
+      }
       status.lastDurationMs = performance.now() - started;
       status.up = true;
       status.lastError = undefined;
@@ -297,6 +327,7 @@ class RunningScraper implements Scraper {
       }
     } catch (error) {
       if (this.#stop.signal.aborted) return;
+      if (error instanceof ScrapeRefusedError) status.refused[error.reason]++;
       status.failed++;
       status.up = false;
       status.lastDurationMs = performance.now() - started;
@@ -341,7 +372,7 @@ class RunningScraper implements Scraper {
   }
 
   collectors(): CollectorStatus[] {
-    return this.#status.map((status) => ({ ...status }));
+    return this.#status.map((status) => ({ ...status, refused: { ...status.refused } }));
   }
 
   outputs(): OutputHost[] {
@@ -404,6 +435,25 @@ class RunningScraper implements Scraper {
         "counter",
         (status) => status.points,
       ),
+      perCollector(
+        "llama_scraper_points_invalid_total",
+        "Paths, flows and points of the collector left out because they broke the contract " +
+          "(a value out of range, an unknown measurement, field or tag name).",
+        "counter",
+        (status) => status.invalid,
+      ),
+      {
+        name: "llama_scraper_responses_refused_total",
+        help: "Answers of the collector refused: a redirect (never followed), a body over " +
+          "max_response_bytes, or one far denser in objects and lists than a summary.",
+        type: "counter",
+        samples: this.#status.flatMap((status) =>
+          (["redirect", "too_large", "too_dense"] as const).map((reason) => ({
+            labels: { collector: status.collector.name, reason },
+            value: status.refused[reason],
+          }))
+        ),
+      },
       perOutput(
         "llama_scraper_points_written_total",
         "Points the output stored.",

@@ -115,9 +115,9 @@ export function createMatrixUi(source: MatrixSource, options: MatrixUiOptions = 
     const cached = last === undefined ? undefined : matrixCache.get(last);
     let body = cached?.get(cacheKey);
     if (body === undefined) {
-      body = JSON.stringify(
-        buildMatrix(history.slice(Math.max(0, history.length - intervals)), options),
-      );
+      const selected = history.slice(Math.max(0, history.length - intervals));
+      checkKeys(selected, { rows: options.rows, cols: options.cols });
+      body = JSON.stringify(buildMatrix(selected, options));
       if (last !== undefined) {
         const answers = cached ?? new Map<string, string>();
         if (answers.size >= MATRIX_CACHE_ENTRIES) answers.delete(answers.keys().next().value!);
@@ -200,6 +200,34 @@ function key(query: Query, name: string): string | undefined {
     });
   }
   return text;
+}
+
+/**
+ * Refuses a grouping key that is neither `src_ip`, `dst_ip` nor a tag of a path of `intervals`
+ * (until the first interval there is nothing to group, and every key is let through).
+ */
+function checkKeys(intervals: readonly IntervalLike[], keys: Record<string, string>): void {
+  const wanted = Object.entries(keys).filter(([, key]) => key !== "src_ip" && key !== "dst_ip");
+  if (wanted.length === 0) return;
+  const known = new Set<string>();
+  let paths = 0;
+  for (const interval of intervals) {
+    for (const path of interval.paths) {
+      paths++;
+      for (const key of Object.keys(path.tags)) known.add(key);
+    }
+  }
+  if (paths === 0) return;
+  for (const [name, key] of wanted) {
+    if (known.has(key)) continue;
+    const names = ["src_ip", "dst_ip", ...[...known].sort()];
+    const shown = names.length > 20 ? [...names.slice(0, 20), "…"] : names;
+    throw new HTTPException(400, {
+      message: `query parameter "${name}" names ${
+        JSON.stringify(key)
+      }, which no path has as a tag; known: ${shown.join(", ")}`,
+    });
+  }
 }
 
 function matches(query: Query): PathMatch[] {

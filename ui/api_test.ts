@@ -71,6 +71,25 @@ Deno.test("ui api: bad query parameters are answered 400 with a JSON error", asy
   }
 });
 
+Deno.test("ui api: a built-in property such as toString is no tag: /api/v1/matrix refuses it with 400, match finds nothing", async () => {
+  for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty", "nope"]) {
+    const body = await json(`/api/v1/matrix?rows=${name}`, 400);
+    assert.equal(
+      body.error,
+      `query parameter "rows" names "${name}", which no path has as a tag; known: ` +
+        "src_ip, dst_ip, dst_region, src_region",
+    );
+    assert.match(String((await json(`/api/v1/matrix?cols=${name}`, 400)).error), /"cols" names/);
+  }
+  const [last] = (await json("/api/v1/history?intervals=1&match=toString:x")).intervals as {
+    matchedPaths: number;
+  }[];
+  assert.equal(last.matchedPaths, 0);
+  // Before the first interval there is nothing to group and nothing to refuse.
+  const empty = createMatrixUi({ history: () => [] });
+  assert.equal((await empty.request("/api/v1/matrix?rows=src_region")).status, 200);
+});
+
 Deno.test("ui page: rendered with the view from the URL and the keys in the data", async () => {
   const response = await ui.request("/?rows=src_region&cols=dst_region&metric=p99&sort=worst");
   assert.equal(response.status, 200);

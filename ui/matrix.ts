@@ -97,7 +97,8 @@ export const MATRIX_LIMITS = { default: 100, max: 1000 } as const;
 
 /**
  * The value a path is grouped by for `key`: its source or destination address for `src_ip` and
- * `dst_ip`, else its tag (`""` when it has none).
+ * `dst_ip`, else its tag (`""` when it has none: a property of every object, like `toString`,
+ * is no tag).
  *
  * @example
  * ```ts
@@ -109,7 +110,8 @@ export const MATRIX_LIMITS = { default: 100, max: 1000 } as const;
 export function groupValue(path: Pick<PathLike, "srcIp" | "dstIp" | "tags">, key: string): string {
   if (key === "src_ip") return path.srcIp;
   if (key === "dst_ip") return path.dstIp;
-  return path.tags[key] ?? "";
+  // Own properties only: `toString` is no tag of a path.
+  return Object.hasOwn(path.tags, key) ? path.tags[key] : "";
 }
 
 /**

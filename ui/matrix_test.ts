@@ -134,3 +134,14 @@ Deno.test("matrix: group values are addresses for src_ip and dst_ip, tags otherw
   assert.equal(groupValue(one, "dst_rack"), "");
   assert.ok(compareGroupValues("10.0.0.9", "10.0.0.10") < 0);
 });
+
+Deno.test("groupValue reads only a path's own tags: toString, constructor and __proto__ are no tags", () => {
+  const path = { srcIp: "10.0.0.1", dstIp: "10.0.1.1", tags: { dst_region: "east" } };
+  for (const key of ["toString", "constructor", "__proto__", "hasOwnProperty"]) {
+    assert.equal(groupValue(path, key), "", key);
+  }
+  assert.equal(
+    groupValue({ ...path, tags: { toString: "a tag after all" } }, "toString"),
+    "a tag after all",
+  );
+});

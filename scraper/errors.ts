@@ -1,0 +1,29 @@
+import { ProtocolError } from "@llama/core";
+
+/** Why a collector's answer was refused before it was read as a summary. */
+export type RefusalReason = "redirect" | "too_large" | "too_dense";
+
+/**
+ * A collector's answer that the scraper would not take: a redirect (never followed: it could
+ * send the scraper's GET anywhere, such as a database's `/query?q=DROP+DATABASE+…`), a body
+ * over `max_response_bytes`, or one holding far more objects and lists than a summary does (each
+ * becomes an object when parsed). `reason` says which, for the metrics.
+ *
+ * @example
+ * ```ts
+ * import { ScrapeRefusedError } from "@llama/scraper";
+ * const error = new ScrapeRefusedError("collector c1: GET http://c1:5000/influxdata answered HTTP 302", "redirect");
+ * console.assert(error.reason === "redirect" && error.name === "ScrapeRefusedError");
+ * ```
+ */
+export class ScrapeRefusedError extends ProtocolError {
+  /** What was refused. */
+  readonly reason: RefusalReason;
+
+  /** Creates the error: `message` names the collector, the URL and what was refused. */
+  constructor(message: string, reason: RefusalReason) {
+    super(message);
+    this.name = "ScrapeRefusedError";
+    this.reason = reason;
+  }
+}
