@@ -29,6 +29,7 @@ export {
   decodeProbe,
   encodeProbe,
   fillReflection,
+  PADDING_ANSWER_MARK,
   type Probe,
   type ProbeFields,
   type ProbeLayout,
