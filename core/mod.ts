@@ -78,6 +78,7 @@ export {
   parseHostPort,
   parseIpv4,
   parseIpv6,
+  whyNotUnicast,
 } from "./address.ts";
 export { type MetricsServer, serveMetrics } from "./metrics_server.ts";
 export {
