@@ -5,7 +5,7 @@
  * @module
  */
 import { isIP } from "node:net";
-import type { ConfigError, ConfigNode } from "@llama/core";
+import { type ConfigError, type ConfigNode, whyNotUnicast } from "@llama/core";
 
 /** The field `key` of `parent`; a config error saying what the full format needs when missing. */
 export function required(
@@ -70,9 +70,16 @@ export function isHostname(host: string): boolean {
   return HOSTNAME.test(host) && !/(^|\.)\d+\.?$/.test(host);
 }
 
-/** Throws a config error at `node` unless `host` is an IP address (or, unless `ipOnly`, a hostname). */
+/**
+ * Throws a config error at `node` unless `host` is a unicast IP address (or, unless `ipOnly`, a
+ * hostname).
+ */
 export function checkHost(host: string, node: ConfigNode, what: string, ipOnly = false): void {
-  if (isIP(host) !== 0) return;
+  if (isIP(host) !== 0) {
+    const problem = whyNotUnicast(host);
+    if (problem !== undefined) throw node.error(notUnicastMessage(JSON.stringify(host), problem));
+    return;
+  }
   if (ipOnly) {
     throw node.error(
       `expected an IP address, got ${JSON.stringify(host)}` +
@@ -86,6 +93,15 @@ export function checkHost(host: string, node: ConfigNode, what: string, ipOnly =
   if (!isHostname(host)) {
     throw node.error(`${what} must be an IP address or a hostname, got ${JSON.stringify(host)}`);
   }
+}
+
+/**
+ * What a config error says of a target written as `got` whose address is `problem` (from
+ * `whyNotUnicast`).
+ */
+export function notUnicastMessage(got: string, problem: string): string {
+  return `expected the unicast address of one reflector, got ${got}, ${problem}: probes ` +
+    "sent there reach no reflector, many, or this host";
 }
 
 /**

@@ -13,6 +13,7 @@ const sampleConfigs = resolve(root, "configs");
 /** Resolves only the names the tests choose, and fails the rest the way getaddrinfo does. */
 function fakeLookup(names: Record<string, string> = {
   "localhost.test": "127.0.0.1",
+  "group.test": "239.255.0.1",
 }): LoadConfigOptions["lookup"] & { calls: string[] } {
   const calls: string[] = [];
   return Object.assign((hostname: string) => {
@@ -216,6 +217,66 @@ const BAD_CONFIGS: [file: string, message: string, line: number, column: number]
     'targets.default[1].ip: target ::1 is IPv6, but tests[0] sends from port "default" bound to 0.0.0.0 (IPv4); bind that port to "::" to reach it',
     20,
     11,
+  ],
+  [
+    "target_broadcast.yaml",
+    'targets.default[1].ip: expected the unicast address of one reflector, got "255.255.255.255", the broadcast address (255.255.255.255): probes sent there reach no reflector, many, or this host',
+    20,
+    11,
+  ],
+  [
+    "target_multicast.yaml",
+    'targets.default[1].ip: expected the unicast address of one reflector, got "224.0.0.1", a multicast address (224.0.0.0/4): probes sent there reach no reflector, many, or this host',
+    20,
+    11,
+  ],
+  [
+    "target_unspecified.yaml",
+    'targets.default[1].ip: expected the unicast address of one reflector, got "0.0.0.0", the unspecified address (0.0.0.0): probes sent there reach no reflector, many, or this host',
+    20,
+    11,
+  ],
+  [
+    "target_ipv6_multicast.yaml",
+    'targets.default[1].ip: expected the unicast address of one reflector, got "ff02::1", a multicast address (ff00::/8): probes sent there reach no reflector, many, or this host',
+    20,
+    11,
+  ],
+  [
+    "target_ipv6_unspecified.yaml",
+    'targets.default[1].ip: expected the unicast address of one reflector, got "::", the unspecified address (::): probes sent there reach no reflector, many, or this host',
+    20,
+    11,
+  ],
+  [
+    "target_mapped_broadcast.yaml",
+    'targets.default[1].ip: expected the unicast address of one reflector, got "::ffff:255.255.255.255", the broadcast address (255.255.255.255): probes sent there reach no reflector, many, or this host',
+    20,
+    11,
+  ],
+  [
+    "host_resolves_to_multicast.yaml",
+    'targets.default[1].host: expected the unicast address of one reflector, got "group.test", which resolves to 239.255.0.1, a multicast address (224.0.0.0/4): probes sent there reach no reflector, many, or this host',
+    20,
+    13,
+  ],
+  [
+    "legacy_multicast.yaml",
+    '"239.1.2.3": expected the unicast address of one reflector, got "239.1.2.3", a multicast address (224.0.0.0/4): probes sent there reach no reflector, many, or this host',
+    3,
+    1,
+  ],
+  [
+    "cps_inf.yaml",
+    "rate_limits.default.cps: expected a number (cycles per second) from 0.001 to 100000, got .inf",
+    11,
+    10,
+  ],
+  [
+    "cps_nan.yaml",
+    "rate_limits.default.cps: expected a number (cycles per second) from 0.001 to 100000, got .NaN",
+    11,
+    10,
   ],
   [
     "count_fixed_port.yaml",

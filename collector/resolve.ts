@@ -1,7 +1,8 @@
 import { isIP } from "node:net";
 import { lookup as dnsLookup } from "node:dns/promises";
-import { ConfigError } from "@llama/core";
+import { ConfigError, whyNotUnicast } from "@llama/core";
 import type { CollectorConfig, TargetConfig } from "./config.ts";
+import { notUnicastMessage } from "./_config_fields.ts";
 
 /** Turns a hostname into an IP address. */
 export type Lookup = (hostname: string) => Promise<string>;
@@ -47,21 +48,42 @@ export async function resolveTargets(
         pending = lookup(target.host);
         cache.set(target.host, pending);
       }
+      let ip: string;
       try {
-        return { ...target, ip: await pending };
+        ip = await pending;
       } catch (error) {
-        throw new ConfigError(
+        throw targetError(
+          config,
+          target,
           `cannot resolve ${JSON.stringify(target.host)}: ${(error as Error).message}`,
-          {
-            file: config.file,
-            path: target.location.path,
-            line: target.location.line,
-            column: target.location.column,
-            cause: error,
-          },
+          error,
         );
       }
+      const problem = whyNotUnicast(ip);
+      if (problem !== undefined) {
+        throw targetError(
+          config,
+          target,
+          notUnicastMessage(`${JSON.stringify(target.host)}, which resolves to ${ip}`, problem),
+        );
+      }
+      return { ...target, ip };
     }));
   }
   return { ...config, targets };
+}
+
+function targetError(
+  config: CollectorConfig,
+  target: TargetConfig,
+  message: string,
+  cause?: unknown,
+): ConfigError {
+  return new ConfigError(message, {
+    file: config.file,
+    path: target.location.path,
+    line: target.location.line,
+    column: target.location.column,
+    cause,
+  });
 }

@@ -212,3 +212,37 @@ function sortKey(text: string): { rank: number; groups: readonly number[]; mappe
   }
   return { rank: 1, groups, mapped: false };
 }
+
+/**
+ * Why `ip` cannot be one host's address to probe, or undefined when it can: the unspecified
+ * address (`0.0.0.0`, `::`), the IPv4 broadcast address (`255.255.255.255`), or a multicast one
+ * (`224.0.0.0/4`, `ff00::/8`), IPv4-mapped forms (`::ffff:224.0.0.1`) included. A probe sent to
+ * one reaches no reflector, many, or (for the unspecified address, on Linux) this host, so its
+ * loss and RTT would describe no path. Text that is no IP address gives undefined.
+ *
+ * @example
+ * ```ts
+ * import { whyNotUnicast } from "@llama/core";
+ * console.assert(whyNotUnicast("224.0.0.1") === "a multicast address (224.0.0.0/4)");
+ * console.assert(whyNotUnicast("ff02::1") === "a multicast address (ff00::/8)");
+ * console.assert(whyNotUnicast("192.0.2.1") === undefined);
+ * ```
+ */
+export function whyNotUnicast(ip: string): string | undefined {
+  let ipv4 = parseIpv4(ip);
+  if (ipv4 === undefined) {
+    const groups = parseIpv6(ip);
+    if (groups === undefined) return undefined;
+    if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+      ipv4 = groups[6] * 0x10000 + groups[7];
+    } else {
+      if (groups.every((group) => group === 0)) return "the unspecified address (::)";
+      if (groups[0] >= 0xff00) return "a multicast address (ff00::/8)";
+      return undefined;
+    }
+  }
+  if (ipv4 === 0) return "the unspecified address (0.0.0.0)";
+  if (ipv4 === 0xffffffff) return "the broadcast address (255.255.255.255)";
+  if (ipv4 >= 0xe0000000 && ipv4 < 0xf0000000) return "a multicast address (224.0.0.0/4)";
+  return undefined;
+}

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { canonicalAddress, compareAddresses, formatIpv6, parseIpv4, parseIpv6 } from "./address.ts";
+import {
+  canonicalAddress,
+  compareAddresses,
+  formatIpv6,
+  parseIpv4,
+  parseIpv6,
+  whyNotUnicast,
+} from "./address.ts";
 
 const groups = (text: string) => parseIpv6(text)?.map((group) => group.toString(16)).join(":");
 
@@ -155,4 +162,30 @@ Deno.test("compareAddresses sorts IPv4-mapped addresses with IPv4 and non-addres
   assert.equal(compareAddresses("2001:db8::1", "2001:db8::1"), 0);
   // Two spellings of one address still have an order, so that sorting is stable across runs.
   assert.ok(compareAddresses("2001:DB8::1", "2001:db8::1") < 0);
+});
+
+Deno.test("whyNotUnicast names the unspecified, broadcast and multicast addresses and passes unicast ones", () => {
+  const cases: [string, string | undefined][] = [
+    ["0.0.0.0", "the unspecified address (0.0.0.0)"],
+    ["255.255.255.255", "the broadcast address (255.255.255.255)"],
+    ["224.0.0.0", "a multicast address (224.0.0.0/4)"],
+    ["239.255.255.255", "a multicast address (224.0.0.0/4)"],
+    ["::", "the unspecified address (::)"],
+    ["0:0:0:0:0:0:0:0", "the unspecified address (::)"],
+    ["ff02::1", "a multicast address (ff00::/8)"],
+    ["FF0E::101", "a multicast address (ff00::/8)"],
+    ["::ffff:0.0.0.0", "the unspecified address (0.0.0.0)"],
+    ["::ffff:224.0.0.251", "a multicast address (224.0.0.0/4)"],
+    ["::ffff:ffff:ffff", "the broadcast address (255.255.255.255)"],
+    ["223.255.255.255", undefined],
+    ["240.0.0.1", undefined],
+    ["0.0.0.1", undefined],
+    ["127.0.0.1", undefined],
+    ["::1", undefined],
+    ["fe80::1", undefined],
+    ["feff::1", undefined],
+    ["2001:db8::1", undefined],
+    ["not-an-address", undefined],
+  ];
+  for (const [address, expected] of cases) assert.equal(whyNotUnicast(address), expected, address);
 });

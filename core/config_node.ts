@@ -14,6 +14,8 @@ interface Source {
   file: string | undefined;
   /** Offset of the start of each line. */
   lineStarts: Uint32Array;
+  /** The text itself, to quote what was written where a value alone would mislead. */
+  text: string;
 }
 
 /** Line and column (both from 1) of an offset. */
@@ -102,7 +104,7 @@ export class ConfigNode {
   static parse(text: string, file?: string): ConfigNode {
     // js-yaml drops a byte order mark, and its offsets then count from after it.
     if (text.startsWith("\ufeff")) text = text.slice(1);
-    const source = { file, lineStarts: lineStarts(text) };
+    const source = { file, lineStarts: lineStarts(text), text };
     let root: YamlNode | null;
     try {
       root = parseYamlTree(text);
@@ -138,9 +140,21 @@ export class ConfigNode {
     if (this.node.kind === "map") return "a map";
     if (this.node.kind === "seq") return "a list";
     if (this.node.kind === "scalar") {
-      return this.node.value === null ? "nothing" : JSON.stringify(this.node.value);
+      const value = this.node.value;
+      if (value === null) return "nothing";
+      // JSON.stringify shows YAML's .inf and .nan as null: quote what was written instead.
+      if (typeof value === "number" && !Number.isFinite(value)) return this.#writtenNumber(value);
+      return JSON.stringify(value);
     }
     return "an alias";
+  }
+
+  /** How a non-finite number was written (`.inf`, `-.Inf`, `.NaN`, …), from the text at this node. */
+  #writtenNumber(value: number): string {
+    const written = /^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)\b/.exec(
+      this.#source.text.slice(this.#offset, this.#offset + 8),
+    );
+    return written?.[0] ?? (Number.isNaN(value) ? ".nan" : value > 0 ? ".inf" : "-.inf");
   }
 
   /** Whether the value is absent or null. */
@@ -270,6 +284,7 @@ export class ConfigNode {
   text(expected = "a string"): string {
     const value = this.scalar();
     if (typeof value === "string" && value !== "") return value;
+    if (typeof value === "number" && !Number.isFinite(value)) return this.#writtenNumber(value);
     if (typeof value === "number" || typeof value === "boolean") return String(value);
     throw this.error(`expected ${expected}, got ${this.describe()}`);
   }

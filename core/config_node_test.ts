@@ -90,3 +90,18 @@ Deno.test("config node: a byte order mark, a document end, bare list items, expl
   assert.deepEqual(pairs.items("a list").map((item) => item.describe()), ["a map", '"b"']);
   assert.deepEqual(pairs.value(), [{ a: 1 }, "b"]);
 });
+
+Deno.test("a config number written .inf or .nan is named as written, not as null", () => {
+  const root = parseYamlConfig(
+    "a: .inf\nb: -.Inf\nc: .NaN\nd: [1, +.inf]\ntag: .inf\n",
+    "x.yaml",
+  );
+  const fields = root.fields(["a", "b", "c", "d", "tag"], "a map");
+  const range = { min: 1, max: 10 };
+  assert.throws(() => fields.get("a")!.number(range), /x\.yaml:1:4: a: .*, got \.inf$/);
+  assert.throws(() => fields.get("b")!.positive("seconds"), /b: .*, got -\.Inf$/);
+  assert.throws(() => fields.get("c")!.number(range), /c: .*, got \.NaN$/);
+  assert.throws(() => fields.get("d")!.items("a list")[1].number(range), /got \+\.inf$/);
+  // As text (a tag value), it stays what was written rather than becoming "Infinity".
+  assert.equal(fields.get("tag")!.text(), ".inf");
+});

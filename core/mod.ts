@@ -29,6 +29,7 @@ export {
   decodeProbe,
   encodeProbe,
   fillReflection,
+  PADDING_ANSWER_MARK,
   type Probe,
   type ProbeFields,
   type ProbeLayout,
@@ -77,6 +78,7 @@ export {
   parseHostPort,
   parseIpv4,
   parseIpv6,
+  whyNotUnicast,
 } from "./address.ts";
 export { type MetricsServer, serveMetrics } from "./metrics_server.ts";
 export {

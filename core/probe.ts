@@ -31,6 +31,14 @@ export const ReflectionFlag = {
   tosKnown: 4,
 } as const;
 
+/**
+ * What a llama reflector writes into the first padding byte of a probe without a reflection
+ * field before answering it (padding is zeros as sent; the original collector reads only the
+ * signature). A datagram whose padding starts with it is an answer, never answered again, so an
+ * answer echoed back by any reflector ends there.
+ */
+export const PADDING_ANSWER_MARK = 0x01;
+
 /** Bytes taken by the reserved reflection field: tag, length and a 28-byte body. */
 export const REFLECTION_FIELD_BYTES = 30;
 
@@ -91,6 +99,8 @@ export class ProbeReader {
   sentOffset: number = -1;
   /** Length of the padding field's contents. */
   paddingLength: number = 0;
+  /** Offset of the padding field's contents (its last occurrence), or -1. */
+  paddingOffset: number = -1;
   /** Offset of the 8 bytes of the sequence number, or -1. */
   sequenceOffset: number = -1;
   /**
@@ -122,6 +132,7 @@ export class ProbeReader {
       this.authEnd =
         -1;
     this.paddingLength = 0;
+    this.paddingOffset = -1;
     this.rejection = undefined;
     this.rejectionOffset = -1;
     const end = Math.min(length, bytes.length);
@@ -173,6 +184,7 @@ export class ProbeReader {
               break;
             case ProbeField.padding:
               this.paddingLength = length;
+              this.paddingOffset = start;
               break;
             case ProbeField.reflection:
               if (!isStandardReflection(bytes, start, length)) {

@@ -3,6 +3,8 @@ import {
   type DatagramBatch,
   type DatagramSocket,
   fillReflection,
+  formatAddress,
+  PADDING_ANSWER_MARK,
   ProbeReader,
   type ProbeRejection,
   ReflectionFlag,
@@ -13,8 +15,18 @@ import {
   WallNanos,
 } from "@llama/core";
 
-/** Why a datagram was not answered: a `ProbeRejection`, or `answer` for a filled reflection. */
+/**
+ * Why a datagram was not answered because it is not a probe: a `ProbeRejection`, or `answer` for
+ * one a reflector already answered (its reflection block filled, or its padding marked).
+ */
 export type InvalidReason = ProbeRejection | "answer";
+
+/**
+ * Why a probe was refused: `source-port`, it came from a port no prober sends from (see
+ * `--refuse-source-ports`); `unmarkable`, it has neither a reflection block nor padding, so its
+ * answer could not be told from a probe and two reflectors would bounce it forever.
+ */
+export type RefusalReason = "source-port" | "unmarkable";
 
 /** The reflector's counters since it started. */
 export interface ReflectorCounters {
@@ -24,6 +36,8 @@ export interface ReflectorCounters {
   answered: number;
   /** Datagrams that were not probes, by reason. */
   invalid: Record<InvalidReason, number>;
+  /** Datagrams refused although they may be probes, by reason. */
+  refused: Record<RefusalReason, number>;
   /** Answers delayed by the rate limit. */
   throttled: number;
   /** Answers dropped because the backlog was full. */
@@ -48,21 +62,29 @@ const INVALID_REASONS: readonly InvalidReason[] = [
   "no-signature",
   "answer",
 ];
+const REFUSAL_REASONS: readonly RefusalReason[] = ["source-port", "unmarkable"];
 const RECEIVED = 0, ANSWERED = 1, THROTTLED = 2, DROPPED = 3, SEND_ERRORS = 4, BACKLOG = 5;
 const UNSENT = 6;
 const INVALID = 7;
+const ANSWER = INVALID + INVALID_REASONS.indexOf("answer");
+const REFUSED = INVALID + INVALID_REASONS.length;
+const SOURCE_PORT = REFUSED + REFUSAL_REASONS.indexOf("source-port");
+const UNMARKABLE = REFUSED + REFUSAL_REASONS.indexOf("unmarkable");
 
 /** Slots of the counters array: a Float64Array, shared with the main thread when the loop runs on a Worker. */
-export const COUNTER_SLOTS = INVALID + INVALID_REASONS.length;
+export const COUNTER_SLOTS = REFUSED + REFUSAL_REASONS.length;
 
 /** Reads the counters array written by an `Answerer`. */
 export function readCounters(values: Float64Array): ReflectorCounters {
   const invalid = {} as Record<InvalidReason, number>;
   INVALID_REASONS.forEach((reason, index) => invalid[reason] = values[INVALID + index]);
+  const refused = {} as Record<RefusalReason, number>;
+  REFUSAL_REASONS.forEach((reason, index) => refused[reason] = values[REFUSED + index]);
   return {
     received: values[RECEIVED],
     answered: values[ANSWERED],
     invalid,
+    refused,
     throttled: values[THROTTLED],
     dropped: values[DROPPED],
     sendErrors: values[SEND_ERRORS],
@@ -84,6 +106,16 @@ interface Delayed {
 /** Where the answerer's warnings go: a logger, or a message to the main thread. */
 export type Warn = (message: string, properties: Record<string, unknown>) => void;
 
+/** How an `Answerer` answers. */
+export interface AnswererSettings {
+  /** Most answers per second; 0 means unlimited. */
+  maxPps: number;
+  /** Answers waiting for the rate limit before new ones are dropped. */
+  backlogLimit: number;
+  /** A 65,536-entry table, 1 for each source port never answered (see `refusedPortTable`). */
+  refusedSourcePorts: Uint8Array;
+}
+
 /**
  * What a reflector does with the datagrams it receives, whichever thread runs its loop: checks
  * each one, fills the reflection block in place, applies the rate limit (holding answers in a
@@ -98,15 +130,24 @@ export class Answerer {
   readonly #backlog: Delayed[] = [];
   readonly #counters: Float64Array;
   readonly #warn: Warn;
+  readonly #refusedPorts: Uint8Array;
+  /** Per counter slot, the count at which the next datagram not answered for it is logged. */
+  readonly #nextLogged = new Float64Array(COUNTER_SLOTS).fill(1);
 
   /** Answers through `socket`, counting in `counters` (`COUNTER_SLOTS` long). */
   constructor(
     socket: DatagramSocket,
     clock: Clock,
-    settings: { maxPps: number; backlogLimit: number },
+    settings: AnswererSettings,
     counters: Float64Array,
     warn: Warn,
   ) {
+    if (settings.refusedSourcePorts.length !== 65536) {
+      throw new RangeError(
+        `Cannot answer: the refused source ports must be a table of 65536 entries, got ${settings.refusedSourcePorts.length}`,
+      );
+    }
+    this.#refusedPorts = settings.refusedSourcePorts;
     this.#socket = socket;
     this.#wall = new WallNanos(clock);
     this.#backlogLimit = settings.backlogLimit;
@@ -132,28 +173,47 @@ export class Answerer {
    */
   answerBatch(batch: DatagramBatch, count: number): number {
     const counters = this.#counters;
+    const refusedPorts = this.#refusedPorts;
+    const addresses = batch.addresses;
     let answers = 0;
     for (let index = 0; index < count; index++) {
       counters[RECEIVED]++;
       const bytes = batch.slots[index];
       const length = batch.lengths[index];
+      if (refusedPorts[addresses[index].port] === 1) {
+        this.#notAnswered(batch, index, SOURCE_PORT);
+        continue;
+      }
       const reader = this.#reader;
       if (!reader.read(bytes, length)) {
-        counters[INVALID + INVALID_REASONS.indexOf(reader.rejection ?? "truncated")]++;
-        batch.lengths[index] = 0;
+        this.#notAnswered(
+          batch,
+          index,
+          INVALID + INVALID_REASONS.indexOf(reader.rejection ?? "truncated"),
+        );
         continue;
       }
       // Offsets in the batch's shared view: no per-datagram view is allocated.
       const reflection = reader.reflectionOffset < 0
         ? -1
         : bytes.byteOffset + reader.reflectionOffset;
+      // An answer must never be answerable, by this reflector or another (a llama one, or the
+      // original, which echoes what it receives): otherwise one spoofed datagram bounces
+      // between two reflectors forever. A llama probe's answer is marked by its filled
+      // reflection block; any other's by its first padding byte; one with neither is refused.
       if (reflection >= 0) {
         if (reflectionFlags(batch.view, reflection) & ReflectionFlag.filled) {
-          // Already answered by a reflector: answering it would bounce it back and forth forever.
-          counters[INVALID + INVALID_REASONS.indexOf("answer")]++;
-          batch.lengths[index] = 0;
+          this.#notAnswered(batch, index, ANSWER);
           continue;
         }
+      } else if (reader.paddingLength === 0) {
+        this.#notAnswered(batch, index, UNMARKABLE);
+        continue;
+      } else if (bytes[reader.paddingOffset] === PADDING_ANSWER_MARK) {
+        this.#notAnswered(batch, index, ANSWER);
+        continue;
+      } else {
+        bytes[reader.paddingOffset] = PADDING_ANSWER_MARK;
       }
       if (this.#bucket !== undefined && (this.#backlog.length > 0 || !this.#bucket.take())) {
         this.#delay(batch, index, reader.reflectionOffset);
@@ -223,6 +283,25 @@ export class Answerer {
     if (errors <= 10 || errors % 1000 === 0) {
       this.#warn("Answer not sent ({count} so far): {error}", { count: errors, error });
     }
+  }
+
+  /** Counts a datagram not answered for the reason in counter `slot`, logging the first few. */
+  #notAnswered(batch: DatagramBatch, index: number, slot: number): void {
+    const count = ++this.#counters[slot];
+    const length = batch.lengths[index];
+    batch.lengths[index] = 0;
+    // Hostile traffic must not flood the log: the 1st, 10th, 100th, … of each reason is logged.
+    if (count < this.#nextLogged[slot]) return;
+    this.#nextLogged[slot] *= 10;
+    this.#warn(
+      "Not answered: a {length}-byte datagram from {source}: {reason} ({count} so far)",
+      {
+        length,
+        source: formatAddress(batch.addresses[index]),
+        reason: slot >= REFUSED ? REFUSAL_REASONS[slot - REFUSED] : INVALID_REASONS[slot - INVALID],
+        count,
+      },
+    );
   }
 
   #fill(

@@ -8,7 +8,7 @@ Deno.test("answers a partial batch send left out are counted as unsent and repor
   const answerer = new Answerer(
     { now: () => performance.now() } as unknown as DatagramSocket,
     systemClock,
-    { maxPps: 0, backlogLimit: 10 },
+    { maxPps: 0, backlogLimit: 10, refusedSourcePorts: new Uint8Array(65536) },
     counters,
     () => {},
   );

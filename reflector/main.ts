@@ -20,8 +20,8 @@ import {
   UsageError,
   waitForSignal,
 } from "@llama/core";
-import { startReflector } from "./reflector.ts";
-import { reflectorMetrics, totalInvalid } from "./metrics.ts";
+import { DEFAULT_REFUSED_SOURCE_PORTS, parseSourcePorts, startReflector } from "./reflector.ts";
+import { reflectorMetrics, totalInvalid, totalRefused } from "./metrics.ts";
 
 const FLAGS = {
   port: { type: "number", default: 8100, description: "UDP port to answer probes on" },
@@ -39,6 +39,14 @@ const FLAGS = {
     type: "number",
     default: 1024,
     description: "Answers that may wait for --max-pps before new ones are dropped",
+  },
+  "refuse-source-ports": {
+    type: "string",
+    default: DEFAULT_REFUSED_SOURCE_PORTS,
+    placeholder: "PORTS",
+    description:
+      "Never answer datagrams from these source ports (comma-separated, ranges a-b, or none); " +
+      "the reflector's own port is always refused",
   },
   metrics: {
     type: "string",
@@ -73,6 +81,7 @@ export async function main(args: readonly string[]): Promise<number> {
         throw new UsageError(`--engine takes ${ENGINE_CHOICES.join(", ")}, got "${values.engine}"`);
       }
       checkWholeNumber("receive-buffer", values["receive-buffer"], 4096, 1 << 30);
+      sourcePorts(values["refuse-source-ports"]);
     },
   });
   if (flags.exitCode !== undefined) return flags.exitCode;
@@ -99,6 +108,7 @@ export async function main(args: readonly string[]): Promise<number> {
       backlog: values.backlog,
       engine: values.engine as EngineChoice,
       receiveBufferBytes: values["receive-buffer"],
+      refusedSourcePorts: sourcePorts(values["refuse-source-ports"]),
     });
   } catch (error) {
     if (error instanceof UsageError) {
@@ -125,8 +135,9 @@ export async function main(args: readonly string[]): Promise<number> {
     const counters = reflector.counters();
     log.info(
       "Counters: {received} received, {answered} answered, {invalidTotal} invalid, " +
-        "{throttled} throttled, {dropped} dropped, {sendErrors} send errors, {unsent} unsent",
-      { ...counters, invalidTotal: totalInvalid(counters) },
+        "{refusedTotal} refused, {throttled} throttled, {dropped} dropped, " +
+        "{sendErrors} send errors, {unsent} unsent",
+      { ...counters, invalidTotal: totalInvalid(counters), refusedTotal: totalRefused(counters) },
     );
   };
   const timer = setInterval(logCounters, COUNTER_LOG_INTERVAL_MS);
@@ -147,6 +158,14 @@ export async function main(args: readonly string[]): Promise<number> {
     logCounters();
   }
   return 0;
+}
+
+function sourcePorts(text: string): number[] {
+  try {
+    return parseSourcePorts(text, "--refuse-source-ports");
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 if (import.meta.main) {

@@ -36,6 +36,16 @@ export function reflectorMetrics(counters: ReflectorCounters): string {
       })),
     },
     {
+      name: "llama_reflector_refused_total",
+      help:
+        "Datagrams not answered although they may be probes, by reason: source-port (sent from a port in --refuse-source-ports, the reflector's own or 0), unmarkable (neither a reflection block nor padding, so its answer would be answerable).",
+      type: "counter",
+      samples: Object.entries(counters.refused).map(([reason, value]) => ({
+        labels: { reason },
+        value,
+      })),
+    },
+    {
       name: "llama_reflector_throttled_total",
       help: "Answers delayed by the rate limit (--max-pps).",
       type: "counter",
@@ -72,4 +82,9 @@ export function reflectorMetrics(counters: ReflectorCounters): string {
 /** Adds up the invalid counters, for log lines. */
 export function totalInvalid(counters: ReflectorCounters): number {
   return Object.values(counters.invalid).reduce((sum, value) => sum + value, 0);
+}
+
+/** Adds up the refused counters, for log lines. */
+export function totalRefused(counters: ReflectorCounters): number {
+  return Object.values(counters.refused).reduce((sum, value) => sum + value, 0);
 }

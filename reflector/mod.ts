@@ -13,11 +13,14 @@
  * @module
  */
 export {
+  DEFAULT_REFUSED_SOURCE_PORTS,
   type InvalidReason,
+  parseSourcePorts,
   type Reflector,
   type ReflectorCounters,
   type ReflectorDependencies,
   type ReflectorOptions,
+  type RefusalReason,
   startReflector,
 } from "./reflector.ts";
 

@@ -24,6 +24,8 @@ export interface ReflectWorkerStart {
   maxPps: number;
   /** Answers waiting for the rate limit before new ones are dropped. */
   backlogLimit: number;
+  /** The source ports never answered, as `refusedPortTable` makes them. */
+  refusedSourcePorts: Uint8Array;
   /** Datagrams per recvmmsg. */
   batchSize: number;
   /** Largest datagram. */
@@ -52,7 +54,11 @@ function run(start: ReflectWorkerStart): void {
   const answerer = new Answerer(
     socket,
     systemClock,
-    { maxPps: start.maxPps, backlogLimit: start.backlogLimit },
+    {
+      maxPps: start.maxPps,
+      backlogLimit: start.backlogLimit,
+      refusedSourcePorts: start.refusedSourcePorts,
+    },
     new Float64Array(start.counters),
     warn,
   );

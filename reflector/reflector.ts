@@ -12,11 +12,23 @@ import {
   SocketError,
   systemClock,
 } from "@llama/core";
-import { Answerer, COUNTER_SLOTS, readCounters, type ReflectorCounters } from "./answerer.ts";
+import {
+  Answerer,
+  type AnswererSettings,
+  COUNTER_SLOTS,
+  readCounters,
+  type ReflectorCounters,
+} from "./answerer.ts";
+import {
+  DEFAULT_REFUSED_SOURCE_PORTS,
+  parseSourcePorts,
+  refusedPortTable,
+} from "./_source_ports.ts";
 import type { ReflectWorkerMessage, ReflectWorkerStart } from "./reflect_worker.ts";
 import { receivedProperties } from "./_worker_errors.ts";
 
-export type { InvalidReason, ReflectorCounters } from "./answerer.ts";
+export type { InvalidReason, ReflectorCounters, RefusalReason } from "./answerer.ts";
+export { DEFAULT_REFUSED_SOURCE_PORTS, parseSourcePorts } from "./_source_ports.ts";
 
 /** How a reflector runs. Every field has the original LLAMA's default. */
 export interface ReflectorOptions {
@@ -31,6 +43,13 @@ export interface ReflectorOptions {
   maxPps?: number;
   /** Answers waiting for the rate limit before new ones are dropped. Default 1024. */
   backlog?: number;
+  /**
+   * Source ports whose datagrams are never answered: no prober sends from them, and answering
+   * would start an echo loop or aim the reflector at a service. The reflector's own port and
+   * port 0 are refused whatever this says. Default: `DEFAULT_REFUSED_SOURCE_PORTS` (8100, echo 7,
+   * chargen 19, DNS 53, NTP 123, …).
+   */
+  refusedSourcePorts?: readonly number[];
   /** Batches in flight while the next receive runs. Default 2 with the native engine, 8 with Deno's. */
   pipeline?: number;
   /** Datagrams per batch: 64 with the native engine (one recvmmsg), 1 with Deno's. */
@@ -119,14 +138,23 @@ export async function startReflector(
   // flight are plenty; Deno's moves one per call, and overlapping sends is what helps it.
   const batchSize = options.batchSize ?? (socket.engine === "native" ? 64 : 1);
   const pipeline = options.pipeline ?? (socket.engine === "native" ? 2 : 8);
+  let refusedSourcePorts: Uint8Array;
   try {
     checkInteger("batchSize", batchSize, 1, 1024);
     checkInteger("pipeline", pipeline, 1, 1024);
+    for (const refused of options.refusedSourcePorts ?? []) {
+      checkInteger("refusedSourcePorts[]", refused, 1, 65535);
+    }
+    refusedSourcePorts = refusedPortTable(
+      options.refusedSourcePorts ??
+        parseSourcePorts(DEFAULT_REFUSED_SOURCE_PORTS, "refusedSourcePorts"),
+      socket.localAddress.port,
+    );
   } catch (error) {
     socket.close();
     throw error;
   }
-  const settings = { maxPps, backlogLimit, pipeline, batchSize };
+  const settings = { maxPps, backlogLimit, pipeline, batchSize, refusedSourcePorts };
   let reflector: Reflector | undefined;
   if (
     socket.engine === "native" && options.ownThread !== false && dependencies.clock === undefined
@@ -198,7 +226,7 @@ class RunningReflector implements Reflector {
   constructor(
     socket: DatagramSocket,
     clock: Clock,
-    settings: { maxPps: number; backlogLimit: number; pipeline: number; batchSize: number },
+    settings: AnswererSettings & { pipeline: number; batchSize: number },
   ) {
     this.#socket = socket;
     this.address = socket.localAddress;
@@ -319,7 +347,7 @@ class WorkerReflector implements Reflector {
 
   static async start(
     socket: NativeDatagramSocket,
-    settings: { maxPps: number; backlogLimit: number; batchSize: number },
+    settings: AnswererSettings & { batchSize: number },
   ): Promise<WorkerReflector> {
     // From a checkout the Worker reads its modules from disk, which needs read permission: ask
     // first rather than let Deno print the Worker's failure as an uncaught error. (A compiled
@@ -348,7 +376,7 @@ class WorkerReflector implements Reflector {
 
   private constructor(
     socket: NativeDatagramSocket,
-    settings: { maxPps: number; backlogLimit: number; batchSize: number },
+    settings: AnswererSettings & { batchSize: number },
   ) {
     this.#socket = socket;
     this.address = socket.localAddress;
@@ -379,6 +407,7 @@ class WorkerReflector implements Reflector {
       fd: socket.fd,
       maxPps: settings.maxPps,
       backlogLimit: settings.backlogLimit,
+      refusedSourcePorts: settings.refusedSourcePorts,
       batchSize: settings.batchSize,
       slotBytes: SLOT_BYTES,
       counters: this.#counters.buffer as SharedArrayBuffer,

@@ -3,6 +3,8 @@ import {
   decodeProbe,
   encodeProbe,
   nativeEngineStatus,
+  PADDING_ANSWER_MARK,
+  ProbeReader,
   ProbeWriter,
   ProtocolError,
   ReflectionFlag,
@@ -14,6 +16,15 @@ import { UdpClient } from "../tests/_udp.ts";
 const fixture = Deno.readFileSync(
   new URL("../tests/fixtures/original/probe_tos184.bin", import.meta.url),
 );
+
+/** What a llama reflector answers to a probe without a reflection block: its first padding byte marked. */
+function markedAnswer(probe: Uint8Array): Uint8Array {
+  const reader = new ProbeReader();
+  assert.ok(reader.read(probe) && reader.paddingLength > 0 && reader.reflectionOffset < 0);
+  const answer = probe.slice();
+  answer[reader.paddingOffset] = PADDING_ANSWER_MARK;
+  return answer;
+}
 
 const native = nativeEngineStatus();
 // Deno's engine; the native one with its loop on a Worker of its own (the default); the native one
@@ -27,14 +38,20 @@ for (const { label, engine, ownThread } of variants) {
   // The native engine needs Linux and FFI: skipped where it cannot run, except in CI.
   const ignore = engine === "native" && !native.available && Deno.env.get("CI") !== "true";
   Deno.test(
-    `[${label}] reflector answers an original LLAMA probe with exactly its bytes, over IPv4 and IPv6`,
+    `[${label}] reflector answers an original LLAMA probe with its bytes, the first padding byte marked, over IPv4 and IPv6`,
     { ignore },
     async () => {
       await using reflector = await startReflector({ engine, ownThread, port: 0, maxPps: 0 });
+      const expected = markedAnswer(fixture);
       for (const hostname of ["127.0.0.1", "::1"]) {
         using client = new UdpClient(hostname);
         await client.send(fixture, hostname, reflector.address.port);
-        assert.deepEqual(await client.receive(2000), fixture, hostname);
+        const answer = await client.receive(2000);
+        assert.deepEqual(answer, expected, hostname);
+        // What the original collector reads of it, the signature, is the probe's.
+        const probe = decodeProbe(answer!);
+        assert.ok(!(probe instanceof ProtocolError));
+        assert.deepEqual(probe.signature, fixture.subarray(2, 12));
       }
       // On a thread of its own, the reflector counts an answer just after sending it: the reply
       // can arrive here first.
@@ -97,11 +114,14 @@ for (const { label, engine, ownThread } of variants) {
       });
       using client = new UdpClient();
       const buffer = new Uint8Array(64);
-      const length = encodeProbe({ signature: new Uint8Array([1, 2, 3]), sent: 5n }, buffer);
+      const length = encodeProbe(
+        { signature: new Uint8Array([1, 2, 3]), sent: 5n, paddingLength: 4 },
+        buffer,
+      );
       const probe = buffer.slice(0, length);
       assert.equal((decodeProbe(probe) as { tos: unknown }).tos, undefined);
       await client.send(probe, "127.0.0.1", reflector.address.port);
-      assert.deepEqual(await client.receive(2000), probe);
+      assert.deepEqual(await client.receive(2000), markedAnswer(probe));
     },
   );
 
@@ -140,6 +160,73 @@ for (const { label, engine, ownThread } of variants) {
         Object.fromEntries(Object.entries(counters.invalid).filter(([, count]) => count > 0)),
         { "no-signature": 2, "bad-wire-type": 1, "truncated": 1, "answer": 1 },
       );
+    },
+  );
+
+  Deno.test(
+    `[${label}] reflector never answers an answer: a marked probe, and one it could not mark, are refused and counted`,
+    { ignore },
+    async () => {
+      await using reflector = await startReflector({
+        engine,
+        ownThread,
+        hostname: "127.0.0.1",
+        port: 0,
+        maxPps: 0,
+      });
+      using client = new UdpClient();
+      const port = reflector.address.port;
+      // The answer to an original probe, sent back as another reflector would echo it.
+      await client.send(fixture, "127.0.0.1", port);
+      const answer = await client.receive(2000);
+      assert.deepEqual(answer, markedAnswer(fixture));
+      await client.send(answer!, "127.0.0.1", port);
+      // The issue's spoofed datagram: a signature alone, nowhere to mark its answer.
+      await client.send(new Uint8Array([0x0a, 0x01, 0x41]), "127.0.0.1", port);
+      // The same with a tos field, which the C reference reflector echoes.
+      await client.send(new Uint8Array([0x0a, 0x01, 0x41, 0x12, 0x01, 0x00]), "127.0.0.1", port);
+      // An empty padding field cannot be marked either.
+      await client.send(new Uint8Array([0x0a, 0x01, 0x41, 0x3a, 0x00]), "127.0.0.1", port);
+      const valid = new ProbeWriter({ paddingLength: 0 }).bytes;
+      await client.send(valid, "127.0.0.1", port);
+      // Datagrams from one socket arrive in order: the next answer must be the valid probe's.
+      assert.equal((await client.receive(2000))?.length, valid.length);
+      assert.equal(await client.receive(200), undefined);
+      const counters = reflector.counters();
+      assert.equal(counters.received, 6);
+      assert.equal(counters.answered, 2);
+      assert.equal(counters.invalid.answer, 1);
+      assert.deepEqual(counters.refused, { "source-port": 0, "unmarkable": 3 });
+      const metrics = reflectorMetrics(counters);
+      assert.match(metrics, /^llama_reflector_refused_total\{reason="unmarkable"\} 3$/m);
+      assert.match(metrics, /^llama_reflector_invalid_total\{reason="answer"\} 1$/m);
+    },
+  );
+
+  Deno.test(
+    `[${label}] reflector does not answer datagrams from a refused source port`,
+    { ignore },
+    async () => {
+      using refused = new UdpClient();
+      using allowed = new UdpClient();
+      await using reflector = await startReflector({
+        engine,
+        ownThread,
+        hostname: "127.0.0.1",
+        port: 0,
+        maxPps: 0,
+        refusedSourcePorts: [refused.port],
+      });
+      const probe = new ProbeWriter({ paddingLength: 8 }).bytes;
+      await refused.send(probe, "127.0.0.1", reflector.address.port);
+      await refused.send(fixture, "127.0.0.1", reflector.address.port);
+      await allowed.send(probe, "127.0.0.1", reflector.address.port);
+      assert.equal((await allowed.receive(2000))?.length, probe.length);
+      assert.equal(await refused.receive(200), undefined);
+      const counters = reflector.counters();
+      assert.equal(counters.received, 3);
+      assert.equal(counters.answered, 1);
+      assert.equal(counters.refused["source-port"], 2);
     },
   );
 

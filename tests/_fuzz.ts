@@ -16,9 +16,18 @@ export function xorshift(seed: number): () => number {
  * Is this a probe a llama reflector must answer? Written from docs/probe-format.md, apart from
  * the reflector's parser: a well-formed protobuf message (no groups, field numbers 1..2^29-1,
  * varints at most 10 bytes), a non-empty signature (the last field 1 of wire type 2), every
- * field 9 of wire type 2 in the 28-byte fixed layout, and the last one not marked answered.
+ * field 9 of wire type 2 in the 28-byte fixed layout, and the last one not marked answered; or,
+ * without a field 9, a last field 7 (padding) of at least one byte whose first is not 0x01.
  */
 export function referenceIsProbe(bytes: Uint8Array): boolean {
+  return referenceAnswer(bytes) !== undefined;
+}
+
+/**
+ * The answer a llama reflector must send to `bytes`, with the reflection body as it came (the
+ * reflector's times differ each run), or undefined when it must not answer (`referenceIsProbe`).
+ */
+export function referenceAnswer(bytes: Uint8Array): Uint8Array | undefined {
   let position = 0;
   const varint = (): number | undefined => {
     let value = 0;
@@ -33,37 +42,52 @@ export function referenceIsProbe(bytes: Uint8Array): boolean {
   };
   let signatureLength = 0;
   let answered = false;
+  let reflection = false;
+  let padding = -1;
+  let paddingLength = 0;
   while (position < bytes.length) {
     const tag = varint();
-    if (tag === undefined) return false;
+    if (tag === undefined) return undefined;
     const field = Math.floor(tag / 8);
     const wireType = tag % 8;
-    if (field < 1 || field >= 2 ** 29) return false;
+    if (field < 1 || field >= 2 ** 29) return undefined;
     if (wireType === 0) {
-      if (varint() === undefined) return false;
+      if (varint() === undefined) return undefined;
     } else if (wireType === 1 || wireType === 5) {
       position += wireType === 1 ? 8 : 4;
-      if (position > bytes.length) return false;
+      if (position > bytes.length) return undefined;
     } else if (wireType === 2) {
       const length = varint();
-      if (length === undefined || length > bytes.length - position) return false;
+      if (length === undefined || length > bytes.length - position) return undefined;
       if (field === 1) signatureLength = length;
+      if (field === 7) {
+        padding = position;
+        paddingLength = length;
+      }
       if (field === 9) {
         const body = bytes.subarray(position, position + length);
         if (
           length !== 28 || body[0] !== 0x09 || body[9] !== 0x11 || body[18] !== 0x1d ||
           body[23] !== 0x25
         ) {
-          return false;
+          return undefined;
         }
         answered = (body[24] & 1) === 1;
+        reflection = true;
       }
       position += length;
     } else {
-      return false;
+      return undefined;
     }
   }
-  return signatureLength > 0 && !answered;
+  if (signatureLength === 0 || answered) return undefined;
+  if (reflection) return bytes.slice();
+  // Without a reflection block, the answer is marked in its first padding byte; a datagram
+  // without padding cannot be marked, and one already marked is an answer.
+  if (paddingLength === 0 || bytes[padding] === 0x01) return undefined;
+  const answer = bytes.slice();
+  answer[padding] = 0x01;
+  return answer;
 }
 
 /** Yields `count` datagrams: random bytes, mutated original and llama probes, and valid probes with odd fields. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { nativeEngineStatus, ProbeWriter } from "@llama/core";
 import { runProgram, startProgram } from "./_process.ts";
 import { UdpClient } from "./_udp.ts";
-import { fuzzDatagrams, referenceIsProbe } from "./_fuzz.ts";
+import { fuzzDatagrams, referenceAnswer } from "./_fuzz.ts";
 import { parsePrometheusText } from "./_prometheus.ts";
 
 const READY = /Reflecting probes on udp:\/\/(\S+):(\d+)/;
@@ -65,7 +65,7 @@ for (const engine of ["deno", "native"]) {
       let windowIndex = 0;
       let pending = new Map<string, number>();
       let checked = 0;
-      const sentinel = new ProbeWriter({ paddingLength: 0, reflection: false });
+      const sentinel = new ProbeWriter({ paddingLength: 0 });
       const checkWindow = async () => {
         sentinel.signature.set(new TextEncoder().encode("SENTINEL"));
         sentinel.setSequence(windowIndex);
@@ -98,9 +98,10 @@ for (const engine of ["deno", "native"]) {
       let sent = 0;
       try {
         for (const datagram of fuzzDatagrams(total, 0x9e3779b9, original)) {
-          if (referenceIsProbe(datagram)) {
+          const expected = referenceAnswer(datagram);
+          if (expected !== undefined) {
             valid++;
-            const key = withoutReflection(datagram);
+            const key = withoutReflection(expected);
             pending.set(key, (pending.get(key) ?? 0) + 1);
           }
           await client.send(datagram, "127.0.0.1", port);
@@ -117,7 +118,10 @@ for (const engine of ["deno", "native"]) {
       assert.equal(metrics.get("llama_reflector_received_total"), total + sentinels);
       assert.equal(metrics.get("llama_reflector_answered_total"), valid + sentinels);
       const invalid = [...metrics.entries()]
-        .filter(([name]) => name.startsWith("llama_reflector_invalid_total"))
+        .filter(([name]) =>
+          name.startsWith("llama_reflector_invalid_total") ||
+          name.startsWith("llama_reflector_refused_total")
+        )
         .reduce((sum, [, value]) => sum + value, 0);
       assert.equal(invalid, total - valid);
       const status = await reflector.stop("SIGTERM");
@@ -132,9 +136,9 @@ Deno.test("reflector takes the original's -port and -max-pps and the --long spel
     assert.match(reflector.stderr(), /max unlimited answers\/s/);
     using client = new UdpClient();
     await client.send(original, "127.0.0.1", Number(reflector.ready[2]));
-    assert.deepEqual(await client.receive(3000), original);
+    assert.deepEqual(await client.receive(3000), referenceAnswer(original));
     assert.equal((await reflector.stop("SIGINT")).code, 0);
-    assert.match(reflector.stderr(), /Counters: 1 received, 1 answered, 0 invalid/);
+    assert.match(reflector.stderr(), /Counters: 1 received, 1 answered, 0 invalid, 0 refused/);
   }
 });
 
@@ -148,6 +152,11 @@ Deno.test("reflector rejects bad flags with a clear message and exit code 2", as
     [["extra"], /Unexpected argument "extra"/],
     [["--log-level", "loud"], /--log-level takes one of/],
     [["--metrics", "nowhere"], /--metrics takes host:port/],
+    [
+      ["--refuse-source-ports", "7,70000"],
+      /--refuse-source-ports takes ports 1\.\.65535 and ranges .*got "70000" in "7,70000"/,
+    ],
+    [["--refuse-source-ports", "19-7"], /--refuse-source-ports takes ports .*got "19-7"/],
   ];
   for (const [args, message] of cases) {
     const { code, stderr } = await runProgram("reflector/main.ts", args);
