@@ -25,12 +25,15 @@ function points(from: number, count: number): Point[] {
 /** An output that fails while `down` is set, and records what it stored. */
 function flakyOutput() {
   const stored: number[] = [];
-  const state = { down: true, refuseNext: false };
+  const state = { down: true, refused: new Set<number>() };
   const output: Output = {
     write(batch) {
-      if (state.refuseNext) {
-        state.refuseNext = false;
-        return Promise.reject(new PluginError("flaky", "HTTP 400: bad", { retryable: false }));
+      // Like a database that refuses a whole batch for one bad line.
+      const bad = batch.find((point) => state.refused.has(point.fields.n));
+      if (bad !== undefined) {
+        return Promise.reject(
+          new PluginError("flaky", `HTTP 400: bad ${bad.fields.n}`, { retryable: false }),
+        );
       }
       if (state.down) return Promise.reject(new PluginError("flaky", "unreachable"));
       stored.push(...batch.map((point) => point.fields.n));
@@ -89,17 +92,32 @@ Deno.test("output host keeps unwritten points on disk at close, and a new host s
   }
 });
 
-Deno.test("output host sets aside points refused for good and goes on with the rest", async () => {
-  const { output, stored, state } = flakyOutput();
-  state.down = false;
-  state.refuseNext = true;
-  const host = new OutputHost("flaky", output, { ...settings, memoryPoints: 100 }, undefined, log);
-  host.enqueue(points(0, 2));
-  host.enqueue(points(2, 2));
-  assert.ok(await host.drained(5000));
-  await host.close();
-  assert.deepEqual(stored, [2, 3]);
-  assert.equal(host.counters.rejected, 2);
+Deno.test("output host sets aside only the points refused for good, in the dead-letter file, and writes the rest", async () => {
+  const directory = await Deno.makeTempDir();
+  try {
+    const { output, stored, state } = flakyOutput();
+    state.down = false;
+    state.refused = new Set([1, 6]);
+    const spool = await Spool.open(directory);
+    const host = new OutputHost("flaky", output, { ...settings, batchPoints: 8 }, spool, log);
+    await host.enqueue(points(0, 8));
+    await host.enqueue(points(8, 2));
+    assert.ok(await host.drained(5000));
+    await host.close();
+    assert.deepEqual(stored, [0, 2, 3, 4, 5, 7, 8, 9]);
+    assert.equal(host.counters.rejected, 2);
+    assert.equal(host.counters.written, 8);
+    const letters = (await Deno.readTextFile(`${directory}/dead-letter.jsonl`)).trim().split("\n")
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(letters.map((letter) => letter.point.fields.n), [1, 6]);
+    assert.deepEqual(letters.map((letter) => letter.reason), [
+      "flaky: HTTP 400: bad 1",
+      "flaky: HTTP 400: bad 6",
+    ]);
+    assert.equal(letters[0].output, "flaky");
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
 });
 
 Deno.test("output host without a data directory drops the oldest points past its memory, and counts them", async () => {
