@@ -150,6 +150,19 @@ export async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
   if (values.check) {
+    try {
+      // What start-up would read (a static resolver's tag file): read it the same way now.
+      for (const used of [...plugins.outputs, ...plugins.tags]) {
+        await used.plugin.check?.(used.options as never, {
+          name: used.name,
+          configDirectory: config.directory,
+        });
+      }
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      console.error(`llama-scraper: ${error.message}`);
+      return 2;
+    }
     const subject = values.config === undefined ? "the flags are" : `${values.config} is`;
     console.error(
       `llama-scraper: ${subject} valid: ${config.collectors.length} collectors, ` +
