@@ -251,7 +251,11 @@ export class OutputHost {
    * are written, it is set aside. `settle` hears of every point written or set aside, in order.
    * Throws what may pass later (the output is down).
    */
-  async #deliver(points: Point[], settle: (count: number) => void): Promise<void> {
+  async #deliver(
+    points: Point[],
+    settle: (count: number) => void,
+    splitting = false,
+  ): Promise<void> {
     const signal = AbortSignal.any([
       this.#stop.signal,
       AbortSignal.timeout(this.#settings.writeTimeoutMs),
@@ -267,13 +271,16 @@ export class OutputHost {
         settle(1);
         return;
       }
-      this.#log.warn(
-        "{output} refused {count} points for good ({error}); writing them in halves to find those at fault",
-        { count: points.length, error },
-      );
+      if (!splitting) {
+        // Once per batch, not at every halving.
+        this.#log.warn(
+          "{output} refused {count} points for good ({error}); writing them in halves to find those at fault",
+          { count: points.length, error },
+        );
+      }
       const middle = Math.ceil(points.length / 2);
-      await this.#deliver(points.slice(0, middle), settle);
-      await this.#deliver(points.slice(middle), settle);
+      await this.#deliver(points.slice(0, middle), settle, true);
+      await this.#deliver(points.slice(middle), settle, true);
       return;
     }
     this.counters.written += points.length;
