@@ -16,13 +16,14 @@ const CASES: { name: string; file: string; text: string; expected: RegExp }[] = 
     file: "hosts.yaml",
     text: '"10.1.2.3": {hostname: db-1}\n"10.1.2.4": {hostname: "db-2\\\\"}\n',
     expected:
-      /hosts\.yaml:2:1: .*tag hostname of "10\.1\.2\.4": the value "db-2\\\\" ends with a backslash/,
+      /hosts\.yaml:2:1: 10\.1\.2\.4: tag hostname: the value "db-2\\\\" ends with a backslash/,
   },
   {
     name: "a NUL byte in a tag value",
     file: "hosts.json",
     text: '{"10.1.2.3": {"hostname": "db\\u00001"}}',
-    expected: /hosts\.json: 10\.1\.2\.3: .*U\+0000/,
+    expected:
+      /hosts\.json: 10\.1\.2\.3: tag hostname: the value "db\\u00001" holds the control character U\+0000/,
   },
   {
     name: "an empty tag name",

@@ -110,12 +110,12 @@ export async function readTable(path: string): Promise<PrefixTable<Record<string
       const nameProblem = lineProtocolTextProblem(name);
       const valueProblem = value === "" ? undefined : lineProtocolTextProblem(value);
       if (nameProblem !== undefined || valueProblem !== undefined) {
+        // YAML and JSON name the entry as the error's path; a CSV row only by its line.
+        const of = where.path === undefined ? ` of ${JSON.stringify(key)}` : "";
         throw new ConfigError(
           nameProblem !== undefined
-            ? `tag name ${JSON.stringify(name)} of ${JSON.stringify(key)} ${nameProblem}`
-            : `tag ${name} of ${JSON.stringify(key)}: the value ${
-              JSON.stringify(value)
-            } ${valueProblem}`,
+            ? `tag name ${JSON.stringify(name)}${of} ${nameProblem}`
+            : `tag ${name}${of}: the value ${JSON.stringify(value)} ${valueProblem}`,
           { file: path, ...where },
         );
       }
