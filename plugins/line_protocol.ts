@@ -71,7 +71,10 @@ export function lineProtocolTextProblem(text: string): string | undefined {
  * ```
  */
 export function lineProtocolPointProblem(point: Point): string | undefined {
-  const measurement = lineProtocolTextProblem(point.measurement);
+  // A line that starts with "#" is a comment: InfluxDB answers 204 and stores nothing.
+  const measurement = point.measurement.startsWith("#")
+    ? "starts with #, which makes the line a comment"
+    : lineProtocolTextProblem(point.measurement);
   if (measurement !== undefined) {
     return `measurement ${JSON.stringify(point.measurement)} ${measurement}`;
   }

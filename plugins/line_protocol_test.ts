@@ -126,11 +126,12 @@ Deno.test("line protocol refuses what it cannot carry: line breaks, control char
     [{ tags: { "": "r1" } }, /tag key "" is empty/],
     [{ fields: { "lo\nss": 1 } }, /field key .* U\+000A/],
     [{ measurement: "raw\u007fstats" }, /measurement .* U\+007F/],
+    [{ measurement: "#raw_stats" }, /measurement "#raw_stats" starts with #/],
   ];
   for (const [overrides, expected] of cases) {
     const problem = lineProtocolBatchProblem([point(), point(overrides)]);
     assert.match(problem ?? "", expected, JSON.stringify(overrides));
-    assert.match(problem!, /^the point "raw.*stats" at 2025-11-25T17:00:00.789Z/);
+    assert.match(problem!, /^the point "#?raw.*stats" at 2025-11-25T17:00:00.789Z/);
   }
   // What it can carry: escaped spaces, commas and equals signs, inner backslashes, empty values.
   assert.equal(
