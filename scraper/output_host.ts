@@ -222,10 +222,18 @@ export class OutputHost {
         );
         const wait = delay / 2 + Math.random() * delay / 2;
         attempt++;
-        this.#log.warn(
-          "{output}: write of {count} points failed ({error}); retry {attempt} in {seconds} s",
-          { count: rest.length, error, attempt, seconds: (wait / 1000).toFixed(1) },
-        );
+        const details = { count: rest.length, error, attempt, seconds: (wait / 1000).toFixed(1) };
+        if (next === undefined) {
+          this.#log.error(
+            "{output}: cannot read the next batch from the spool ({error}); retry {attempt} in {seconds} s",
+            details,
+          );
+        } else {
+          this.#log.warn(
+            "{output}: write of {count} points failed ({error}); retry {attempt} in {seconds} s",
+            details,
+          );
+        }
         await this.#pause(wait);
       } finally {
         this.#refreshCounters();
