@@ -33,6 +33,8 @@ export interface OutputHostCounters {
   lastSuccess: number;
   /** Spool files that could not be read back, moved aside as `*.damaged`. */
   damaged: number;
+  /** Points refused for good and not kept, the dead-letter file being full (counted in `rejected` too). */
+  unkept: number;
 }
 
 /** A batch being written, and how to release it or put (what is left of) it back. */
@@ -75,6 +77,7 @@ export class OutputHost {
     spooled: 0,
     lastSuccess: 0,
     damaged: 0,
+    unkept: 0,
   };
 
   /** Starts writing to `output`; `spool` (if any) holds points that wait on disk. */
@@ -306,11 +309,19 @@ export class OutputHost {
       );
     } else {
       const file = await spool.deadLetter(points, { output: this.name, reason: error.message });
-      this.#log.error("{output} refused {count} points for good: {error}; kept in {file}", {
-        count: points.length,
-        error,
-        file,
-      });
+      if (file !== undefined) {
+        this.#log.error("{output} refused {count} points for good: {error}; kept in {file}", {
+          count: points.length,
+          error,
+          file,
+        });
+      } else {
+        this.counters.unkept += points.length;
+        this.#log.error(
+          "{output} refused {count} points for good: {error}; the dead-letter file in {directory} is full, so they are not kept: {points}",
+          { count: points.length, error, directory: spool.directory, points },
+        );
+      }
     }
     this.counters.rejected += points.length;
   }

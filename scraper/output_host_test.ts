@@ -3,7 +3,7 @@ import { getLogger } from "@logtape/logtape";
 import { PluginError } from "@llama/core";
 import type { Output, Point } from "@llama/plugins";
 import { OutputHost, type OutputHostSettings } from "./output_host.ts";
-import { Spool } from "./spool.ts";
+import { DEAD_LETTER_FILE, DEAD_LETTER_MAX_BYTES, Spool } from "./spool.ts";
 
 const log = getLogger(["llama", "test"]);
 const settings: OutputHostSettings = {
@@ -196,6 +196,30 @@ Deno.test("output host closed during a write keeps that batch in the spool", asy
     assert.ok(await next.drained(5000));
     await next.close();
     assert.deepEqual(again.stored, [0, 1, 2]);
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+Deno.test("output host stops keeping refused points once the dead-letter file is full, and counts them", async () => {
+  const directory = await Deno.makeTempDir();
+  try {
+    // A sparse file just under the limit: no 256 MiB written.
+    await Deno.writeTextFile(`${directory}/${DEAD_LETTER_FILE}`, "");
+    await Deno.truncate(`${directory}/${DEAD_LETTER_FILE}`, DEAD_LETTER_MAX_BYTES - 10);
+    const { output, stored, state } = flakyOutput();
+    state.down = false;
+    state.refused = new Set([1]);
+    const host = new OutputHost("flaky", output, settings, await Spool.open(directory), log);
+    await host.enqueue(points(0, 3));
+    assert.ok(await host.drained(5000));
+    await host.close();
+    assert.deepEqual(stored, [0, 2]);
+    assert.deepEqual([host.counters.rejected, host.counters.unkept], [1, 1]);
+    assert.equal(
+      (await Deno.stat(`${directory}/${DEAD_LETTER_FILE}`)).size,
+      DEAD_LETTER_MAX_BYTES - 10,
+    );
   } finally {
     await Deno.remove(directory, { recursive: true });
   }

@@ -423,6 +423,12 @@ class RunningScraper implements Scraper {
         (host) => host.counters.rejected,
       ),
       perOutput(
+        "llama_scraper_dead_letter_full_points_total",
+        "Points refused for good but not kept, the dead-letter file having reached 256 MiB.",
+        "counter",
+        (host) => host.counters.unkept,
+      ),
+      perOutput(
         "llama_scraper_spool_damaged_files_total",
         "Spool files that could not be read back, moved aside as *.damaged.",
         "counter",

@@ -8,6 +8,8 @@ const MIDDLE = 5_000_000_000_000_000; // sequence numbers start here, so batches
 
 /** The file, in a spool folder, that holds the points an output refused for good. */
 export const DEAD_LETTER_FILE = "dead-letter.jsonl";
+/** The size past which refused points are counted and logged but no longer kept: 256 MiB. */
+export const DEAD_LETTER_MAX_BYTES = 256 * 1024 * 1024;
 /** The file a running scraper holds locked, so that two never share a spool folder. */
 const LOCK_FILE = "lock";
 
@@ -35,6 +37,7 @@ export class Spool implements AsyncDisposable {
   readonly #lock: Deno.FsFile;
   #files: { sequence: number; count: number }[] = [];
   #deadLetter: Deno.FsFile | undefined;
+  #deadLetterBytes = 0;
 
   private constructor(directory: string, lock: Deno.FsFile, log: Logger) {
     this.directory = directory;
@@ -154,20 +157,30 @@ export class Spool implements AsyncDisposable {
   /**
    * Keeps points an output refused for good in `dead-letter.jsonl`, one JSON object per line:
    * `{"refusedAt": ISO time, "output", "reason", "point": {measurement, tags, fields, time}}`,
-   * flushed to the disk before it resolves. Returns the file's path.
+   * flushed to the disk before it resolves. Returns the file's path, or undefined when the file
+   * has reached `DEAD_LETTER_MAX_BYTES` and the points were not kept.
    */
   async deadLetter(
     points: readonly Point[],
     details: { output: string; reason: string },
-  ): Promise<string> {
+  ): Promise<string | undefined> {
     const path = join(this.directory, DEAD_LETTER_FILE);
-    this.#deadLetter ??= await Deno.open(path, { append: true, create: true });
+    if (this.#deadLetter === undefined) {
+      this.#deadLetter = await Deno.open(path, { append: true, create: true });
+      this.#deadLetterBytes = (await this.#deadLetter.stat()).size;
+    }
     const refusedAt = new Date().toISOString();
-    const text = points.map((point) =>
-      JSON.stringify({ refusedAt, output: details.output, reason: details.reason, point }) + "\n"
-    ).join("");
-    await writeAll(this.#deadLetter, new TextEncoder().encode(text));
+    const bytes = new TextEncoder().encode(
+      points.map((point) =>
+        JSON.stringify({ refusedAt, output: details.output, reason: details.reason, point }) + "\n"
+      ).join(""),
+    );
+    // A collector sending bad tags on every path, every interval, must not fill the disk the
+    // spool needs for the good points.
+    if (this.#deadLetterBytes + bytes.length > DEAD_LETTER_MAX_BYTES) return undefined;
+    await writeAll(this.#deadLetter, bytes);
     await this.#deadLetter.sync();
+    this.#deadLetterBytes += bytes.length;
     return path;
   }
 
