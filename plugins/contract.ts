@@ -90,7 +90,16 @@ export interface PluginBase<Options, Kind extends string, Instance> {
   parseOptions(raw: unknown, path: string): Options;
   /** Creates the instance; may connect. */
   create(options: Options, context: PluginContext): Instance | Promise<Instance>;
+  /**
+   * Optional: checks what the options point at (a file of tags, say) exactly as `create` will
+   * read it, without connecting or starting anything. `--check` calls it, so that a config it
+   * passes also starts. Throws `ConfigError` naming the file and line at fault.
+   */
+  check?(options: Options, context: PluginCheckContext): void | Promise<void>;
 }
+
+/** What `check` is given: the instance's name and the config's folder. */
+export type PluginCheckContext = Pick<PluginContext, "name" | "configDirectory">;
 
 /** An output plugin. */
 export type OutputPlugin<Options = unknown> = PluginBase<Options, "output", Output>;

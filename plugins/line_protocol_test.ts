@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Point } from "./contract.ts";
-import { toLineProtocol } from "./line_protocol.ts";
+import { lineProtocolBatchProblem, toLineProtocol } from "./line_protocol.ts";
 
 const TIME = Date.UTC(2025, 10, 25, 17, 0, 0, 789); // 1764090000789 ms
 
@@ -110,5 +110,32 @@ Deno.test("toLineProtocol writes one line per point, in order", () => {
   assert.equal(
     toLineProtocol(points, "s"),
     "raw_stats sent=1 1764090001\nraw_stats sent=2 1764090002\nraw_stats sent=3 1764090003",
+  );
+});
+
+Deno.test("line protocol refuses what it cannot carry: line breaks, control characters, a trailing backslash, empty keys", () => {
+  const cases: [Partial<Point>, RegExp][] = [
+    [
+      { tags: { dst_hostname: "evil\u0000host" } },
+      /tag dst_hostname's value .* U\+0000 at offset 4/,
+    ],
+    [{ tags: { dst_hostname: "a\nraw_stats loss=0" } }, /U\+000A/],
+    [{ tags: { dst_hostname: "a\rb" } }, /U\+000D/],
+    [{ tags: { rack: "r1\\" } }, /tag rack's value "r1\\\\" ends with a backslash/],
+    [{ tags: { "rack\\": "r1" } }, /tag key "rack\\\\" ends with a backslash/],
+    [{ tags: { "": "r1" } }, /tag key "" is empty/],
+    [{ fields: { "lo\nss": 1 } }, /field key .* U\+000A/],
+    [{ measurement: "raw\u007fstats" }, /measurement .* U\+007F/],
+    [{ measurement: "#raw_stats" }, /measurement "#raw_stats" starts with #/],
+  ];
+  for (const [overrides, expected] of cases) {
+    const problem = lineProtocolBatchProblem([point(), point(overrides)]);
+    assert.match(problem ?? "", expected, JSON.stringify(overrides));
+    assert.match(problem!, /^the point "#?raw.*stats" at 2025-11-25T17:00:00.789Z/);
+  }
+  // What it can carry: escaped spaces, commas and equals signs, inner backslashes, empty values.
+  assert.equal(
+    lineProtocolBatchProblem([point({ tags: { a: "x y,z=1", b: "c:\\d", c: "" } })]),
+    undefined,
   );
 });

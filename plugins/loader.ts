@@ -129,6 +129,9 @@ export function checkPlugin(use: string, value: unknown, kind: Plugin["kind"]): 
   }
   if (typeof plugin.parseOptions !== "function") missing.push("parseOptions(raw, path)");
   if (typeof plugin.create !== "function") missing.push("create(options, context)");
+  if (plugin.check !== undefined && typeof plugin.check !== "function") {
+    missing.push("check(options, context) as a function (or no check at all)");
+  }
   if (missing.length > 0) {
     throw new PluginLoadError(use, `the export is missing ${missing.join(", ")}`);
   }

@@ -37,6 +37,7 @@ export {
   type Plugin,
   PLUGIN_CONTRACT_VERSION,
   type PluginBase,
+  type PluginCheckContext,
   type PluginContext,
   type PluginLogger,
   type Point,

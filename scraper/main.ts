@@ -3,10 +3,12 @@
  * original LLAMA scraper's flags.
  *
  * Exit codes: 0 after SIGINT/SIGTERM (or `--once` with everything written), 1 when it cannot run
- * or `--once` could not write everything, 2 for bad flags or a bad config.
+ * or `--once` could not write everything (an output was down, or refused points for good), 2
+ * for bad flags or a bad config.
  *
  * @module
  */
+import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import {
   checkWholeNumber,
@@ -33,7 +35,7 @@ const FLAGS = {
   "data-dir": {
     type: "string",
     placeholder: "DIR",
-    description: "Where points wait on disk while an output is down",
+    description: "Where points wait on disk (default: ~/.local/state/llama-scraper)",
   },
   metrics: {
     type: "string",
@@ -138,6 +140,7 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     applyOriginalFlags(config, values);
     if (values["data-dir"] !== undefined) config.dataDirectory = values["data-dir"];
+    config.dataDirectory ??= defaultDataDirectory((name) => Deno.env.get(name));
     if (values.metrics !== undefined) config.metrics = parseHostPort(values.metrics, "--metrics");
     if (values.ui !== undefined) config.ui = parseHostPort(values.ui, "--ui");
     plugins = await loadScraperPlugins(config, text);
@@ -147,6 +150,19 @@ export async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
   if (values.check) {
+    try {
+      // What start-up would read (a static resolver's tag file): read it the same way now.
+      for (const used of [...plugins.outputs, ...plugins.tags]) {
+        await used.plugin.check?.(used.options as never, {
+          name: used.name,
+          configDirectory: config.directory,
+        });
+      }
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      console.error(`llama-scraper: ${error.message}`);
+      return 2;
+    }
     const subject = values.config === undefined ? "the flags are" : `${values.config} is`;
     console.error(
       `llama-scraper: ${subject} valid: ${config.collectors.length} collectors, ` +
@@ -174,7 +190,20 @@ export async function main(args: readonly string[]): Promise<number> {
         "Not every point could be written; they are kept in the data directory if there is one",
       );
     }
-    return drained && scraper.collectors().every((status) => status.up) ? 0 : 1;
+    const refused = scraper.outputs().reduce((sum, host) => sum + host.counters.rejected, 0);
+    if (refused > 0) {
+      log.error("{count} points were refused for good; they are in the dead-letter files", {
+        count: refused,
+      });
+    }
+    const damaged = scraper.outputs().reduce((sum, host) => sum + host.counters.damaged, 0);
+    if (damaged > 0) {
+      log.error("{count} spool files could not be read back; they were moved aside as *.damaged", {
+        count: damaged,
+      });
+    }
+    const allUp = scraper.collectors().every((status) => status.up);
+    return drained && refused === 0 && damaged === 0 && allUp ? 0 : 1;
   }
   let metrics;
   try {
@@ -209,6 +238,21 @@ export async function main(args: readonly string[]): Promise<number> {
     signals.dispose();
   }
   return 0;
+}
+
+/**
+ * Where points wait when neither `data_directory` nor `--data-dir` says: systemd's
+ * `$STATE_DIRECTORY` (set by `StateDirectory=`), else `$XDG_STATE_HOME/llama-scraper`, else
+ * `~/.local/state/llama-scraper`, else `/var/lib/llama-scraper`. On disk by default, so that a
+ * scraper killed during an outage loses nothing.
+ */
+export function defaultDataDirectory(env: (name: string) => string | undefined): string {
+  const state = env("STATE_DIRECTORY")?.split(":")[0];
+  if (state) return state;
+  const xdg = env("XDG_STATE_HOME");
+  if (xdg) return join(xdg, "llama-scraper");
+  const home = env("HOME");
+  return home ? join(home, ".local", "state", "llama-scraper") : "/var/lib/llama-scraper";
 }
 
 /** `scraper of 3 collectors: c1, c2, c3` (the first three names only, for a fleet). */

@@ -19,7 +19,7 @@ export interface OutputHostSettings {
 export interface OutputHostCounters {
   /** Points written. */
   written: number;
-  /** Points the output refused for good (non-retryable errors). */
+  /** Points the output refused for good (non-retryable errors), set aside in the dead-letter file. */
   rejected: number;
   /** Points dropped because memory was full and there is no data directory. */
   dropped: number;
@@ -31,12 +31,24 @@ export interface OutputHostCounters {
   spooled: number;
   /** Time of the last successful write, milliseconds since the epoch, or 0. */
   lastSuccess: number;
+  /** Spool files that could not be read back, moved aside as `*.damaged`. */
+  damaged: number;
+  /** Points refused for good and not kept, the dead-letter file being full (counted in `rejected` too). */
+  unkept: number;
+}
+
+/** A batch being written, and how to release it or put (what is left of) it back. */
+interface NextBatch {
+  points: Point[];
+  done: () => Promise<void>;
+  retry: (rest: Point[]) => Promise<void>;
 }
 
 /**
- * Owns one output: queues the points given to it, writes them in order in batches, retries
- * failed writes with exponential backoff and jitter, times writes out, and keeps points that
- * wait too long on disk. The plugin only writes.
+ * Owns one output: keeps the points given to it (on disk first, when there is a spool), writes
+ * them in order in batches, retries failed writes with exponential backoff and jitter, times
+ * writes out, and sets aside the points the output refuses for good without holding back the
+ * others. The plugin only writes.
  */
 export class OutputHost {
   /** The output's instance name. */
@@ -64,6 +76,8 @@ export class OutputHost {
     queued: 0,
     spooled: 0,
     lastSuccess: 0,
+    damaged: 0,
+    unkept: 0,
   };
 
   /** Starts writing to `output`; `spool` (if any) holds points that wait on disk. */
@@ -84,17 +98,18 @@ export class OutputHost {
     this.#loop = this.#run();
   }
 
-  /** Queues points; never waits and never fails. */
-  enqueue(points: readonly Point[]): void {
-    if (points.length === 0) return;
+  /**
+   * Takes points; never fails. With a spool, they go to the disk first (flushed before the
+   * returned promise resolves): a scraper killed any time after that loses none of them. Without
+   * one, they wait in memory, where the oldest are dropped past `memoryPoints`.
+   */
+  enqueue(points: readonly Point[]): Promise<void> {
+    if (points.length === 0) return Promise.resolve();
     const batch = [...points];
     const spool = this.#spool;
-    if (
-      spool !== undefined &&
-      (spool.batches > 0 || this.#memoryPoints + batch.length > this.#settings.memoryPoints)
-    ) {
-      // Once anything waits on disk, everything newer goes there too, so order is kept.
-      this.#spooling = this.#spooling.then(async () => {
+    if (spool !== undefined) {
+      // Appended one after the other, so the files keep the order the points came in.
+      const kept = this.#spooling.then(async () => {
         const size = this.#settings.batchPoints;
         let start = 0;
         try {
@@ -105,7 +120,7 @@ export class OutputHost {
           // What could not go to disk waits in memory rather than being lost.
           const rest = batch.slice(start);
           this.#log.error(
-            "{output}: cannot spill {count} points to {directory}, keeping them in memory: {error}",
+            "{output}: cannot keep {count} points in {directory}, holding them in memory: {error}",
             { count: rest.length, directory: spool.directory, error },
           );
           this.#memory.push(rest);
@@ -115,15 +130,13 @@ export class OutputHost {
           this.#notify();
         }
       });
-      return;
+      this.#spooling = kept;
+      return kept;
     }
     this.#memory.push(batch);
     this.#memoryPoints += batch.length;
     // The batch being written is not in #memory, so it is never dropped under the writer.
-    while (
-      spool === undefined && this.#memoryPoints > this.#settings.memoryPoints &&
-      this.#memory.length > 1
-    ) {
+    while (this.#memoryPoints > this.#settings.memoryPoints && this.#memory.length > 1) {
       const dropped = this.#memory.shift()!;
       this.#memoryPoints -= dropped.length;
       this.counters.dropped += dropped.length;
@@ -134,6 +147,7 @@ export class OutputHost {
     }
     this.#refreshCounters();
     this.#notify();
+    return Promise.resolve();
   }
 
   /** Resolves once nothing waits (true), or after `timeoutMs` (false). */
@@ -154,15 +168,19 @@ export class OutputHost {
     await this.#loop;
     await this.#spooling;
     if (this.#spool !== undefined) {
-      for (const batch of this.#memory.reverse()) await this.#spool.prepend(batch);
-      if (this.#memoryPoints > 0) {
-        this.#log.info("{output}: {count} points kept in {directory} for the next start", {
-          count: this.#memoryPoints,
-          directory: this.#spool.directory,
-        });
+      try {
+        for (const batch of this.#memory.reverse()) await this.#spool.prepend(batch);
+        if (this.#memoryPoints > 0) {
+          this.#log.info("{output}: {count} points kept in {directory} for the next start", {
+            count: this.#memoryPoints,
+            directory: this.#spool.directory,
+          });
+        }
+        this.#memory.length = 0;
+        this.#memoryPoints = 0;
+      } finally {
+        await this.#spool[Symbol.asyncDispose]();
       }
-      this.#memory.length = 0;
-      this.#memoryPoints = 0;
     } else if (this.#memoryPoints > 0) {
       this.#log.warn(
         "{output}: {count} points were not written and there is no data directory to keep them",
@@ -181,77 +199,150 @@ export class OutputHost {
     let attempt = 0;
     while (!this.#stop.signal.aborted) {
       this.#signaled = false;
-      const next = await this.#next();
-      if (next === undefined) {
-        // Points may have come while #next was looking: sleep only if nothing changed since.
-        if (!this.#signaled) await new Promise<void>((resolve) => (this.#wake = resolve));
-        this.#wake = undefined;
-        continue;
-      }
-      const { points, done, retry } = next;
-      const timeout = AbortSignal.any([
-        this.#stop.signal,
-        AbortSignal.timeout(this.#settings.writeTimeoutMs),
-      ]);
+      let next;
+      let settled = 0;
       try {
-        await this.#output.write(points, timeout);
-        await done();
-        this.counters.written += points.length;
-        this.counters.lastSuccess = Date.now();
+        next = await this.#next();
+        if (next === undefined) {
+          // Points may have come while #next was looking: sleep only if nothing changed since.
+          if (!this.#signaled) await new Promise<void>((resolve) => (this.#wake = resolve));
+          this.#wake = undefined;
+          continue;
+        }
+        // Points written or set aside, from the front: what a retry no longer needs to send.
+        await this.#deliver(next.points, (count) => (settled += count));
+        await next.done();
         if (attempt > 0) this.#log.info("{output} is writing again");
         attempt = 0;
       } catch (error) {
-        if (this.#stop.signal.aborted) {
-          retry();
-          break;
-        }
-        if (error instanceof PluginError && !error.retryable) {
-          await done();
-          this.counters.rejected += points.length;
-          this.#log.error("{output} refused {count} points for good: {error}", {
-            count: points.length,
-            error,
-          });
-          continue;
-        }
+        const rest = next?.points.slice(settled) ?? [];
+        if (next !== undefined) await this.#keepForRetry(next, rest);
+        if (this.#stop.signal.aborted) break;
         this.counters.failures++;
-        retry();
         const delay = Math.min(
           this.#settings.retry.maxMs,
           this.#settings.retry.initialMs * 2 ** attempt,
         );
         const wait = delay / 2 + Math.random() * delay / 2;
         attempt++;
-        this.#log.warn(
-          "{output}: write of {count} points failed ({error}); retry {attempt} in {seconds} s",
-          {
-            count: points.length,
-            error,
-            attempt,
-            seconds: (wait / 1000).toFixed(1),
-          },
-        );
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          this.#stop.signal.addEventListener("abort", () => {
-            clearTimeout(timer);
-            resolve();
-          }, { once: true });
-        });
+        const details = { count: rest.length, error, attempt, seconds: (wait / 1000).toFixed(1) };
+        if (next === undefined) {
+          this.#log.error(
+            "{output}: cannot read the next batch from the spool ({error}); retry {attempt} in {seconds} s",
+            details,
+          );
+        } else {
+          this.#log.warn(
+            "{output}: write of {count} points failed ({error}); retry {attempt} in {seconds} s",
+            details,
+          );
+        }
+        await this.#pause(wait);
       } finally {
         this.#refreshCounters();
       }
     }
   }
 
+  /** Puts what is left of a batch back in front, logging (not throwing) if even that fails. */
+  async #keepForRetry(next: NextBatch, rest: Point[]): Promise<void> {
+    try {
+      await next.retry(rest);
+    } catch (error) {
+      this.#log.error("{output}: cannot put {count} points back in the queue: {error}", {
+        count: rest.length,
+        error,
+      });
+    }
+  }
+
   /**
-   * The next batch to write (memory first: it is older than the spool), `done` to release it once
-   * written or refused, and `retry` to put it back in front after a failure. A batch from memory
-   * leaves #memory while it is written, so enqueue() cannot drop it under the writer.
+   * Writes `points`. When the output refuses them for good (`retryable: false`), writes each
+   * half on its own, down to single points, so that one bad point costs only itself: the others
+   * are written, it is set aside. `settle` hears of every point written or set aside, in order.
+   * Throws what may pass later (the output is down).
    */
-  async #next(): Promise<
-    { points: Point[]; done: () => Promise<void>; retry: () => void } | undefined
-  > {
+  async #deliver(
+    points: Point[],
+    settle: (count: number) => void,
+    splitting = false,
+  ): Promise<void> {
+    const signal = AbortSignal.any([
+      this.#stop.signal,
+      AbortSignal.timeout(this.#settings.writeTimeoutMs),
+    ]);
+    try {
+      await this.#output.write(points, signal);
+    } catch (error) {
+      if (this.#stop.signal.aborted || !(error instanceof PluginError) || error.retryable) {
+        throw error;
+      }
+      if (points.length === 1) {
+        await this.#setAside(points, error);
+        settle(1);
+        return;
+      }
+      if (!splitting) {
+        // Once per batch, not at every halving.
+        this.#log.warn(
+          "{output} refused {count} points for good ({error}); writing them in halves to find those at fault",
+          { count: points.length, error },
+        );
+      }
+      const middle = Math.ceil(points.length / 2);
+      await this.#deliver(points.slice(0, middle), settle, true);
+      await this.#deliver(points.slice(middle), settle, true);
+      return;
+    }
+    this.counters.written += points.length;
+    this.counters.lastSuccess = Date.now();
+    settle(points.length);
+  }
+
+  /** Keeps points refused for good in the spool's dead-letter file (or the log), and counts them. */
+  async #setAside(points: Point[], error: PluginError): Promise<void> {
+    const spool = this.#spool;
+    if (spool === undefined) {
+      this.#log.error(
+        "{output} refused {count} points for good: {error}; there is no data directory to keep them, here they are: {points}",
+        { count: points.length, error, points },
+      );
+    } else {
+      const file = await spool.deadLetter(points, { output: this.name, reason: error.message });
+      if (file !== undefined) {
+        this.#log.error("{output} refused {count} points for good: {error}; kept in {file}", {
+          count: points.length,
+          error,
+          file,
+        });
+      } else {
+        this.counters.unkept += points.length;
+        this.#log.error(
+          "{output} refused {count} points for good: {error}; the dead-letter file in {directory} is full, so they are not kept: {points}",
+          { count: points.length, error, directory: spool.directory, points },
+        );
+      }
+    }
+    this.counters.rejected += points.length;
+  }
+
+  #pause(milliseconds: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, milliseconds);
+      this.#stop.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+  }
+
+  /**
+   * The next batch to write (memory first: it holds what the disk could not), `done` to release
+   * it once written or set aside, and `retry` to put what is left of it back in front after a
+   * failure. A batch from memory leaves #memory while it is written, so enqueue() cannot drop it
+   * under the writer.
+   */
+  async #next(): Promise<NextBatch | undefined> {
     const limit = this.#settings.batchPoints;
     if (this.#memory.length > 0) {
       const first = this.#memory.shift()!;
@@ -263,13 +354,23 @@ export class OutputHost {
           this.#memoryPoints -= points.length;
           return Promise.resolve();
         },
-        retry: () => void this.#memory.unshift(points),
+        retry: (rest) => {
+          this.#memoryPoints -= points.length - rest.length;
+          if (rest.length > 0) this.#memory.unshift(rest);
+          return Promise.resolve();
+        },
       };
     }
     await this.#spooling;
-    const spooled = await this.#spool?.peek();
+    const spool = this.#spool;
+    const spooled = await spool?.peek();
+    this.counters.damaged = spool?.damaged ?? 0;
     if (spooled === undefined) return undefined;
-    return { points: spooled, done: () => this.#spool!.shift(), retry: () => {} };
+    return {
+      points: spooled,
+      done: () => spool!.shift(),
+      retry: (rest) => spool!.replaceFirst(rest),
+    };
   }
 
   #refreshCounters(): void {

@@ -3,7 +3,7 @@ import { getLogger } from "@logtape/logtape";
 import { PluginError } from "@llama/core";
 import type { Output, Point } from "@llama/plugins";
 import { OutputHost, type OutputHostSettings } from "./output_host.ts";
-import { Spool } from "./spool.ts";
+import { DEAD_LETTER_FILE, DEAD_LETTER_MAX_BYTES, Spool } from "./spool.ts";
 
 const log = getLogger(["llama", "test"]);
 const settings: OutputHostSettings = {
@@ -25,12 +25,15 @@ function points(from: number, count: number): Point[] {
 /** An output that fails while `down` is set, and records what it stored. */
 function flakyOutput() {
   const stored: number[] = [];
-  const state = { down: true, refuseNext: false };
+  const state = { down: true, refused: new Set<number>() };
   const output: Output = {
     write(batch) {
-      if (state.refuseNext) {
-        state.refuseNext = false;
-        return Promise.reject(new PluginError("flaky", "HTTP 400: bad", { retryable: false }));
+      // Like a database that refuses a whole batch for one bad line.
+      const bad = batch.find((point) => state.refused.has(point.fields.n));
+      if (bad !== undefined) {
+        return Promise.reject(
+          new PluginError("flaky", `HTTP 400: bad ${bad.fields.n}`, { retryable: false }),
+        );
       }
       if (state.down) return Promise.reject(new PluginError("flaky", "unreachable"));
       stored.push(...batch.map((point) => point.fields.n));
@@ -89,17 +92,32 @@ Deno.test("output host keeps unwritten points on disk at close, and a new host s
   }
 });
 
-Deno.test("output host sets aside points refused for good and goes on with the rest", async () => {
-  const { output, stored, state } = flakyOutput();
-  state.down = false;
-  state.refuseNext = true;
-  const host = new OutputHost("flaky", output, { ...settings, memoryPoints: 100 }, undefined, log);
-  host.enqueue(points(0, 2));
-  host.enqueue(points(2, 2));
-  assert.ok(await host.drained(5000));
-  await host.close();
-  assert.deepEqual(stored, [2, 3]);
-  assert.equal(host.counters.rejected, 2);
+Deno.test("output host sets aside only the points refused for good, in the dead-letter file, and writes the rest", async () => {
+  const directory = await Deno.makeTempDir();
+  try {
+    const { output, stored, state } = flakyOutput();
+    state.down = false;
+    state.refused = new Set([1, 6]);
+    const spool = await Spool.open(directory);
+    const host = new OutputHost("flaky", output, { ...settings, batchPoints: 8 }, spool, log);
+    await host.enqueue(points(0, 8));
+    await host.enqueue(points(8, 2));
+    assert.ok(await host.drained(5000));
+    await host.close();
+    assert.deepEqual(stored, [0, 2, 3, 4, 5, 7, 8, 9]);
+    assert.equal(host.counters.rejected, 2);
+    assert.equal(host.counters.written, 8);
+    const letters = (await Deno.readTextFile(`${directory}/dead-letter.jsonl`)).trim().split("\n")
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(letters.map((letter) => letter.point.fields.n), [1, 6]);
+    assert.deepEqual(letters.map((letter) => letter.reason), [
+      "flaky: HTTP 400: bad 1",
+      "flaky: HTTP 400: bad 6",
+    ]);
+    assert.equal(letters[0].output, "flaky");
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
 });
 
 Deno.test("output host without a data directory drops the oldest points past its memory, and counts them", async () => {
@@ -178,6 +196,30 @@ Deno.test("output host closed during a write keeps that batch in the spool", asy
     assert.ok(await next.drained(5000));
     await next.close();
     assert.deepEqual(again.stored, [0, 1, 2]);
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+Deno.test("output host stops keeping refused points once the dead-letter file is full, and counts them", async () => {
+  const directory = await Deno.makeTempDir();
+  try {
+    // A sparse file just under the limit: no 256 MiB written.
+    await Deno.writeTextFile(`${directory}/${DEAD_LETTER_FILE}`, "");
+    await Deno.truncate(`${directory}/${DEAD_LETTER_FILE}`, DEAD_LETTER_MAX_BYTES - 10);
+    const { output, stored, state } = flakyOutput();
+    state.down = false;
+    state.refused = new Set([1]);
+    const host = new OutputHost("flaky", output, settings, await Spool.open(directory), log);
+    await host.enqueue(points(0, 3));
+    assert.ok(await host.drained(5000));
+    await host.close();
+    assert.deepEqual(stored, [0, 2]);
+    assert.deepEqual([host.counters.rejected, host.counters.unkept], [1, 1]);
+    assert.equal(
+      (await Deno.stat(`${directory}/${DEAD_LETTER_FILE}`)).size,
+      DEAD_LETTER_MAX_BYTES - 10,
+    );
   } finally {
     await Deno.remove(directory, { recursive: true });
   }

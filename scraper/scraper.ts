@@ -107,7 +107,9 @@ export async function startScraper(
       );
       const spool = config.dataDirectory === undefined
         ? undefined
-        : await Spool.open(join(config.dataDirectory, "spool", output.name));
+        : await Spool.open(join(config.dataDirectory, "spool", output.name), {
+          log: getLogger(["llama", "scraper"]).with({ output: output.name }),
+        });
       hosts.push(
         new OutputHost(
           output.name,
@@ -306,16 +308,20 @@ class RunningScraper implements Scraper {
         status.stale++;
         return;
       }
-      status.ok++;
-      if (result.points.length === 0) return;
-      status.lastInterval = result.intervalStart;
-      status.points += result.points.length;
+      if (result.points.length === 0) {
+        status.ok++;
+        return;
+      }
       const found = await this.#resolveTags(result.points, signal);
       const points = found.size === 0 ? result.points : result.points.map((point) => ({
         ...point,
         tags: withResolvedTags(point.tags, point.tags.src_ip, point.tags.dst_ip, found),
       }));
-      for (const host of this.#hosts) host.enqueue(points);
+      // Counted as taken only once every output holds them (on disk, when it has a spool).
+      await Promise.all(this.#hosts.map((host) => host.enqueue(points)));
+      status.ok++;
+      status.lastInterval = result.intervalStart;
+      status.points += result.points.length;
       if (result.summary !== undefined) {
         const paths = found.size === 0 ? result.summary.paths : result.summary.paths.map((
           path,
@@ -462,9 +468,21 @@ class RunningScraper implements Scraper {
       ),
       perOutput(
         "llama_scraper_points_rejected_total",
-        "Points the output refused for good.",
+        "Points the output refused for good, kept in the spool's dead-letter.jsonl.",
         "counter",
         (host) => host.counters.rejected,
+      ),
+      perOutput(
+        "llama_scraper_dead_letter_full_points_total",
+        "Points refused for good but not kept, the dead-letter file having reached 256 MiB.",
+        "counter",
+        (host) => host.counters.unkept,
+      ),
+      perOutput(
+        "llama_scraper_spool_damaged_files_total",
+        "Spool files that could not be read back, moved aside as *.damaged.",
+        "counter",
+        (host) => host.counters.damaged,
       ),
       perOutput(
         "llama_scraper_points_dropped_total",

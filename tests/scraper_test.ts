@@ -119,13 +119,17 @@ Deno.test("scraper reads an original collector's /influxdata and writes the orig
       ? new Response(fixtureBody, { headers: { "content-type": "application/json" } })
       : new Response("404 page not found\n", { status: 404 });
   });
+  // Its own data directory: the default one may be in use by another test's scraper.
+  const data = await Deno.makeTempDir({ prefix: "llama-scraper-data-" });
   const { code, stdout, stderr } = await runProgram("scraper/main.ts", [
     "-llama.collector-hosts",
     collector.url,
     "-llama.interval",
     "5",
     "--once",
-  ]);
+    "--data-dir",
+    data,
+  ]).finally(() => Deno.remove(data, { recursive: true }));
   assert.equal(code, 0, stderr);
   const lines = stdout.trim().split("\n");
   assert.equal(lines.length, 3);

@@ -52,6 +52,9 @@ Deno.test({
     { serveApi: true },
   );
   const hosts = [north, south].map((run) => `127.0.0.1:${run.collector.apiAddress!.port}`);
+  // Its own data directory: the default one may be in use by another test's scraper.
+  const data = await Deno.makeTempDir({ prefix: "llama-scraper-data-" });
+  await using _data = { [Symbol.asyncDispose]: () => Deno.remove(data, { recursive: true }) };
   await using scraper = await startProgram("scraper/main.ts", [
     "-llama.collector-hosts",
     hosts.join(","),
@@ -59,6 +62,8 @@ Deno.test({
     "1",
     "--ui",
     "127.0.0.1:0",
+    "--data-dir",
+    data,
   ], { readyPattern: /Serving the matrix on http:\/\/(\S+)\// });
   const base = `http://${scraper.ready[1]}/`;
 

@@ -1,5 +1,7 @@
 import { resolve } from "node:path";
-import type { OutputPlugin } from "../contract.ts";
+import { PluginError } from "@llama/core";
+import type { OutputPlugin, Point } from "../contract.ts";
+import { describePoint } from "../line_protocol.ts";
 import { PLUGIN_CONTRACT_VERSION } from "../contract.ts";
 import { OptionsReader } from "../options.ts";
 import { writeAll } from "./stdout.ts";
@@ -21,6 +23,11 @@ export interface CsvOptions {
  * the options), fixed by the header, which is written once: appending to an existing file reuses
  * its header. A tag or field the header
  * does not have is left out, with a warning the first time.
+ *
+ * Text that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
+ * carriage return, as OWASP's "CSV Injection" lists) is written with a single quote in front, and
+ * quoted. A point whose tags hold a NUL byte or an empty name is refused for good (the scraper
+ * keeps it in the dead-letter file and counts it).
  */
 export const csvOutput: OutputPlugin<CsvOptions> = {
   kind: "output",
@@ -48,6 +55,19 @@ export const csvOutput: OutputPlugin<CsvOptions> = {
     return {
       async write(points) {
         if (points.length === 0) return;
+        // Before anything is written, so that a refused batch leaves no part of itself behind.
+        for (const point of points) {
+          const problem = csvPointProblem(point);
+          if (problem !== undefined) {
+            throw new PluginError(
+              context.name,
+              `cannot write ${describePoint(point)}: ${problem}`,
+              {
+                retryable: false,
+              },
+            );
+          }
+        }
         let text = "";
         if (header === undefined) {
           header = [
@@ -56,7 +76,7 @@ export const csvOutput: OutputPlugin<CsvOptions> = {
             ...(options.fields ??
               [...new Set(points.flatMap((point) => Object.keys(point.fields)))].sort()),
           ];
-          text += csvLine(["time", "measurement", ...header]);
+          text += csvLine(["time", "measurement", ...header.map(neutralized)]);
         }
         const columns = new Set(header);
         for (const point of points) {
@@ -68,11 +88,11 @@ export const csvOutput: OutputPlugin<CsvOptions> = {
           }
           text += csvLine([
             new Date(point.time).toISOString(),
-            point.measurement,
+            neutralized(point.measurement),
             ...header.map((column) =>
               // Own properties only: a column named "constructor" is not Object.prototype's.
               Object.hasOwn(point.tags, column)
-                ? point.tags[column]
+                ? neutralized(point.tags[column])
                 : Object.hasOwn(point.fields, column)
                 ? String(point.fields[column])
                 : ""
@@ -91,8 +111,40 @@ export const csvOutput: OutputPlugin<CsvOptions> = {
 
 /** One CSV record, RFC 4180. */
 export function csvLine(values: readonly string[]): string {
-  return values.map((value) => /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value)
-    .join(",") + "\r\n";
+  return values.map((value) =>
+    // A neutralized cell (see below) is quoted too, as OWASP advises; a negative number is not.
+    /[",\r\n]/.test(value) || value.startsWith("'") ? `"${value.replace(/"/g, '""')}"` : value
+  ).join(",") + "\r\n";
+}
+
+/**
+ * What a spreadsheet may take for a formula: the first characters OWASP's "CSV Injection" page
+ * lists, their full-width forms, and a single quote (so that one we add can be told from one
+ * that was there).
+ */
+const FORMULA_START = /^[=+\-@\t\r'\uFF1D\uFF0B\uFF0D\uFF20]/;
+
+/**
+ * Text as a cell a spreadsheet shows and does not run: a single quote in front of one that
+ * starts like a formula (`=cmd|' /C calc'!A0` becomes `'=cmd|' /C calc'!A0`); `csvLine` quotes it.
+ */
+export function neutralized(text: string): string {
+  return FORMULA_START.test(text) ? `'${text}` : text;
+}
+
+/** Why a point cannot be a CSV row, or undefined. */
+function csvPointProblem(point: Point): string | undefined {
+  if (point.measurement.includes("\0")) return "its measurement holds a NUL byte";
+  for (const [key, value] of Object.entries(point.tags)) {
+    if (key === "") return "it has a tag with an empty name";
+    if (key.includes("\0")) return `tag name ${JSON.stringify(key)} holds a NUL byte`;
+    if (value.includes("\0")) return `tag ${key}'s value ${JSON.stringify(value)} holds a NUL byte`;
+  }
+  for (const key of Object.keys(point.fields)) {
+    if (key === "") return "it has a field with an empty name";
+    if (key.includes("\0")) return `field name ${JSON.stringify(key)} holds a NUL byte`;
+  }
+  return undefined;
 }
 
 /** The columns after `time,measurement` of an existing CSV file's header, or undefined when new. */
@@ -116,5 +168,10 @@ async function readHeader(path: string): Promise<string[] | undefined> {
     if (/[\r\n]/.test(text.replace(/"[^"]*"/g, ""))) break;
   }
   const first = parseCsvRecord(text);
-  return first.length === 0 ? undefined : first.slice(2);
+  // Column names were written neutralized: read back as the tag names they are.
+  return first.length === 0
+    ? undefined
+    : first.slice(2).map((name) =>
+      FORMULA_START.test(name.slice(1)) && name.startsWith("'") ? name.slice(1) : name
+    );
 }

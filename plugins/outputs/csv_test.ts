@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigError } from "@llama/core";
+import { ConfigError, PluginError } from "@llama/core";
 import type { Output, Point } from "../contract.ts";
 import { recordLogs, renderRecord, testContext } from "../_test_util.ts";
 import { csvLine, csvOutput } from "./csv.ts";
@@ -195,5 +195,26 @@ Deno.test("csv leaves columns named like Object.prototype members empty when poi
   assert.equal(
     await Deno.readTextFile(join(folder.path, "out.csv")),
     "time,measurement,constructor,src_ip,toString,sent\r\n" + `${ISO},raw_stats,,a,,2\r\n`,
+  );
+});
+
+Deno.test("csv writes formula-like tags as quoted text, negative numbers as numbers, and refuses NUL and empty names before writing", async () => {
+  await using folder = await tempFolder();
+  await using output = await csvIn(folder.path);
+  await output.write([point({ a: "=1+1", b: "-x", c: "ok" }, { n: -1.5 })], signal);
+  for (const bad of [{ a: "x\u0000" }, { "": "x" }] as Record<string, string>[]) {
+    await assert.rejects(
+      output.write([point({ c: "fine" }, { n: 1 }), point(bad, { n: 2 })], signal),
+      (error) => {
+        assert.ok(error instanceof PluginError && !error.retryable);
+        assert.match(error.message, /^csv: cannot write the point "raw_stats" at /);
+        return true;
+      },
+    );
+  }
+  assert.equal(
+    await Deno.readTextFile(join(folder.path, "out.csv")),
+    `time,measurement,a,b,c,n\r\n${ISO},raw_stats,"'=1+1","'-x",ok,-1.5\r\n`,
+    "a refused batch leaves nothing behind",
   );
 });

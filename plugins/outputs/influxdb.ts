@@ -1,9 +1,9 @@
 import { HttpError, InfluxDB } from "@influxdata/influxdb-client";
 import { PluginError } from "@llama/core";
-import type { Output, OutputPlugin } from "../contract.ts";
+import type { Output, OutputPlugin, Point } from "../contract.ts";
 import { PLUGIN_CONTRACT_VERSION } from "../contract.ts";
 import { OptionsReader } from "../options.ts";
-import { type Precision, toLineProtocol } from "../line_protocol.ts";
+import { lineProtocolBatchProblem, type Precision, toLineProtocol } from "../line_protocol.ts";
 
 /** Options of the `influxdb` output. */
 export type InfluxdbOptions =
@@ -97,6 +97,7 @@ function createV1(options: Extract<InfluxdbOptions, { version: 1 }>, name: strin
   };
   return {
     async write(points, signal) {
+      refuseUnwritable(name, points);
       const body = toLineProtocol(points, options.precision);
       if (body === "") return;
       if (!databaseReady) await createDatabase(signal);
@@ -132,6 +133,7 @@ const RECREATED_PAUSES_MS = [50, 100, 200, 400];
 function createV2(options: Extract<InfluxdbOptions, { version: 2 }>, name: string): Output {
   return {
     async write(points, hostSignal) {
+      refuseUnwritable(name, points);
       const lines = toLineProtocol(points, options.precision);
       if (lines === "") return;
       const signal = AbortSignal.any([hostSignal, AbortSignal.timeout(options.timeoutMs)]);
@@ -189,9 +191,27 @@ async function expectOk(name: string, response: Response, what: string): Promise
   });
 }
 
-/** Server errors, timeouts and throttling may pass later; other client errors will not. */
+/**
+ * Only a refusal of the points themselves is final: a 400 (a line that does not parse, a field
+ * type conflict, InfluxDB 1.x's "partial write"), a 413 (too many at once: the host splits the
+ * batch) or a 422 (InfluxDB 2.x: outside the retention period). Anything else, a wrong password
+ * (401, 403) or a missing database (404) included, is the server's state, not the points': they
+ * wait and are written once it is fixed, rather than being set aside by the thousand.
+ */
 function retryableStatus(status: number): boolean {
-  return status >= 500 || status === 408 || status === 429;
+  return status !== 400 && status !== 413 && status !== 422;
+}
+
+/**
+ * Refuses, for good, a batch holding a point line protocol cannot carry (a line break, a control
+ * character, a trailing backslash): sent, it would write something else, or make InfluxDB's
+ * answer one the HTTP client cannot read. The host then finds that point and sets it aside.
+ */
+function refuseUnwritable(name: string, points: readonly Point[]): void {
+  const problem = lineProtocolBatchProblem(points);
+  if (problem !== undefined) {
+    throw new PluginError(name, `cannot write ${problem}`, { retryable: false });
+  }
 }
 
 function withSlash(url: URL): URL {

@@ -1,7 +1,8 @@
 import type { OutputPlugin, Point } from "../contract.ts";
 import { PLUGIN_CONTRACT_VERSION } from "../contract.ts";
 import { OptionsReader } from "../options.ts";
-import { type Precision, toLineProtocol } from "../line_protocol.ts";
+import { PluginError } from "@llama/core";
+import { lineProtocolBatchProblem, type Precision, toLineProtocol } from "../line_protocol.ts";
 
 /** Options of the `stdout` output. */
 export interface StdoutOptions {
@@ -28,10 +29,15 @@ export const stdoutOutput: OutputPlugin<StdoutOptions> = {
     options.done();
     return parsed;
   },
-  create(options) {
+  create(options, context) {
     const encoder = new TextEncoder();
     return {
       async write(points) {
+        // A line break in a tag would print a second, made-up point into the pipe.
+        const problem = options.format === "line" ? lineProtocolBatchProblem(points) : undefined;
+        if (problem !== undefined) {
+          throw new PluginError(context.name, `cannot write ${problem}`, { retryable: false });
+        }
         const text = options.format === "line"
           ? toLineProtocol(points, options.precision)
           : toJsonLines(points);

@@ -5,6 +5,7 @@ import { PLUGIN_CONTRACT_VERSION } from "../contract.ts";
 import { OptionsReader } from "../options.ts";
 import { parsePrefix, PrefixTable } from "./_prefix.ts";
 import { parseCsvRecord } from "../_csv.ts";
+import { lineProtocolTextProblem } from "../line_protocol.ts";
 
 /** Options of the `static` tag resolver. */
 export interface StaticTagsOptions {
@@ -44,6 +45,10 @@ export const staticTags: TagResolverPlugin<StaticTagsOptions> = {
     };
     options.done();
     return parsed;
+  },
+  async check(options, context) {
+    // What create() reads, read the same way: a file --check passes is one the start can use.
+    await readTable(resolve(context.configDirectory, options.file));
   },
   async create(options, context) {
     const path = resolve(context.configDirectory, options.file);
@@ -100,6 +105,21 @@ export async function readTable(path: string): Promise<PrefixTable<Record<string
     tags: Record<string, string>,
     where: { path?: string; line?: number; column?: number },
   ) => {
+    for (const [name, value] of Object.entries(tags)) {
+      // Refused here, with the file and line, rather than point by point by every output.
+      const nameProblem = lineProtocolTextProblem(name);
+      const valueProblem = value === "" ? undefined : lineProtocolTextProblem(value);
+      if (nameProblem !== undefined || valueProblem !== undefined) {
+        // YAML and JSON name the entry as the error's path; a CSV row only by its line.
+        const of = where.path === undefined ? ` of ${JSON.stringify(key)}` : "";
+        throw new ConfigError(
+          nameProblem !== undefined
+            ? `tag name ${JSON.stringify(name)}${of} ${nameProblem}`
+            : `tag ${name}${of}: the value ${JSON.stringify(value)} ${valueProblem}`,
+          { file: path, ...where },
+        );
+      }
+    }
     const prefix = parsePrefix(key);
     if (prefix === undefined) {
       throw new ConfigError(`expected an IP address or CIDR prefix, got ${JSON.stringify(key)}`, {
@@ -127,7 +147,7 @@ export async function readTable(path: string): Promise<PrefixTable<Record<string
       const tags: Record<string, string> = {};
       header.values.slice(1).forEach((name, column) => {
         const value = row.values[column + 1];
-        if (value !== undefined && value !== "") tags[name] = value;
+        if (value !== undefined && value !== "") setOwn(tags, name, value);
       });
       add(row.values[0], tags, { line: row.line });
     }
@@ -153,7 +173,7 @@ export async function readTable(path: string): Promise<PrefixTable<Record<string
           { file: path, ...where },
         );
       }
-      tags[name] = String(tag);
+      setOwn(tags, name, String(tag));
     }
     add(key, tags, where);
   }
@@ -198,5 +218,15 @@ function yamlEntries(text: string, file: string): [string, unknown, Where][] {
     if (value.describe() === "a map") value.entries("a map of tags");
     const { line, column } = keyNode.location();
     return [key, value.value() ?? null, { path: key, line, column }];
+  });
+}
+
+/** Sets `tags[name]` as an own property, even for `__proto__` (which `=` would not set). */
+function setOwn(tags: Record<string, string>, name: string, value: string): void {
+  Object.defineProperty(tags, name, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
   });
 }
