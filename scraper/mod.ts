@@ -23,12 +23,8 @@ export {
   type ScraperConfig,
   type ScraperPlugins,
 } from "./config.ts";
-export {
-  type CollectorStatus,
-  type Scraper,
-  type ScraperDependencies,
-  startScraper,
-} from "./scraper.ts";
+export type { CollectorStatus } from "./collector_status.ts";
+export { type Scraper, type ScraperDependencies, startScraper } from "./scraper.ts";
 export { type RefusalReason, ScrapeRefusedError } from "./errors.ts";
 export {
   type OutputHost,

@@ -18,6 +18,8 @@ export interface ScrapeResult {
   intervalStart: number;
   /** Which API answered. */
   api: "llama" | "original";
+  /** Length of the interval, seconds (llama collectors; 0 from an original collector). */
+  intervalSeconds?: number;
   /** The summary itself, per-flow detail included, when `keepSummary` asked for it (llama collectors). */
   summary?: IntervalSummary;
 }
@@ -158,7 +160,12 @@ function fromSummaries(
       });
     }
   }
-  const result: ScrapeResult = { points, intervalStart: time, api: "llama" };
+  const result: ScrapeResult = {
+    points,
+    intervalStart: time,
+    api: "llama",
+    intervalSeconds: summary.intervalSeconds,
+  };
   // Parsed with its flows (`withFlows`), so every path has them.
   if (options.keepSummary === true) result.summary = summary as IntervalSummary;
   return result;

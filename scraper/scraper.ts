@@ -1,6 +1,9 @@
 import { join } from "node:path";
+import { IntervalGaps } from "./_interval_gaps.ts";
 import { getLogger, type Logger } from "@logtape/logtape";
-import { type Clock, formatPrometheus, type MetricFamily, systemClock } from "@llama/core";
+import { type Clock, systemClock } from "@llama/core";
+import { scraperMetrics } from "./_scraper_metrics.ts";
+import type { CollectorStatus } from "./collector_status.ts";
 import { type PluginContext, type Point, stdoutOutput, type TagResolver } from "@llama/plugins";
 import type { CollectorTarget, ScraperConfig, ScraperPlugins } from "./config.ts";
 import { OutputHost } from "./output_host.ts";
@@ -16,37 +19,6 @@ export interface ScraperDependencies {
   fetch?: typeof fetch;
   /** Clocks. Default: the system's. */
   clock?: Clock;
-}
-
-/** How one collector is doing. */
-export interface CollectorStatus {
-  /** The collector. */
-  collector: CollectorTarget;
-  /** Which API it answers: `llama`, `original`, or undefined before the first success. */
-  api: "llama" | "original" | undefined;
-  /** Scrapes by outcome. */
-  ok: number;
-  /** Failed scrapes. */
-  failed: number;
-  /** Scrapes that found the interval already written. */
-  stale: number;
-  /** Points scraped. */
-  points: number;
-  /** Paths, flows and points left out because they broke the summary's contract. */
-  invalid: number;
-  /**
-   * Answers refused by why: redirects (never followed), bodies over `max_response_bytes`, and
-   * bodies far denser in objects and lists than a summary.
-   */
-  refused: Record<RefusalReason, number>;
-  /** Whether the last scrape succeeded. */
-  up: boolean;
-  /** The last failure, if the last scrape failed. */
-  lastError: string | undefined;
-  /** Duration of the last scrape, ms. */
-  lastDurationMs: number;
-  /** Start of the last interval written from it. */
-  lastInterval: number;
 }
 
 /** A running scraper. */
@@ -132,7 +104,23 @@ export async function startScraper(
     await Promise.allSettled(resolvers.map(({ resolver }) => resolver[Symbol.asyncDispose]?.()));
     throw error;
   }
-  return new RunningScraper(config, hosts, resolvers, stop, clock, dependencies.fetch ?? fetch);
+  const gaps = await IntervalGaps.open(
+    config.dataDirectory,
+    (file, problem) =>
+      getLogger(["llama", "scraper"]).warn(
+        "The last intervals taken, {file}, cannot be read ({problem}): starting again",
+        { file, problem },
+      ),
+  );
+  return new RunningScraper(
+    config,
+    hosts,
+    resolvers,
+    stop,
+    clock,
+    dependencies.fetch ?? fetch,
+    gaps,
+  );
 }
 
 /** How many of a scrape's bad paths, flows or points its log line names (all are counted). */
@@ -171,6 +159,7 @@ class RunningScraper implements Scraper {
   readonly #stop: AbortController;
   readonly #clock: Clock;
   readonly #fetch: typeof fetch;
+  readonly #gaps: IntervalGaps;
   readonly #status: CollectorStatus[];
   readonly #log = getLogger(["llama", "scraper"]);
   /** Each collector's logger, in the order of `#status`: its lines carry its name. */
@@ -186,7 +175,9 @@ class RunningScraper implements Scraper {
     stop: AbortController,
     clock: Clock,
     fetcher: typeof fetch,
+    gaps: IntervalGaps,
   ) {
+    this.#gaps = gaps;
     this.#config = config;
     this.#hosts = hosts;
     this.#resolvers = resolvers;
@@ -207,6 +198,7 @@ class RunningScraper implements Scraper {
       lastError: undefined,
       lastDurationMs: 0,
       lastInterval: 0,
+      missed: 0,
     }));
     this.#collectorLogs = config.collectors.map(({ name }) => this.#log.with({ collector: name }));
     this.#schedule();
@@ -230,6 +222,24 @@ class RunningScraper implements Scraper {
     return this.#round(Math.floor(this.#clock.wall() / intervalMs) * intervalMs);
   }
 
+  /** Counts and names the intervals of `status`'s collector skipped before the one at `start`. */
+  #reportGap(status: CollectorStatus, log: Logger, start: number, seconds = 0): void {
+    if (start === 0) return;
+    const missed = this.#gaps.taken(status.collector.name, start, seconds);
+    if (missed === undefined) return;
+    status.missed += missed.count;
+    log.warn(
+      "Missed {count} intervals of collector {collector}, {from} to {to}: never scraped while " +
+        "they were its latest (the scraper was down or its scrapes failed; or the collector was down)",
+      {
+        count: missed.count,
+        collector: status.collector.name,
+        from: new Date(missed.from).toISOString(),
+        to: new Date(missed.to).toISOString(),
+      },
+    );
+  }
+
   /** One round: every collector on its own, none waiting for another; then one line of health. */
   #round(boundary: number): Promise<void> {
     const before = this.#status.map((status) => ({ ...status }));
@@ -240,6 +250,9 @@ class RunningScraper implements Scraper {
     ).then(
       () => {
         if (this.#stop.signal.aborted) return;
+        this.#gaps.save().catch((error) =>
+          this.#log.warn("Cannot keep the last intervals taken: {error}", { error })
+        );
         const delta = (key: "ok" | "failed" | "stale" | "points") =>
           this.#status.reduce((sum, status, index) => sum + status[key] - before[index][key], 0);
         const failed = this.#status.filter((status, index) => status.failed > before[index].failed);
@@ -321,6 +334,7 @@ class RunningScraper implements Scraper {
       await Promise.all(this.#hosts.map((host) => host.enqueue(points)));
       status.ok++;
       status.lastInterval = result.intervalStart;
+      this.#reportGap(status, log, result.intervalStart, result.intervalSeconds);
       status.points += result.points.length;
       if (result.summary !== undefined) {
         const paths = found.size === 0 ? result.summary.paths : result.summary.paths.map((
@@ -386,135 +400,7 @@ class RunningScraper implements Scraper {
   }
 
   metrics(): string {
-    const perCollector = (
-      name: string,
-      help: string,
-      type: MetricFamily["type"],
-      value: (status: CollectorStatus) => number,
-    ) => ({
-      name,
-      help,
-      type,
-      samples: this.#status.map((status) => ({
-        labels: { collector: status.collector.name },
-        value: value(status),
-      })),
-    });
-    const perOutput = (
-      name: string,
-      help: string,
-      type: MetricFamily["type"],
-      value: (host: OutputHost) => number,
-    ) => ({
-      name,
-      help,
-      type,
-      samples: this.#hosts.map((host) => ({ labels: { output: host.name }, value: value(host) })),
-    });
-    return formatPrometheus([
-      {
-        name: "llama_scraper_scrapes_total",
-        help: "Scrapes by collector and result (stale: no new interval since the last one).",
-        type: "counter",
-        samples: this.#status.flatMap((status) =>
-          (["ok", "failed", "stale"] as const).map((result) => ({
-            labels: { collector: status.collector.name, result },
-            value: status[result],
-          }))
-        ),
-      },
-      perCollector(
-        "llama_scraper_collector_up",
-        "Whether the last scrape of the collector succeeded.",
-        "gauge",
-        (status) => status.up ? 1 : 0,
-      ),
-      perCollector(
-        "llama_scraper_scrape_duration_seconds",
-        "Duration of the last scrape.",
-        "gauge",
-        (status) => status.lastDurationMs / 1000,
-      ),
-      perCollector(
-        "llama_scraper_points_scraped_total",
-        "Points scraped from the collector.",
-        "counter",
-        (status) => status.points,
-      ),
-      perCollector(
-        "llama_scraper_points_invalid_total",
-        "Paths, flows and points of the collector left out because they broke the contract " +
-          "(a value out of range, an unknown measurement, field or tag name).",
-        "counter",
-        (status) => status.invalid,
-      ),
-      {
-        name: "llama_scraper_responses_refused_total",
-        help: "Answers of the collector refused: a redirect (never followed), a body over " +
-          "max_response_bytes, or one far denser in objects and lists than a summary.",
-        type: "counter",
-        samples: this.#status.flatMap((status) =>
-          (["redirect", "too_large", "too_dense"] as const).map((reason) => ({
-            labels: { collector: status.collector.name, reason },
-            value: status.refused[reason],
-          }))
-        ),
-      },
-      perOutput(
-        "llama_scraper_points_written_total",
-        "Points the output stored.",
-        "counter",
-        (host) => host.counters.written,
-      ),
-      perOutput(
-        "llama_scraper_points_rejected_total",
-        "Points the output refused for good, kept in the spool's dead-letter.jsonl.",
-        "counter",
-        (host) => host.counters.rejected,
-      ),
-      perOutput(
-        "llama_scraper_dead_letter_full_points_total",
-        "Points refused for good but not kept, the dead-letter file having reached 256 MiB.",
-        "counter",
-        (host) => host.counters.unkept,
-      ),
-      perOutput(
-        "llama_scraper_spool_damaged_files_total",
-        "Spool files that could not be read back, moved aside as *.damaged.",
-        "counter",
-        (host) => host.counters.damaged,
-      ),
-      perOutput(
-        "llama_scraper_points_dropped_total",
-        "Points dropped: memory full and no data directory.",
-        "counter",
-        (host) => host.counters.dropped,
-      ),
-      perOutput(
-        "llama_scraper_write_failures_total",
-        "Failed writes, each retried.",
-        "counter",
-        (host) => host.counters.failures,
-      ),
-      perOutput(
-        "llama_scraper_queue_points",
-        "Points waiting for the output, in memory and on disk.",
-        "gauge",
-        (host) => host.counters.queued,
-      ),
-      perOutput(
-        "llama_scraper_spool_points",
-        "Points waiting for the output on disk.",
-        "gauge",
-        (host) => host.counters.spooled,
-      ),
-      perOutput(
-        "llama_scraper_last_write_timestamp_seconds",
-        "Time of the output's last successful write.",
-        "gauge",
-        (host) => host.counters.lastSuccess / 1000,
-      ),
-    ]);
+    return scraperMetrics(this.#status, this.#hosts);
   }
 
   async close(): Promise<void> {
