@@ -35,14 +35,28 @@ export async function startProgram(
   },
 ): Promise<RunningProgram> {
   const [program, ...prefix] = [...(options.wrap ?? []), Deno.execPath()];
+  // The scraper keeps its points under $XDG_STATE_HOME unless told otherwise: each program a
+  // test starts gets its own (removed when it stops), never the user's, nor another test's.
+  const state =
+    options.env?.XDG_STATE_HOME === undefined && options.env?.STATE_DIRECTORY === undefined
+      ? await Deno.makeTempDir({ prefix: "llama-test-state-" })
+      : undefined;
   const child = new Deno.Command(program, {
     args: [...prefix, "run", "-A", ...(options.denoArgs ?? []), module, ...args],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", ...options.env },
+    env: {
+      NO_COLOR: "1",
+      ...(state === undefined ? {} : { XDG_STATE_HOME: state }),
+      ...options.env,
+    },
   }).spawn();
+  const removeState = () =>
+    state === undefined
+      ? Promise.resolve()
+      : Deno.remove(state, { recursive: true }).catch(() => {});
   let stderr = "";
   let stdout = "";
   const waiters = new Set<() => void>();
@@ -87,6 +101,7 @@ export async function startProgram(
     } catch { /* already gone */ }
     await child.status;
     await pumps;
+    await removeState();
     throw error;
   }
   let stopped: Promise<Deno.CommandStatus> | undefined;
@@ -97,6 +112,7 @@ export async function startProgram(
       } catch { /* already exited */ }
       const status = await child.status;
       await pumps;
+      await removeState();
       return status;
     })();
     return stopped;
@@ -120,12 +136,14 @@ export async function runProgram(
   args: string[],
   options: { denoArgs?: string[]; cwd?: string | URL } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Its own $XDG_STATE_HOME, as `startProgram` gives.
+  const state = await Deno.makeTempDir({ prefix: "llama-test-state-" });
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...(options.denoArgs ?? ["-A"]), module, ...args],
     cwd: options.cwd ?? ROOT,
     stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).output();
+    env: { NO_COLOR: "1", XDG_STATE_HOME: state },
+  }).output().finally(() => Deno.remove(state, { recursive: true }).catch(() => {}));
   const decoder = new TextDecoder();
   return {
     code: output.code,
