@@ -229,13 +229,13 @@ function jsonStream(
 function streamMetrics(streams: { open: number; refused: number }): MetricFamily[] {
   return [
     {
-      name: "llama_collector_summary_streams",
+      name: "llama_collector_api_streams",
       help: "/api/v1/summaries bodies being written now.",
       type: "gauge",
       samples: [{ value: streams.open }],
     },
     {
-      name: "llama_collector_summary_streams_refused_total",
+      name: "llama_collector_api_streams_refused_total",
       help: "/api/v1/summaries requests answered 503: the most bodies were being written already.",
       type: "counter",
       samples: [{ value: streams.refused }],

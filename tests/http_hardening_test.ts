@@ -240,8 +240,8 @@ Deno.test("summaries nobody reads are written four at a time; the rest are told 
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     assertEquals(await status(collector.port), "ok");
     const text = await metrics(collector.port);
-    assert((metricValue(text, "llama_collector_summary_streams", {}) ?? 0) <= 4, text);
-    assert((metricValue(text, "llama_collector_summary_streams_refused_total", {}) ?? 0) >= 40);
+    assert((metricValue(text, "llama_collector_api_streams", {}) ?? 0) <= 4, text);
+    assert((metricValue(text, "llama_collector_api_streams_refused_total", {}) ?? 0) >= 40);
     assertEquals(metricValue(text, "llama_collector_probes_skipped_total", {}), 0);
   } finally {
     closeAll(conns);
