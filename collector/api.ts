@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { PROMETHEUS_CONTENT_TYPE } from "@llama/core";
+import { formatPrometheus, type MetricFamily, PROMETHEUS_CONTENT_TYPE } from "@llama/core";
 import { createMatrixUi } from "@llama/ui";
 import { formatInfluxdata } from "./influxdata.ts";
 import type { IntervalHeader, IntervalSummary, IntervalTrend, PathSummary } from "@llama/core";
@@ -42,6 +42,15 @@ export interface CollectorView {
   historyIntervals?: number;
 }
 
+/** Options of `createCollectorApi`. */
+export interface CollectorApiOptions {
+  /**
+   * `/api/v1/summaries` bodies written at once; one more is answered 503 with `Retry-After`.
+   * Default 4: each is written only as fast as its client reads, and a probe waits for none.
+   */
+  maxSummaryStreams?: number;
+}
+
 const API_ROUTES = ["/status", "/influxdata", "/api/v1/summaries", "/metrics"];
 const SUMMARY_PARAMETERS = ["src_ip", "dst_ip", "flows"];
 
@@ -59,8 +68,13 @@ const SUMMARY_PARAMETERS = ["src_ip", "dst_ip", "flows"];
  * console.assert((await response.text()) === "[]");
  * ```
  */
-export function createCollectorApi(view: CollectorView): HttpApi {
+export function createCollectorApi(
+  view: CollectorView,
+  options: CollectorApiOptions = {},
+): HttpApi {
   const app = new Hono();
+  const maxStreams = options.maxSummaryStreams ?? 4;
+  const streams = { open: 0, refused: 0 };
   const ui = createMatrixUi({
     history: () => view.history?.() ?? [view.latest()].filter((summary) => summary !== undefined),
     describe: () => view.describe?.() ?? "collector",
@@ -75,7 +89,10 @@ export function createCollectorApi(view: CollectorView): HttpApi {
   );
   app.get(
     "/metrics",
-    (context) => context.body(view.metrics(), 200, { "content-type": PROMETHEUS_CONTENT_TYPE }),
+    (context) =>
+      context.body(view.metrics() + formatPrometheus(streamMetrics(streams)), 200, {
+        "content-type": PROMETHEUS_CONTENT_TYPE,
+      }),
   );
   app.get("/api/v1/summaries", (context) => {
     const query = context.req.queries();
@@ -103,6 +120,16 @@ export function createCollectorApi(view: CollectorView): HttpApi {
     const interval = context.req.method === "HEAD" ? undefined : view.latestInterval?.();
     const chunks = interval?.pathsJson({ flows: flows !== "false", srcIp, dstIp });
     if (interval !== undefined && chunks !== undefined) {
+      if (streams.open >= maxStreams) {
+        chunks.return(undefined);
+        streams.refused++;
+        return context.json(
+          { error: `${maxStreams} summaries are being sent already; retry in a second` },
+          503,
+          { "retry-after": "1" },
+        );
+      }
+      streams.open++;
       const { start, end, intervalSeconds, timestampSource, sendTimestampSource } = interval;
       const head = JSON.stringify({
         start,
@@ -111,7 +138,8 @@ export function createCollectorApi(view: CollectorView): HttpApi {
         timestampSource,
         sendTimestampSource,
       });
-      return context.body(jsonStream(`${head.slice(0, -1)},"paths":`, chunks, "}"), 200, {
+      const body = jsonStream(`${head.slice(0, -1)},"paths":`, chunks, "}", () => streams.open--);
+      return context.body(body, 200, {
         "content-type": "application/json",
       });
     }
@@ -153,14 +181,25 @@ export function createCollectorApi(view: CollectorView): HttpApi {
   return app;
 }
 
-/** `head`, every chunk, then `tail`, as a byte stream; stopping early (a client gone) ends `chunks`. */
+/**
+ * `head`, every chunk, then `tail`, as a byte stream pulled one chunk at a time (the server pulls
+ * only as fast as the client reads); stopping early (a client gone) ends `chunks`. `done` is
+ * called once, however it ends.
+ */
 function jsonStream(
   head: string,
   chunks: Generator<string>,
   tail: string,
+  done: () => void,
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let started = false;
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    done();
+  };
   return new ReadableStream({
     pull(controller) {
       if (!started) {
@@ -168,14 +207,38 @@ function jsonStream(
         controller.enqueue(encoder.encode(head));
         return;
       }
-      const next = chunks.next();
-      if (next.done) {
-        controller.enqueue(encoder.encode(tail));
-        controller.close();
-      } else controller.enqueue(encoder.encode(next.value));
+      try {
+        const next = chunks.next();
+        if (next.done) {
+          controller.enqueue(encoder.encode(tail));
+          controller.close();
+          finish();
+        } else controller.enqueue(encoder.encode(next.value));
+      } catch (error) {
+        finish();
+        throw error;
+      }
     },
     cancel() {
       chunks.return(undefined);
+      finish();
     },
-  });
+  }, { highWaterMark: 0 });
+}
+
+function streamMetrics(streams: { open: number; refused: number }): MetricFamily[] {
+  return [
+    {
+      name: "llama_collector_api_streams",
+      help: "/api/v1/summaries bodies being written now.",
+      type: "gauge",
+      samples: [{ value: streams.open }],
+    },
+    {
+      name: "llama_collector_api_streams_refused_total",
+      help: "/api/v1/summaries requests answered 503: the most bodies were being written already.",
+      type: "counter",
+      samples: [{ value: streams.refused }],
+    },
+  ];
 }

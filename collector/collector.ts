@@ -3,8 +3,12 @@ import {
   type Clock,
   type EngineChoice,
   formatAddress,
+  formatPrometheus,
+  type HttpServer,
+  httpServerMetrics,
   type OpenSocket,
   selectEngine,
+  serveHttp,
   type SocketAddress,
   systemClock,
 } from "@llama/core";
@@ -130,7 +134,7 @@ class RunningCollector implements Collector {
   readonly #summarizer: Summarizer;
   readonly #prober: Prober;
   readonly #log = getLogger(["llama", "collector"]);
-  #server: Deno.HttpServer | undefined;
+  #server: HttpServer | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -152,40 +156,39 @@ class RunningCollector implements Collector {
       // without holding its columns (see PublishedInterval.current).
       latest: () => summarizer.history.latest()?.current(),
       latestInterval: () => summarizer.history.latest(),
-      metrics: () => collectorMetrics(summarizer.history.latest()?.current(), this.health()),
+      metrics: () =>
+        collectorMetrics(summarizer.history.latest()?.current(), this.health()) +
+        (this.#server === undefined
+          ? ""
+          : formatPrometheus(httpServerMetrics([this.#server.stats()]))),
       history: () => this.history(),
       historyIntervals: summarizer.history.keep,
       describe: () => describeCollector(this.#config, this.apiAddress),
     });
   }
 
-  listen(serve: boolean): Promise<void> {
-    if (!serve) return Promise.resolve();
+  async listen(serve: boolean): Promise<void> {
+    if (!serve) return;
     const bind = this.#config.api.bind;
-    return new Promise((resolve, reject) => {
-      try {
-        this.#server = Deno.serve({
-          hostname: bind.hostname,
-          port: bind.port,
-          onListen: (local) => {
-            this.apiAddress = { hostname: local.hostname, port: local.port };
-            this.#log.info("Serving the API on http://{address}", {
-              address: formatAddress(this.apiAddress),
-            });
-            resolve();
-          },
-          onError: (error) => {
-            this.#log.error("API request failed: {error}", { error });
-            return new Response(JSON.stringify({ error: "internal error" }), { status: 500 });
-          },
-        }, this.api.fetch);
-      } catch (error) {
-        reject(
-          new Error(`Cannot serve the API on ${formatAddress(bind)}: ${(error as Error).message}`, {
-            cause: error,
-          }),
-        );
-      }
+    try {
+      this.#server = await serveHttp(bind, this.api.fetch, {
+        name: "api",
+        onError: (error) => {
+          this.#log.error("API request failed: {error}", { error });
+          return Response.json({ error: "internal error" }, { status: 500 });
+        },
+      });
+    } catch (error) {
+      throw new Error(
+        `Cannot serve the API on ${formatAddress(bind)}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    this.apiAddress = this.#server.address;
+    this.#log.info("Serving the API on http://{address}", {
+      address: formatAddress(this.apiAddress),
     });
   }
 

@@ -39,6 +39,7 @@ export {
   startCollector,
 } from "./collector.ts";
 export {
+  type CollectorApiOptions,
   type CollectorView,
   createCollectorApi,
   type HttpApi,

@@ -1,17 +1,27 @@
 import { getLogger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
-import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
+import {
+  type HttpLimits,
+  type HttpServer,
+  httpServerMetrics,
+  type HttpServerStats,
+  serveHttp,
+} from "./http_server.ts";
+import { formatPrometheus, PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import type { SocketAddress } from "./socket.ts";
 
 /** A running `/metrics` endpoint. */
 export interface MetricsServer extends AsyncDisposable {
   /** Where it listens (the real port when asked for port 0). */
   readonly address: SocketAddress;
+  /** What its HTTP server counted (also served as `llama_http_*` on `/metrics`). */
+  stats(): HttpServerStats;
 }
 
 /**
  * Serves `render()` as Prometheus text at `GET /metrics` (and answers `GET /status` with `ok`),
- * for programs whose only HTTP surface is their metrics.
+ * for programs whose only HTTP surface is their metrics. It serves through `serveHttp` (a
+ * connection cap and deadlines) and adds its own `llama_http_*` metrics to `render()`'s.
  *
  * @example
  * ```ts
@@ -21,43 +31,40 @@ export interface MetricsServer extends AsyncDisposable {
  * console.assert((await response.text()) === "up 1\n");
  * ```
  */
-export function serveMetrics(address: SocketAddress, render: () => string): Promise<MetricsServer> {
+export async function serveMetrics(
+  address: SocketAddress,
+  render: () => string,
+  options: { limits?: Partial<HttpLimits> } = {},
+): Promise<MetricsServer> {
   const log = getLogger(["llama", "metrics"]);
-  return new Promise((resolve, reject) => {
-    let server: Deno.HttpServer<Deno.NetAddr>;
-    try {
-      server = Deno.serve({
-        hostname: address.hostname,
-        port: address.port,
-        onListen: (local) => {
-          log.info("Serving metrics on http://{address}/metrics", {
-            address: formatAddress(local),
-          });
-          resolve({
-            address: { hostname: local.hostname, port: local.port },
-            [Symbol.asyncDispose]: () => server.shutdown(),
-          });
-        },
-        onError: (error) => {
-          log.error("Metrics request failed: {error}", { error });
-          return new Response("internal error\n", { status: 500 });
-        },
-      }, (request) => {
-        const path = new URL(request.url).pathname;
-        if (request.method !== "GET" && request.method !== "HEAD") {
-          return new Response("method not allowed\n", {
-            status: 405,
-            headers: { allow: "GET, HEAD" },
-          });
-        }
-        if (path === "/metrics") {
-          return new Response(render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
-        }
-        if (path === "/status") return new Response("ok");
-        return new Response("not found: try /metrics\n", { status: 404 });
+  const server: HttpServer = await serveHttp(address, (request) => {
+    const path = new URL(request.url).pathname;
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response("method not allowed\n", {
+        status: 405,
+        headers: { allow: "GET, HEAD" },
       });
-    } catch (error) {
-      reject(error);
     }
+    if (path === "/metrics") {
+      const text = render() + formatPrometheus(httpServerMetrics([server.stats()]));
+      return new Response(text, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+    }
+    if (path === "/status") return new Response("ok");
+    return new Response("not found: try /metrics\n", { status: 404 });
+  }, {
+    name: "metrics",
+    limits: options.limits,
+    onError: (error) => {
+      log.error("Metrics request failed: {error}", { error });
+      return new Response("internal error\n", { status: 500 });
+    },
   });
+  log.info("Serving metrics on http://{address}/metrics", {
+    address: formatAddress(server.address),
+  });
+  return {
+    address: server.address,
+    stats: () => server.stats(),
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
 }

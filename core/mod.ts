@@ -82,6 +82,17 @@ export {
 } from "./address.ts";
 export { type MetricsServer, serveMetrics } from "./metrics_server.ts";
 export {
+  type FetchHandler,
+  HTTP_LIMITS,
+  type HttpDeadline,
+  type HttpLimits,
+  type HttpServer,
+  httpServerMetrics,
+  type HttpServerOptions,
+  type HttpServerStats,
+  serveHttp,
+} from "./http_server.ts";
+export {
   checkWholeNumber,
   LOGGING_FLAGS,
   type LoggingFlags,

@@ -13,6 +13,8 @@ import { getLogger } from "@logtape/logtape";
 import {
   checkWholeNumber,
   ConfigError,
+  formatPrometheus,
+  httpServerMetrics,
   parseHostPort,
   readProgramFlags,
   serveMetrics,
@@ -28,7 +30,7 @@ import {
   type ScraperConfig,
 } from "./config.ts";
 import { startScraper } from "./scraper.ts";
-import { serveMatrixUi } from "@llama/ui";
+import { type MatrixServer, serveMatrixUi } from "@llama/ui";
 
 const FLAGS = {
   config: { type: "string", placeholder: "FILE", description: "Scraper config (YAML)" },
@@ -206,16 +208,18 @@ export async function main(args: readonly string[]): Promise<number> {
     return drained && refused === 0 && damaged === 0 && allUp ? 0 : 1;
   }
   let metrics;
+  // The matrix server's own llama_http_* metrics are served beside the scraper's.
+  let ui: MatrixServer | undefined;
+  const uiMetrics = () => ui === undefined ? "" : formatPrometheus(httpServerMetrics([ui.stats()]));
   try {
     metrics = config.metrics === undefined
       ? undefined
-      : await serveMetrics(config.metrics, () => scraper.metrics());
+      : await serveMetrics(config.metrics, () => scraper.metrics() + uiMetrics());
   } catch (error) {
     log.fatal("Cannot serve metrics: {error}", { error });
     return 1;
   }
   await using _metrics = metrics;
-  let ui;
   try {
     ui = config.ui === undefined ? undefined : await serveMatrixUi(config.ui, {
       history: () => scraper.history(),

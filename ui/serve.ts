@@ -1,5 +1,5 @@
 import { getLogger } from "@logtape/logtape";
-import { formatAddress } from "@llama/core";
+import { formatAddress, type HttpServerStats, serveHttp } from "@llama/core";
 import { createMatrixUi, type MatrixUi } from "./api.ts";
 import { selectHistory } from "./history.ts";
 import type { MatrixSource } from "./types.ts";
@@ -10,6 +10,8 @@ export interface MatrixServer extends AsyncDisposable {
   readonly address: { hostname: string; port: number };
   /** The handler it serves, also usable without a socket. */
   readonly ui: MatrixUi;
+  /** What its HTTP server counted (connections, deadlines; `serveHttp`). */
+  stats(): HttpServerStats;
 }
 
 const SUMMARY_PARAMETERS = ["src_ip", "dst_ip", "flows"];
@@ -27,7 +29,7 @@ const SUMMARY_PARAMETERS = ["src_ip", "dst_ip", "flows"];
  * console.assert((await response.text()) === "ok");
  * ```
  */
-export function serveMatrixUi(
+export async function serveMatrixUi(
   address: { hostname: string; port: number },
   source: MatrixSource,
 ): Promise<MatrixServer> {
@@ -54,28 +56,20 @@ export function serveMatrixUi(
     if (url.pathname === "/api/v1/summaries") return summaries(source, url.searchParams);
     return ui.fetch(request);
   };
-  return new Promise((resolve, reject) => {
-    try {
-      const server = Deno.serve({
-        hostname: address.hostname,
-        port: address.port,
-        onListen: (local) => {
-          log.info("Serving the matrix on http://{address}/", { address: formatAddress(local) });
-          resolve({
-            address: { hostname: local.hostname, port: local.port },
-            ui,
-            [Symbol.asyncDispose]: () => server.shutdown(),
-          });
-        },
-        onError: (error) => {
-          log.error("Matrix request failed: {error}", { error });
-          return Response.json({ error: "internal error" }, { status: 500 });
-        },
-      }, handle);
-    } catch (error) {
-      reject(error);
-    }
+  const server = await serveHttp(address, handle, {
+    name: "ui",
+    onError: (error) => {
+      log.error("Matrix request failed: {error}", { error });
+      return Response.json({ error: "internal error" }, { status: 500 });
+    },
   });
+  log.info("Serving the matrix on http://{address}/", { address: formatAddress(server.address) });
+  return {
+    address: server.address,
+    ui,
+    stats: () => server.stats(),
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
 }
 
 /** The last interval, in the collector's `/api/v1/summaries` format and with its filters. */
