@@ -27,22 +27,24 @@ export {
 } from "./errors.ts";
 export {
   decodeProbe,
-  encodeProbe,
-  fillReflection,
   PADDING_ANSWER_MARK,
   type Probe,
-  type ProbeFields,
-  type ProbeLayout,
   ProbeReader,
   type ProbeRejection,
-  ProbeWriter,
   type Reflection,
-  reflectionDwellNs,
   ReflectionFlag,
-  reflectionFlags,
-  reflectionTos,
   SIGNATURE_BYTES,
 } from "./probe.ts";
+export {
+  encodeProbe,
+  fillReflection,
+  type ProbeFields,
+  type ProbeLayout,
+  ProbeWriter,
+  reflectionDwellNs,
+  reflectionFlags,
+  reflectionTos,
+} from "./probe_writer.ts";
 export { type Clock, systemClock, WallNanos } from "./clock.ts";
 export {
   type BindOptions,

@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
+import { decodeProbe, type Probe, ProbeReader, ReflectionFlag } from "./probe.ts";
 import {
-  decodeProbe,
   encodeProbe,
   fillReflection,
-  type Probe,
-  ProbeReader,
   ProbeWriter,
   reflectionDwellNs,
-  ReflectionFlag,
   reflectionFlags,
-} from "./probe.ts";
+} from "./probe_writer.ts";
 import { ProtocolError } from "./errors.ts";
 import { splitBigInt } from "./_uint64.ts";
 
