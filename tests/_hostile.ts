@@ -1,6 +1,7 @@
 // Hostile collectors for tests of the scraper: tiny HTTP servers on loopback that answer what an
 // attacker who controls a collector (or its address) would, and a watch on the scraper's memory.
 
+import { startProgram } from "./_process.ts";
 import { parsePrometheusText } from "./_prometheus.ts";
 
 /** A collector stand-in: `handler` answers its requests. */
@@ -113,5 +114,27 @@ export async function waitUntil(
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(message());
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Writes `text` as scraper.yaml in a fresh folder and starts the scraper on it, with metrics. */
+export async function startScraper(text: string) {
+  const directory = await Deno.makeTempDir({ prefix: "llama-scraper-hostile-" });
+  await Deno.writeTextFile(`${directory}/scraper.yaml`, `metrics: 127.0.0.1:0\n${text}`);
+  try {
+    const program = await startProgram("scraper/main.ts", [
+      "--config",
+      `${directory}/scraper.yaml`,
+    ], { readyPattern: /Serving metrics on http:\/\/(\S+)\/metrics/ });
+    return Object.assign(program, {
+      metrics: () => scraperMetrics(program.ready[1]),
+      async [Symbol.asyncDispose]() {
+        await program.stop("SIGKILL");
+        await Deno.remove(directory, { recursive: true });
+      },
+    });
+  } catch (error) {
+    await Deno.remove(directory, { recursive: true });
+    throw error;
   }
 }

@@ -2,14 +2,13 @@
 // admin API, bodies too large to hold (declared, endless, a gzip bomb) and a body that never ends.
 
 import assert from "node:assert/strict";
-import { startProgram } from "./_process.ts";
 import { assertRequirement, requirement } from "./_requirements.ts";
 import { startInfluxd } from "./_servers.ts";
 import {
   fakeCollector,
   llamaCollector,
   memoryOf,
-  scraperMetrics,
+  startScraper,
   summaryBody,
   waitUntil,
 } from "./_hostile.ts";
@@ -18,28 +17,6 @@ const needsInflux = requirement({ commands: ["influxd"] });
 const MiB = 1024 * 1024;
 /** What the scraper may reach while refusing every attack below: its baseline is about 100 MB. */
 const RSS_LIMIT = 300 * MiB;
-
-/** Writes `text` as scraper.yaml in a fresh folder and starts the scraper on it, with metrics. */
-async function startScraper(text: string) {
-  const directory = await Deno.makeTempDir({ prefix: "llama-scraper-fetch-" });
-  await Deno.writeTextFile(`${directory}/scraper.yaml`, `metrics: 127.0.0.1:0\n${text}`);
-  try {
-    const program = await startProgram("scraper/main.ts", [
-      "--config",
-      `${directory}/scraper.yaml`,
-    ], { readyPattern: /Serving metrics on http:\/\/(\S+)\/metrics/ });
-    return Object.assign(program, {
-      metrics: () => scraperMetrics(program.ready[1]),
-      async [Symbol.asyncDispose]() {
-        await program.stop("SIGKILL");
-        await Deno.remove(directory, { recursive: true });
-      },
-    });
-  } catch (error) {
-    await Deno.remove(directory, { recursive: true });
-    throw error;
-  }
-}
 
 Deno.test({
   name:

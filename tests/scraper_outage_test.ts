@@ -1,60 +1,14 @@
 // No data lost: a real InfluxDB goes down for several intervals, the scraper is stopped and
 // started again in the middle of the outage, and every point the collector served arrives.
 import assert from "node:assert/strict";
-import type { IntervalSummary, PathSummary } from "@llama/core";
 import { assertRequirement, requirement } from "./_requirements.ts";
 import { startInfluxd } from "./_servers.ts";
 import { startProgram } from "./_process.ts";
 import { parsePrometheusText } from "./_prometheus.ts";
+import { intervalCollector, pathTo, quietMoment } from "./_interval_collector.ts";
 
 const needs = requirement({ commands: ["influxd"] });
 const PATHS = 5;
-
-/** A llama collector double publishing a new 1-second interval every second, with PATHS paths. */
-function intervalCollector() {
-  const served = new Set<number>();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (request) => {
-    if (new URL(request.url).pathname !== "/api/v1/summaries") {
-      return new Response("", { status: 404 });
-    }
-    const start = Math.floor(Date.now() / 1000) * 1000 - 1000;
-    served.add(start);
-    const paths = Array.from({ length: PATHS }, (_, index): PathSummary => ({
-      srcIp: "10.9.0.1",
-      dstIp: `10.9.1.${index + 1}`,
-      tags: { dst_hostname: `host-${index + 1}` },
-      tos: { sent: 0, atReflector: null, onReturn: null },
-      sent: 100,
-      lost: index,
-      lossPercent: index,
-      late: 0,
-      duplicates: 0,
-      reordered: 0,
-      rtt: { min: 0.1, mean: 0.2, max: 0.3, stddev: 0.05, p50: 0.2, p90: 0.25, p99: 0.29 },
-      jitter: 0.01,
-      dwellCorrected: 100,
-      flows: [],
-    }));
-    return Response.json(
-      {
-        start: new Date(start).toISOString(),
-        end: new Date(start + 1000).toISOString(),
-        intervalSeconds: 1,
-        timestampSource: "userspace",
-        sendTimestampSource: "userspace",
-        paths,
-      } satisfies IntervalSummary,
-    );
-  });
-  return { server, served, url: `127.0.0.1:${server.addr.port}` };
-}
-
-/** Waits until `offset` ms past a wall-clock second, when no scrape is in flight. */
-async function quietMoment(offset = 500): Promise<void> {
-  await new Promise((resolve) =>
-    setTimeout(resolve, (1000 + offset - (Date.now() % 1000)) % 1000 || 1000)
-  );
-}
 
 Deno.test({
   name: "scraper loses no point while InfluxDB is down, across a restart of the scraper mid-outage",
@@ -62,7 +16,12 @@ Deno.test({
   async fn() {
     assertRequirement(needs);
     await using influx = await startInfluxd();
-    const collector = intervalCollector();
+    await using collector = intervalCollector(
+      Array.from(
+        { length: PATHS },
+        (_, index) => pathTo(`10.9.1.${index + 1}`, { dst_hostname: `host-${index + 1}` }, index),
+      ),
+    );
     const directory = await Deno.makeTempDir({ prefix: "llama-scraper-outage-" });
     try {
       const config = `${directory}/scraper.yaml`;
@@ -136,7 +95,6 @@ outputs:
       assert.equal(rows.length, collector.served.size * PATHS, "every point of every interval");
       assert.ok(collector.served.size >= 9, `only ${collector.served.size} intervals were served`);
     } finally {
-      await collector.server.shutdown();
       await Deno.remove(directory, { recursive: true });
     }
   },

@@ -6,37 +6,9 @@ import assert from "node:assert/strict";
 import { startProgram } from "./_process.ts";
 import { assertRequirement, requirement } from "./_requirements.ts";
 import { startInfluxd } from "./_servers.ts";
-import {
-  fakeCollector,
-  llamaCollector,
-  scraperMetrics,
-  summaryBody,
-  waitUntil,
-} from "./_hostile.ts";
+import { fakeCollector, llamaCollector, startScraper, summaryBody, waitUntil } from "./_hostile.ts";
 
 const needsInflux = requirement({ commands: ["influxd"] });
-
-/** Starts the scraper on `text` (with metrics) in a fresh folder. */
-async function startScraper(text: string) {
-  const directory = await Deno.makeTempDir({ prefix: "llama-scraper-values-" });
-  await Deno.writeTextFile(`${directory}/scraper.yaml`, `metrics: 127.0.0.1:0\n${text}`);
-  try {
-    const program = await startProgram("scraper/main.ts", [
-      "--config",
-      `${directory}/scraper.yaml`,
-    ], { readyPattern: /Serving metrics on http:\/\/(\S+)\/metrics/ });
-    return Object.assign(program, {
-      metrics: () => scraperMetrics(program.ready[1]),
-      async [Symbol.asyncDispose]() {
-        await program.stop("SIGKILL");
-        await Deno.remove(directory, { recursive: true });
-      },
-    });
-  } catch (error) {
-    await Deno.remove(directory, { recursive: true });
-    throw error;
-  }
-}
 
 /** A point of /influxdata as JSON, which the tests break in every way on purpose. */
 interface OriginalPoint {
