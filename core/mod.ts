@@ -130,3 +130,14 @@ export type {
   TosSummary,
 } from "./summary.ts";
 export { parseIntervalSummary, type ParseIntervalSummaryOptions } from "./summary_json.ts";
+export type {
+  FlowTrace,
+  HopAddress,
+  HopKind,
+  SuspectLink,
+  SuspectsResponse,
+  TracedFlow,
+  TraceHop,
+  TraceReason,
+  TracesResponse,
+} from "./trace.ts";
