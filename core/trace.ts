@@ -62,7 +62,10 @@ export interface FlowTrace {
   reachedTarget: boolean;
   /** One entry per TTL sent, from 1, up to the target's hop or the last one tried. */
   hops: TraceHop[];
-  /** The flow's loss in the last interval before the trace, 0–100; null when not known yet. */
+  /**
+   * The flow's loss in the latest published interval (updated every interval, not only when the
+   * trace is taken), 0–100; null when the flow has no interval yet.
+   */
   flowLossPercent: number | null;
   /** Whether the responding hops differ from the flow's baseline trace. */
   pathChanged: boolean;
