@@ -151,3 +151,4 @@ export {
   traceLinks,
 } from "./trace_path.ts";
 export { rankSuspects, type RankSuspectsOptions } from "./suspects.ts";
+export { parseTracesResponse } from "./trace_json.ts";
