@@ -9,7 +9,7 @@ import {
   tracedInterval,
   tracesResponse,
 } from "./_trace_fixtures.ts";
-import { artifactPath, launchBrowser } from "./ui_browser.ts";
+import { artifactPath, collectPageErrors, launchBrowser } from "./ui_browser.ts";
 
 const needs = requirement({ commands: ["chromium"] });
 const HOSTILE = `<img src=x onerror="document.title='owned'">`;
@@ -79,15 +79,7 @@ Deno.test({
   const base = `http://127.0.0.1:${server.addr.port}/?rows=src_region&cols=dst_hostname`;
   await using browser = await launchBrowser();
   const page = await browser.context.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (error) => errors.push(error.message));
-  page.on("console", (message) => {
-    // Chromium logs every 404 it fetches; the no-tracing step asks for one on purpose.
-    if (message.type() === "error" && !/status of 404/.test(message.text())) {
-      errors.push(message.text());
-    }
-  });
-  page.on("dialog", (dialog) => errors.push(`dialog: ${dialog.message()}`));
+  const errors = collectPageErrors(page);
 
   await t.step("the fleet panel lists the suspects highest score first", async () => {
     await page.goto(base);
