@@ -1,5 +1,5 @@
 // Headless Debian chromium driven by playwright-core, for the matrix page's tests.
-import { type BrowserContext, chromium } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 
 /** Where Debian's `chromium` package installs the browser. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -49,4 +49,27 @@ export async function artifactPath(name: string): Promise<string> {
   const folder = new URL("../test-artifacts/", import.meta.url);
   await Deno.mkdir(folder, { recursive: true });
   return new URL(name, folder).pathname;
+}
+
+// The routes a collector or scraper without tracing answers 404, which the page expects.
+const OPTIONAL_ROUTES = /\/api\/v1\/(traces|suspects)$/;
+
+/**
+ * Collects what went wrong in `page` from now on: uncaught errors, error-level console messages
+ * and dialogs. Chromium logs every fetch answered 404 as an error; those of the trace routes,
+ * which a server without tracing answers 404, are left out.
+ */
+export function collectPageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() !== "error") return;
+    const optional = OPTIONAL_ROUTES.test(
+      new URL(message.location().url || "about:blank").pathname,
+    );
+    if (optional && /status of 404/.test(message.text())) return;
+    errors.push(message.text());
+  });
+  page.on("dialog", (dialog) => errors.push(`dialog: ${dialog.message()}`));
+  return errors;
 }

@@ -3,7 +3,7 @@ import type { Page } from "playwright-core";
 import { startReflector } from "@llama/reflector";
 import { startRecordingCollector } from "./_collector.ts";
 import { assertRequirement, requirement } from "./_requirements.ts";
-import { artifactPath, launchBrowser } from "./ui_browser.ts";
+import { artifactPath, collectPageErrors, launchBrowser } from "./ui_browser.ts";
 
 const needs = requirement({ commands: ["chromium"] });
 
@@ -72,11 +72,7 @@ Deno.test({
   const base = `http://127.0.0.1:${run.collector.apiAddress!.port}/`;
   await using browser = await launchBrowser();
   const page = await browser.context.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (error) => errors.push(error.message));
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
+  const errors = collectPageErrors(page);
 
   await t.step("the matrix renders, the silent target's cell in the loss colour", async () => {
     await page.goto(`${base}?rows=src_region&cols=dst_hostname`);

@@ -3,7 +3,7 @@ import { startReflector } from "@llama/reflector";
 import { startRecordingCollector } from "./_collector.ts";
 import { startProgram } from "./_process.ts";
 import { assertRequirement, requirement } from "./_requirements.ts";
-import { artifactPath, launchBrowser } from "./ui_browser.ts";
+import { artifactPath, collectPageErrors, launchBrowser } from "./ui_browser.ts";
 
 const needs = requirement({ commands: ["chromium"] });
 
@@ -124,6 +124,7 @@ Deno.test({
       assertRequirement(needs);
       await using browser = await launchBrowser();
       const page = await browser.context.newPage();
+      const errors = collectPageErrors(page);
       await page.goto(`${base}?rows=src_region&cols=dst_hostname&row=south&col=nobody-home`);
       await page.waitForSelector("#detail tr.flow");
       assert.deepEqual(await page.locator("#matrix tbody th").allTextContents(), [
@@ -133,6 +134,7 @@ Deno.test({
       assert.match(await page.locator("#source").textContent() ?? "", /scraper of 2 collectors/);
       assert.equal(await page.locator('#detail tr.flow[data-loss="100"]').count(), 4);
       await page.screenshot({ path: await artifactPath("ui-scraper.png") });
+      assert.deepEqual(errors, [], "no error in the page, the trace routes' 404s aside");
     },
   });
 });

@@ -25,7 +25,11 @@ const STATIC_FILES: Record<string, string> = {
   "/ui/matrix.js": "text/javascript; charset=utf-8",
   "/ui/detail.js": "text/javascript; charset=utf-8",
   "/ui/scale.js": "text/javascript; charset=utf-8",
+  "/ui/dom.js": "text/javascript; charset=utf-8",
+  "/ui/trace.js": "text/javascript; charset=utf-8",
+  "/ui/suspects.js": "text/javascript; charset=utf-8",
   "/ui/matrix.css": "text/css; charset=utf-8",
+  "/ui/trace.css": "text/css; charset=utf-8",
 };
 const MATRIX_CACHE_ENTRIES = 32;
 const HISTORY_PARAMETERS = ["intervals", "flows", "match", "limit"];

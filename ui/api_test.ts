@@ -113,7 +113,11 @@ Deno.test("ui page: its browser modules and stylesheet are served as static text
       ["matrix.js", "text/javascript"],
       ["detail.js", "text/javascript"],
       ["scale.js", "text/javascript"],
+      ["dom.js", "text/javascript"],
+      ["trace.js", "text/javascript"],
+      ["suspects.js", "text/javascript"],
       ["matrix.css", "text/css"],
+      ["trace.css", "text/css"],
     ]
   ) {
     const response = await ui.request(`/ui/${file}`);

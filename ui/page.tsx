@@ -41,6 +41,7 @@ export function MatrixPage(
         <title>llama: loss and latency matrix — {props.description}</title>
         <link rel="icon" href="data:," />
         <link rel="stylesheet" href="ui/matrix.css" />
+        <link rel="stylesheet" href="ui/trace.css" />
         <script type="module" src="ui/matrix.js"></script>
       </head>
       <body>
@@ -83,6 +84,7 @@ export function MatrixPage(
           </noscript>
         </form>
         <div id="legend" aria-label="Colour scale"></div>
+        <section id="suspects" hidden aria-labelledby="suspects-title"></section>
         <main>
           <div id="matrix-scroll">
             <table id="matrix" role="grid" aria-describedby="matrix-help">

@@ -1,6 +1,9 @@
 // The detail panel of one cell: its numbers, small charts of the last intervals, and its worst
-// paths with every flow (so one black-holed ECMP member shows at 100% under a path at 25%).
+// paths with every flow (so one black-holed ECMP member shows at 100% under a path at 25%), and
+// the hop-by-hop traces of those flows (trace.js).
+import { element, getJson, message } from "./dom.js";
 import { groupLabel, lossLevel, METRICS, milliseconds, percent } from "./scale.js";
+import { fetchTraces, traceSection } from "./trace.js";
 
 const panel = document.getElementById("detail");
 const CHART_INTERVALS = 30;
@@ -11,9 +14,10 @@ let opened;
 
 /**
  * Shows the cell `row` × `col` of the grouping `rows` × `cols`; `onClose` runs when the panel is
- * closed by its button or Escape. Opening the cell already shown refreshes it in place.
+ * closed by its button or Escape; `suspect`, when given, is the top suspect link, marked in the
+ * traces. Opening the cell already shown refreshes it in place.
  */
-export async function openDetail(cell, { onClose }) {
+export async function openDetail(cell, { onClose, suspect }) {
   const token = {};
   const same = opened !== undefined && JSON.stringify(opened.cell) === JSON.stringify(cell);
   opened = { cell, onClose, token };
@@ -36,17 +40,20 @@ export async function openDetail(cell, { onClose }) {
     limit: String(PATHS_SHOWN),
   });
   try {
-    const [series, latest] = await Promise.all([
+    const [series, latest, traces] = await Promise.all([
       getJson(`api/v1/matrix?${matrixQuery}&${match}`),
       getJson(`api/v1/history?${historyQuery}&${match}`),
+      fetchTraces(),
     ]);
     if (opened?.token !== token) return;
     const cells = series.intervals.map((interval) => ({ interval, cell: interval.cells[0] }));
+    const interval = latest.intervals.at(-1);
     panel.replaceChildren(
       heading(cell),
       summary(cells.at(-1)?.cell),
       charts(cells),
-      paths(latest.intervals.at(-1)),
+      paths(interval),
+      traceSection(interval?.paths ?? [], traces, suspect),
     );
   } catch (error) {
     if (opened?.token !== token) return;
@@ -61,23 +68,6 @@ export function closeDetail({ notify = false } = {}) {
   panel.hidden = true;
   panel.replaceChildren();
   if (notify) onClose?.();
-}
-
-async function getJson(url) {
-  const response = await fetch(url, { cache: "no-store" });
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
-  return body;
-}
-
-function element(tag, properties = {}, children = []) {
-  const node = Object.assign(document.createElement(tag), properties);
-  node.append(...children);
-  return node;
-}
-
-function message(text) {
-  return element("p", { className: "muted", textContent: text });
 }
 
 function heading(cell) {

@@ -1,18 +1,21 @@
 // The matrix page's browser module. The view (grouping, metric, order, open cell) lives in the
 // query string, so a link shows what its sender saw; the data comes from api/v1/matrix, refreshed
-// every interval. The detail panel of a cell is detail.js.
+// every interval. The detail panel of a cell is detail.js; the fleet's suspect links, suspects.js.
 import { closeDetail, openDetail } from "./detail.js";
 import { groupLabel, lossLevel, median, METRICS, percent, RTT_STEPS, rttLevel } from "./scale.js";
+import { refreshSuspects } from "./suspects.js";
 
 const form = document.getElementById("controls");
 const table = document.getElementById("matrix");
 const caption = document.getElementById("matrix-help");
 const status = document.getElementById("status");
 const legend = document.getElementById("legend");
+const suspectsPanel = document.getElementById("suspects");
 const WORST_CELLS = 3;
 
 const state = readState();
 let matrix;
+let suspects = [];
 let timer;
 let focused = { row: undefined, col: undefined };
 
@@ -48,6 +51,8 @@ async function load() {
   const requested = { ...state };
   const query = new URLSearchParams({ rows: state.rows, cols: state.cols, intervals: "1" });
   let seconds = 5;
+  // Never rejects: a server without tracing just has no suspects panel.
+  const suspectsRead = refreshSuspects(suspectsPanel).then((list) => suspects = list);
   try {
     const response = await fetch(`api/v1/matrix?${query}`, { cache: "no-store" });
     const body = await response.json();
@@ -57,6 +62,7 @@ async function load() {
     seconds = body.intervals.at(-1)?.intervalSeconds ?? seconds;
     updateKeys(body.keys);
     render();
+    await suspectsRead;
     if (state.row !== undefined) showDetail();
   } catch (error) {
     status.textContent = `Cannot load the matrix: ${error.message}. Retrying.`;
@@ -295,6 +301,7 @@ function select(td) {
 
 function showDetail() {
   openDetail({ rows: matrix.rows.key, cols: matrix.cols.key, row: state.row, col: state.col }, {
+    suspect: suspects[0],
     onClose() {
       state.row = undefined;
       state.col = undefined;
