@@ -20,9 +20,8 @@ import type {
   TransmitTimeSink,
 } from "./_native_interface.ts";
 import { adoptDescriptor, openDescriptor } from "./_open_socket.ts";
+import { BatchSender } from "./_batch_sender.ts";
 import {
-  AF_INET6,
-  IPV4_NAME_BYTES,
   MMSGHDR_BYTES,
   MSG_DONTWAIT,
   MSG_TRUNC,
@@ -41,7 +40,6 @@ import {
   buildStructures,
   CONTROL_BYTES,
   resetForReceive,
-  setSize,
 } from "./_mmsghdr.ts";
 
 export { PeerAddress } from "./_peer_address.ts";
@@ -53,13 +51,6 @@ export type {
   TransmitTimeSink,
 } from "./_native_interface.ts";
 
-/** sendmmsg calls per run before the datagrams still unsent are given up on (and counted). */
-const SEND_ATTEMPTS = 100;
-/**
- * ICMP errors a send retries in a row at one datagram before the errno is taken for the
- * datagram's own (ICMP errors that arrive late, after other sends, may strike twice).
- */
-const ICMP_ERRORS_PER_DATAGRAM = 8;
 /** Receive calls after ICMP errors (sk_err) before one gives up and returns nothing. */
 const RECEIVE_ATTEMPTS = 4;
 
@@ -115,10 +106,6 @@ class NativeSocket implements NativeDatagramSocket {
   /** Transmit times and ICMP errors, for a socket that has either. */
   readonly #errorQueue: ErrorQueue | undefined;
   #icmpErrorsOnCalls = 0;
-  /** Datagrams the current #sendmmsg has sent so far (it may throw after sending some). */
-  #sendProgress = 0;
-  /** Datagrams given up on after the send buffer stayed full through every retry. */
-  #unsent = 0;
   readonly #pollfd = new Int32Array(2);
   readonly #pollfdBytes = new Uint8Array(this.#pollfd.buffer);
   readonly #family: number;
@@ -126,12 +113,7 @@ class NativeSocket implements NativeDatagramSocket {
   readonly #peers: PeerNames;
   readonly #clock = new RealtimeClock();
   readonly #options: SocketOptions;
-  /** TOS of datagrams that do not ask for one. */
-  readonly #baseTos: number;
-  /** TOS the socket is set to now. */
-  #tos = 0;
-  /** TTL / hop limit the socket is set to now; -1 for the default. */
-  #ttl = -1;
+  readonly #sender: BatchSender;
   #closed = false;
 
   constructor(options: NativeSocketOptions, adopted?: number) {
@@ -142,9 +124,6 @@ class NativeSocket implements NativeDatagramSocket {
     this.#options = opened.options;
     this.localAddress = opened.localAddress;
     this.#peers = new PeerNames(this.#family, options.peerAddresses?.encoded ?? new WeakMap());
-    this.#baseTos = options.tos ?? 0;
-    // Set when the descriptor was opened (an adopted one's owner did it with the same TOS).
-    this.#tos = this.#baseTos;
     this.info = {
       receiveBufferBytes: this.#options.get(SO_RCVBUF),
       sendBufferBytes: this.#options.get(SO_SNDBUF),
@@ -157,6 +136,16 @@ class NativeSocket implements NativeDatagramSocket {
     if (this.transmitTimestamps) {
       this.#transmitTimes = new TransmitTimes(this.#options, this.#errorQueue!);
     }
+    this.#sender = new BatchSender({
+      fd: this.#fd,
+      family: this.#family,
+      options: this.#options,
+      peers: this.#peers,
+      clock: this.#clock,
+      transmitTimes: this.#transmitTimes,
+      traceable: this.traceable,
+      baseTos: options.tos ?? 0,
+    });
   }
 
   async receive(batch: DatagramBatch): Promise<number> {
@@ -286,47 +275,7 @@ class NativeSocket implements NativeDatagramSocket {
   }
 
   sendNow(batch: DatagramBatch, count: number): number {
-    const structures = this.#prepare(batch);
-    const { messageView, iovecView, names, nameView } = structures;
-    const peers = this.#peers;
-    const nameLength = this.#family === AF_INET6 ? NAME_BYTES : IPV4_NAME_BYTES;
-    let sent = 0;
-    batch.transmitKeys.fill(-1, 0, count);
-    try {
-      // Runs of datagrams with the same TOS and TTL, each one sendmmsg; an empty slot is skipped.
-      let index = 0;
-      while (index < count) {
-        if (batch.lengths[index] === 0) {
-          index++;
-          continue;
-        }
-        const runStart = index;
-        const runTos = batch.tos[index];
-        const runTtl = batch.ttl[index];
-        while (
-          index < count && batch.lengths[index] !== 0 && batch.tos[index] === runTos &&
-          batch.ttl[index] === runTtl
-        ) {
-          const message = index * MMSGHDR_BYTES;
-          peers.write(names, nameView, index * NAME_BYTES, batch.addresses[index]);
-          messageView.setUint32(message + 8, nameLength, true);
-          setSize(iovecView, index * 16 + 8, batch.lengths[index]);
-          setSize(messageView, message + 40, 0); // no control data on send
-          index++;
-        }
-        if (runTtl !== this.#ttl) this.#applyTtl(runTtl);
-        sent += this.#sendRun(structures, batch, runStart, index - runStart, runTos);
-      }
-    } catch (error) {
-      // A datagram the kernel refused (a firewall's EPERM, say) may still have used up a key:
-      // start the count again rather than pair later times with the wrong probes.
-      this.#transmitTimes?.restart();
-      throw error;
-    } finally {
-      // A TTL is for the datagrams that asked for it only: others (another thread's) get the default.
-      if (this.#ttl !== -1) this.#applyTtl(-1);
-    }
-    return sent;
+    return this.#sender.send(batch, this.#prepare(batch), count);
   }
 
   now(): number {
@@ -338,11 +287,11 @@ class NativeSocket implements NativeDatagramSocket {
   }
 
   get unsent(): number {
-    return this.#unsent;
+    return this.#sender.unsent;
   }
 
   get icmpErrorsOnCalls(): number {
-    return this.#icmpErrorsOnCalls;
+    return this.#icmpErrorsOnCalls + this.#sender.icmpErrorsOnCalls;
   }
 
   get icmpErrorsDropped(): number {
@@ -379,68 +328,6 @@ class NativeSocket implements NativeDatagramSocket {
     return Promise.resolve();
   }
 
-  /** Sends `batch[start, start + count)`, whose structures are written, with TOS `runTos`. */
-  #sendRun(
-    structures: BatchStructures,
-    batch: DatagramBatch,
-    start: number,
-    count: number,
-    runTos: number,
-  ): number {
-    const tos = runTos >= 0 ? runTos : this.#baseTos;
-    if (tos !== this.#tos) this.#applyTos(tos);
-    const now = this.#clock.now();
-    for (let index = start; index < start + count; index++) batch.sentAt[index] = now;
-    this.#sendProgress = 0;
-    try {
-      return this.#sendmmsg(structures, start, count);
-    } finally {
-      // The kernel numbers every datagram it accepts, in order, also before a failure.
-      this.#transmitTimes?.number(batch, start, start + this.#sendProgress);
-    }
-  }
-
-  /**
-   * Sends `count` datagrams from slot `start`, retrying while the send buffer is full; returns
-   * how many went. Those still unsent after `SEND_ATTEMPTS` calls are counted in `unsent`.
-   */
-  #sendmmsg(structures: BatchStructures, start: number, count: number): number {
-    const c = libc();
-    let done = 0;
-    // ICMP errors reported on the call at the same datagram, in a row: one is read once, so an
-    // errno that keeps coming back is the datagram's own failure (EMSGSIZE, EACCES).
-    let icmpErrorsHere = 0;
-    for (let attempt = 0; done < count && attempt < SEND_ATTEMPTS; attempt++) {
-      const from = (start + done) * MMSGHDR_BYTES;
-      // No view made for the common case, a batch sent whole from its first slot.
-      const messages = from === 0 ? structures.messages : structures.messages.subarray(from);
-      const result = c.sendmmsg(this.#fd, messages, count - done, MSG_DONTWAIT);
-      if (result > 0) {
-        done += result;
-        this.#sendProgress = done;
-        icmpErrorsHere = 0;
-        // A traceable socket's run is cut short by every ICMP error that comes in during it
-        // (loopback answers within the call): progress does not use up an attempt there.
-        if (this.traceable) attempt--;
-        continue;
-      }
-      const errno = readErrno();
-      // A full send buffer clears within microseconds: try again; anything else fails the rest.
-      if (result < 0 && errno === Errno.EAGAIN) continue;
-      if (
-        result < 0 && this.traceable && icmpErrorsHere < ICMP_ERRORS_PER_DATAGRAM &&
-        isIcmpErrno(errno)
-      ) {
-        icmpErrorsHere++;
-        this.#icmpErrorsOnCalls++;
-        continue;
-      }
-      throw errnoError("sendmmsg failed", "send", errno);
-    }
-    if (done < count) this.#unsent += count - done;
-    return done;
-  }
-
   #prepare(batch: DatagramBatch): BatchStructures {
     let structures = this.#structures.get(batch);
     if (structures === undefined) {
@@ -448,15 +335,5 @@ class NativeSocket implements NativeDatagramSocket {
       this.#structures.set(batch, structures);
     }
     return structures;
-  }
-
-  #applyTos(tos: number): void {
-    this.#options.setTos(this.#family, tos);
-    this.#tos = tos;
-  }
-
-  #applyTtl(ttl: number): void {
-    this.#options.setTtl(this.#family, ttl);
-    this.#ttl = ttl;
   }
 }
