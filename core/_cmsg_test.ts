@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { DatagramBatch } from "./socket.ts";
-import { readReceiveControl, readTransmitControl, TransmitReport } from "./_cmsg.ts";
+import { ErrorQueueEntry, readErrorControl, readReceiveControl } from "./_cmsg.ts";
 import { RealtimeClock } from "./_realtime_clock.ts";
 import {
   IP_RECVERR,
   IP_TOS,
+  IP_TTL,
   IPPROTO_IP,
   IPPROTO_IPV6,
+  IPV6_HOPLIMIT,
   IPV6_RECVERR,
   IPV6_TCLASS,
   SCM_TSTAMP_SND,
@@ -94,8 +96,8 @@ Deno.test("an error-queue message gives its software transmit time and the key i
     const control = new Control().add(SOL_SOCKET, SO_TIMESTAMPING, times).add(level, type, [
       ...extended,
     ]);
-    const report = new TransmitReport();
-    readTransmitControl(control.view, 0, control.length, clock, report);
+    const report = new ErrorQueueEntry();
+    readErrorControl(control.view, 0, control.length, clock, report);
     assert.equal(report.key, 7);
     assert.equal(report.time, 2000.5);
   }
@@ -105,10 +107,43 @@ Deno.test("an error-queue message of another origin gives no key, and the report
   const extended = new Uint8Array(16);
   extended[4] = 2; // SO_EE_ORIGIN_ICMP
   const control = new Control().add(IPPROTO_IP, IP_RECVERR, [...extended]);
-  const report = new TransmitReport();
+  const report = new ErrorQueueEntry();
   report.key = 3;
   report.time = 1;
-  readTransmitControl(control.view, 0, control.length, clock, report);
+  readErrorControl(control.view, 0, control.length, clock, report);
   assert.equal(report.key, -1);
   assert.ok(Number.isNaN(report.time));
+});
+
+Deno.test("a received datagram's IP_TTL and IPV6_HOPLIMIT (ints) are its TTL", () => {
+  const batch = new DatagramBatch(2, 16);
+  const v4 = new Control().add(IPPROTO_IP, IP_TOS, [0]).add(IPPROTO_IP, IP_TTL, int32(61));
+  readReceiveControl(v4.view, 0, v4.length, clock, batch, 0);
+  const v6 = new Control().add(IPPROTO_IPV6, IPV6_HOPLIMIT, int32(255));
+  readReceiveControl(v6.view, 0, v6.length, clock, batch, 1);
+  assert.deepEqual([...batch.ttl], [61, 255]);
+});
+
+Deno.test("an ICMP error on the error queue gives its origin, type, code, errno, offender and arrival", () => {
+  // sock_extended_err of a time exceeded (EHOSTUNREACH, origin ICMP, type 11, code 0), then the
+  // offender's sockaddr_in (AF_INET, port 0, 192.0.2.1).
+  const extended = new Uint8Array(32);
+  const view = new DataView(extended.buffer);
+  view.setUint32(0, 113, true);
+  extended.set([2, 11, 0], 4);
+  view.setUint16(16, 2, true);
+  extended.set([192, 0, 2, 1], 20);
+  const control = new Control()
+    .add(SOL_SOCKET, SO_TIMESTAMPNS, timespec(3, 0))
+    .add(IPPROTO_IP, IP_RECVERR, [...extended]);
+  const entry = new ErrorQueueEntry();
+  readErrorControl(control.view, 0, control.length, clock, entry);
+  assert.deepEqual(
+    [entry.origin, entry.type, entry.code, entry.errno, entry.key, entry.receivedAt],
+    [2, 11, 0, 113, -1, 3000],
+  );
+  assert.ok(Number.isNaN(entry.time));
+  // The offender's sockaddr is where the entry says, inside the control messages.
+  assert.equal(control.view.getUint16(entry.offender, true), 2);
+  assert.equal(control.view.getUint8(entry.offender + 4), 192);
 });

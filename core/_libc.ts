@@ -89,6 +89,8 @@ export const Errno = {
   ENFILE: 23,
   EMFILE: 24,
   EPIPE: 32,
+  ENONET: 64,
+  EPROTO: 71,
   ENOTSOCK: 88,
   EDESTADDRREQ: 89,
   EMSGSIZE: 90,

@@ -47,3 +47,16 @@ export const IOVEC_BYTES = 16;
 export const NAME_BYTES = 28;
 /** sockaddr_in. */
 export const IPV4_NAME_BYTES = 16;
+export const IP_TTL = 2;
+export const IP_RECVTTL = 12;
+export const IPV6_UNICAST_HOPS = 16;
+export const IPV6_RECVHOPLIMIT = 51;
+export const IPV6_HOPLIMIT = 52;
+export const SO_RCVTIMEO = 20;
+export const POLLERR = 8;
+// sock_extended_err.ee_origin of ICMP errors (SO_EE_ORIGIN_TIMESTAMPING is above).
+export const SO_EE_ORIGIN_LOCAL = 1;
+export const SO_EE_ORIGIN_ICMP = 2;
+export const SO_EE_ORIGIN_ICMP6 = 3;
+/** struct sock_extended_err; SO_EE_OFFENDER's sockaddr follows it. */
+export const EXTENDED_ERROR_BYTES = 16;

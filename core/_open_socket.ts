@@ -1,6 +1,7 @@
 /**
  * Opening a native UDP descriptor as the native socket wants it (bound, receive timestamps and
- * TOS on, buffers sized, transmit timestamps when asked), or taking over one opened elsewhere.
+ * TOS on, buffers sized; transmit timestamps, received TTLs and ICMP errors when asked), or taking
+ * over one opened elsewhere.
  *
  * @module
  */
@@ -9,10 +10,14 @@ import { libc } from "./_libc.ts";
 import {
   AF_INET,
   AF_INET6,
+  IP_RECVERR,
   IP_RECVTOS,
+  IP_RECVTTL,
   IPPROTO_IP,
   IPPROTO_IPV6,
   IPV4_NAME_BYTES,
+  IPV6_RECVERR,
+  IPV6_RECVHOPLIMIT,
   IPV6_RECVTCLASS,
   IPV6_V6ONLY,
   NAME_BYTES,
@@ -43,6 +48,8 @@ export interface OpenedDescriptor {
   localAddress: SocketAddress;
   /** Whether the kernel gives it transmit timestamps. */
   transmitTimestamps: boolean;
+  /** Whether the kernel reports ICMP errors on it (IP_RECVERR / IPV6_RECVERR). */
+  receiveIcmpErrors: boolean;
 }
 
 /**
@@ -65,6 +72,16 @@ export function openDescriptor(options: BindOptions): OpenedDescriptor {
     socketOptions.set(SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS");
     socketOptions.set(IPPROTO_IP, IP_RECVTOS, 1, "IP_RECVTOS", v6);
     if (v6) socketOptions.set(IPPROTO_IPV6, IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS");
+    // A dual-stack socket takes the IPv4 options too, for its IPv4 peers.
+    if (options.receiveTtl === true) {
+      socketOptions.set(IPPROTO_IP, IP_RECVTTL, 1, "IP_RECVTTL", v6);
+      if (v6) socketOptions.set(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT");
+    }
+    const receiveIcmpErrors = options.receiveIcmpErrors === true;
+    if (receiveIcmpErrors) {
+      socketOptions.set(IPPROTO_IP, IP_RECVERR, 1, "IP_RECVERR", v6);
+      if (v6) socketOptions.set(IPPROTO_IPV6, IPV6_RECVERR, 1, "IPV6_RECVERR");
+    }
     const tos = options.tos ?? 0;
     if (tos !== 0) socketOptions.setTos(family, tos);
     const receiveBytes = options.receiveBufferBytes ?? DEFAULT_BUFFER_BYTES;
@@ -75,7 +92,14 @@ export function openDescriptor(options: BindOptions): OpenedDescriptor {
     const transmitTimestamps = options.transmitTimestamps === true &&
       enableTransmitTimestamps(socketOptions);
     const localAddress = decodeAddress(localName(fd), 0);
-    return { fd, family, options: socketOptions, localAddress, transmitTimestamps };
+    return {
+      fd,
+      family,
+      options: socketOptions,
+      localAddress,
+      transmitTimestamps,
+      receiveIcmpErrors,
+    };
   } catch (error) {
     c.close(fd);
     throw error;
@@ -85,12 +109,18 @@ export function openDescriptor(options: BindOptions): OpenedDescriptor {
 /** Takes over `fd`, opened by `openDescriptor` elsewhere in this process; it is not closed here. */
 export function adoptDescriptor(fd: number): OpenedDescriptor {
   const local = localName(fd);
+  const family = local.getUint16(0, true);
+  const options = new SocketOptions(fd);
   return {
     fd,
-    family: local.getUint16(0, true),
-    options: new SocketOptions(fd),
+    family,
+    options,
     localAddress: decodeAddress(local, 0),
     transmitTimestamps: false,
+    // Its calls meet the ICMP errors its owner asked for: the wrapper must know to retry them.
+    receiveIcmpErrors: family === AF_INET6
+      ? options.get(IPV6_RECVERR, IPPROTO_IPV6) !== 0
+      : options.get(IP_RECVERR, IPPROTO_IP) !== 0,
   };
 }
 

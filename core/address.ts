@@ -1,5 +1,5 @@
 import { UsageError } from "./errors.ts";
-import type { SocketAddress } from "./socket.ts";
+import type { SocketAddress } from "./_socket_address.ts";
 
 /**
  * Formats an address as `host:port`, bracketing IPv6 hosts.

@@ -81,6 +81,7 @@ class DenoSocket implements DatagramSocket {
     batch.lengths[0] = received[0].length;
     batch.addresses[0] = received[1] as Deno.NetAddr;
     batch.tos[0] = -1;
+    batch.ttl[0] = -1;
     return 1;
   }
 

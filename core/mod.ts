@@ -114,6 +114,7 @@ export {
   PeerAddress,
   type TransmitTimeSink,
 } from "./native_socket.ts";
+export { IcmpErrorReport, type IcmpErrorSink } from "./_icmp_errors.ts";
 export { type Engine, ENGINE_CHOICES, type EngineChoice, selectEngine } from "./engine.ts";
 export { capMallocMmapThreshold, fullGarbageCollector } from "./heap.ts";
 export type {

@@ -6,13 +6,10 @@
  * @module
  */
 
-/** A UDP endpoint. IPv4 peers of a dual-stack socket appear as `::ffff:a.b.c.d`. */
-export interface SocketAddress {
-  /** IP address. */
-  hostname: string;
-  /** UDP port. */
-  port: number;
-}
+import type { SocketAddress } from "./_socket_address.ts";
+import type { IcmpErrorSink } from "./_icmp_errors.ts";
+
+export type { SocketAddress };
 
 /** Where the receive times in a batch come from. */
 export type TimestampSource = "kernel" | "userspace";
@@ -51,6 +48,12 @@ export class DatagramBatch {
   /** The TOS byte each datagram arrived with, or -1 when the socket cannot tell. */
   readonly tos: Int16Array;
   /**
+   * On receive, the TTL (IPv4) or hop limit (IPv6) each datagram arrived with, or -1 when
+   * unknown (a native socket opened with `receiveTtl` knows it). On send, the TTL or hop limit to
+   * send each slot with, -1 for the socket's default (native engine; Deno's ignores it).
+   */
+  readonly ttl: Int16Array;
+  /**
    * The key under which the kernel will report each sent slot's transmit time (a socket with
    * transmit timestamps fills it on `send`), or -1.
    */
@@ -85,6 +88,7 @@ export class DatagramBatch {
     this.receivedAt = new Float64Array(capacity);
     this.sentAt = new Float64Array(capacity);
     this.tos = new Int16Array(capacity).fill(-1);
+    this.ttl = new Int16Array(capacity).fill(-1);
     this.transmitKeys = new Float64Array(capacity).fill(-1);
   }
 }
@@ -131,6 +135,30 @@ export interface DatagramSocket extends AsyncDisposable {
    * `send` wrote to `DatagramBatch.transmitKeys`, on the `receivedAt` scale; returns how many.
    */
   readTransmitTimes?(sink: (key: number, sentAt: number) => void): number;
+  /**
+   * Whether the kernel reports the ICMP errors about this socket's datagrams (a native socket
+   * opened with `BindOptions.receiveIcmpErrors`): then datagrams sent with a small
+   * `DatagramBatch.ttl` trace their path, and `readErrorQueue` reads the routers' answers.
+   */
+  readonly traceable?: boolean;
+  /**
+   * Reads everything the kernel has queued on the socket's error queue now, without waiting:
+   * transmit times go to `times` (as `readTransmitTimes` gives them), ICMP errors to `errors`
+   * (dropped, and counted in `icmpErrorsDropped`, when it is undefined). Returns how many were
+   * given to a sink. Call it regularly on a traceable socket: the queue counts against its
+   * receive buffer, and `readTransmitTimes` drops the ICMP errors it finds.
+   */
+  readErrorQueue?(
+    times: ((key: number, sentAt: number) => void) | undefined,
+    errors: IcmpErrorSink | undefined,
+  ): number;
+  /**
+   * Calls that met an ICMP error the kernel reported on them (sk_err), retried rather than
+   * failed, since the socket opened (traceable sockets).
+   */
+  readonly icmpErrorsOnCalls?: number;
+  /** ICMP errors read from the error queue with no sink to give them to, since the socket opened. */
+  readonly icmpErrorsDropped?: number;
 }
 
 /** What to bind, and how the socket behaves. */
@@ -150,6 +178,17 @@ export interface BindOptions {
    * `NativeDatagramSocket.readTransmitTimes`). Default false.
    */
   transmitTimestamps?: boolean;
+  /**
+   * Read the TTL / hop limit of each datagram received into `DatagramBatch.ttl` (native engine
+   * only; IP_RECVTTL and IPV6_RECVHOPLIMIT). Default false.
+   */
+  receiveTtl?: boolean;
+  /**
+   * Have the kernel report ICMP errors about the datagrams sent (native engine only; IP_RECVERR
+   * and IPV6_RECVERR): the socket is then `traceable`, see `DatagramSocket.readErrorQueue`.
+   * Default false.
+   */
+  receiveIcmpErrors?: boolean;
   /**
    * Where the native engine keeps each peer's encoded address: sockets that send to the same
    * address objects can share one (a collector's sockets all send to the same targets). Default:
