@@ -83,10 +83,11 @@ export function scraperMetrics(
     {
       name: "llama_scraper_responses_refused_total",
       help: "Answers of the collector refused: a redirect (never followed), a body over " +
-        "max_response_bytes, or one far denser in objects and lists than a summary.",
+        "max_response_bytes, one far denser in objects and lists than a summary, or " +
+        "/api/v1/traces breaking the trace contract (invalid_traces).",
       type: "counter",
       samples: statuses.flatMap((status) =>
-        (["redirect", "too_large", "too_dense"] as const).map((reason) => ({
+        (["redirect", "too_large", "too_dense", "invalid_traces"] as const).map((reason) => ({
           labels: { collector: status.collector.name, reason },
           value: status.refused[reason],
         }))

@@ -24,9 +24,12 @@ export interface CollectorStatus {
   invalid: number;
   /**
    * Answers refused by why: redirects (never followed), bodies over `max_response_bytes`, and
-   * bodies far denser in objects and lists than a summary.
+   * bodies far denser in objects and lists than a summary, and `/api/v1/traces` bodies breaking
+   * the trace contract.
    */
   refused: Record<RefusalReason, number>;
+  /** Whether it traces flows (`/api/v1/traces`); undefined before its traces were first asked. */
+  tracing: boolean | undefined;
   /** Whether the last scrape succeeded. */
   up: boolean;
   /** The last failure, if the last scrape failed. */

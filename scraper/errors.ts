@@ -1,7 +1,10 @@
-import { ProtocolError } from "@llama/core";
+import { type LlamaErrorOptions, ProtocolError } from "@llama/core";
 
-/** Why a collector's answer was refused before it was read as a summary. */
-export type RefusalReason = "redirect" | "too_large" | "too_dense";
+/**
+ * Why a collector's answer was refused: before it was read (a redirect, too large, too dense),
+ * or, for `/api/v1/traces`, because its body broke the trace contract (`invalid_traces`).
+ */
+export type RefusalReason = "redirect" | "too_large" | "too_dense" | "invalid_traces";
 
 /**
  * A collector's answer that the scraper would not take: a redirect (never followed: it could
@@ -21,8 +24,8 @@ export class ScrapeRefusedError extends ProtocolError {
   readonly reason: RefusalReason;
 
   /** Creates the error: `message` names the collector, the URL and what was refused. */
-  constructor(message: string, reason: RefusalReason) {
-    super(message);
+  constructor(message: string, reason: RefusalReason, options?: LlamaErrorOptions) {
+    super(message, options);
     this.name = "ScrapeRefusedError";
     this.reason = reason;
   }

@@ -224,6 +224,11 @@ export async function main(args: readonly string[]): Promise<number> {
     ui = config.ui === undefined ? undefined : await serveMatrixUi(config.ui, {
       history: () => scraper.history(),
       describe: () => describeCollectors(config.collectors.map((collector) => collector.name)),
+    }, {
+      json: {
+        "/api/v1/suspects": () => scraper.suspects(),
+        "/api/v1/traces": () => scraper.traces(),
+      },
     });
   } catch (error) {
     log.fatal("Cannot serve the matrix page: {error}", { error });

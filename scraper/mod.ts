@@ -24,6 +24,7 @@ export {
   type ScraperPlugins,
 } from "./config.ts";
 export type { CollectorStatus } from "./collector_status.ts";
+export type { CollectorTrace, FleetSuspect, FleetSuspectsResponse } from "./fleet_traces.ts";
 export { type Scraper, type ScraperDependencies, startScraper } from "./scraper.ts";
 export { type RefusalReason, ScrapeRefusedError } from "./errors.ts";
 export {

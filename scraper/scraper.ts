@@ -11,6 +11,8 @@ import { scrapeCollector } from "./scrape.ts";
 import { ScrapeRefusedError } from "./errors.ts";
 import { Spool } from "./spool.ts";
 import { SummaryHistory } from "./summary_history.ts";
+import { type CollectorTrace, type FleetSuspectsResponse, FleetTraces } from "./fleet_traces.ts";
+import { takeTraces } from "./_trace_round.ts";
 import type { IntervalLike, PathLike } from "@llama/ui";
 
 /** What the scraper needs from the world, replaceable in tests. */
@@ -38,6 +40,10 @@ export interface Scraper extends AsyncDisposable {
    * oldest first: the matrix page's data. Kept only when `config.ui` is set; else empty.
    */
   history(): readonly IntervalLike[];
+  /** The suspect links ranked over every collector's latest traces (`GET /api/v1/suspects`). */
+  suspects(): FleetSuspectsResponse;
+  /** Every collector's latest flow traces, each naming its collector (`GET /api/v1/traces`). */
+  traces(): CollectorTrace[];
   /** Stops scraping, keeps waiting points on disk, closes outputs and resolvers. */
   close(): Promise<void>;
 }
@@ -166,6 +172,7 @@ class RunningScraper implements Scraper {
   readonly #collectorLogs: Logger[];
   readonly #running = new Set<Promise<void>>();
   readonly #history: SummaryHistory | undefined;
+  readonly #fleet = new FleetTraces();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -193,7 +200,8 @@ class RunningScraper implements Scraper {
       stale: 0,
       points: 0,
       invalid: 0,
-      refused: { redirect: 0, too_large: 0, too_dense: 0 },
+      refused: { redirect: 0, too_large: 0, too_dense: 0, invalid_traces: 0 },
+      tracing: undefined,
       up: false,
       lastError: undefined,
       lastDurationMs: 0,
@@ -244,12 +252,17 @@ class RunningScraper implements Scraper {
   #round(boundary: number): Promise<void> {
     const before = this.#status.map((status) => ({ ...status }));
     const round = Promise.all(
-      this.#status.map((status, index) =>
-        this.#scrape(status, this.#collectorLogs[index], boundary)
-      ),
+      this.#status.map(async (status, index) => {
+        await this.#scrape(status, this.#collectorLogs[index], boundary);
+        if (status.up && status.api === "llama") {
+          await this.#traces(status, this.#collectorLogs[index]);
+        }
+      }),
     ).then(
-      () => {
+      async () => {
         if (this.#stop.signal.aborted) return;
+        const suspects = this.#fleet.suspectPoints(boundary);
+        if (suspects.length > 0) await this.#enqueue(suspects);
         this.#gaps.save().catch((error) =>
           this.#log.warn("Cannot keep the last intervals taken: {error}", { error })
         );
@@ -357,6 +370,35 @@ class RunningScraper implements Scraper {
     }
   }
 
+  /** Takes the collector's traces into the fleet view, and writes its path changes. */
+  async #traces(status: CollectorStatus, log: Logger): Promise<void> {
+    const signal = AbortSignal.any([
+      this.#stop.signal,
+      AbortSignal.timeout(this.#config.timeoutSeconds * 1000),
+    ]);
+    const changes = await takeTraces(status, log, {
+      fleet: this.#fleet,
+      signal,
+      maxResponseBytes: this.#config.maxResponseBytes,
+      fetch: this.#fetch,
+    });
+    if (changes.length === 0) return;
+    const found = await this.#resolveTags(changes, signal);
+    await this.#enqueue(changes.map((point) => ({
+      ...point,
+      tags: withResolvedTags(point.tags, point.tags.src_ip, point.tags.dst_ip, found),
+    })));
+  }
+
+  /** Hands `points` to every output; a failure is logged (a full memory with no spool). */
+  async #enqueue(points: Point[]): Promise<void> {
+    try {
+      await Promise.all(this.#hosts.map((host) => host.enqueue(points)));
+    } catch (error) {
+      this.#log.warn("Cannot queue {count} trace points: {error}", { count: points.length, error });
+    }
+  }
+
   /** Each resolver's tags for the points' source and destination addresses. */
   async #resolveTags(
     points: Point[],
@@ -389,6 +431,14 @@ class RunningScraper implements Scraper {
   async drained(timeoutMs: number): Promise<boolean> {
     const results = await Promise.all(this.#hosts.map((host) => host.drained(timeoutMs)));
     return results.every(Boolean);
+  }
+
+  suspects(): FleetSuspectsResponse {
+    return this.#fleet.suspects();
+  }
+
+  traces(): CollectorTrace[] {
+    return this.#fleet.traces();
   }
 
   collectors(): CollectorStatus[] {

@@ -24,4 +24,4 @@ export type {
   StatisticsLike,
 } from "./types.ts";
 export { createMatrixUi, type MatrixUi, type MatrixUiOptions } from "./api.ts";
-export { type MatrixServer, serveMatrixUi } from "./serve.ts";
+export { type MatrixServer, serveMatrixUi, type ServeMatrixUiOptions } from "./serve.ts";

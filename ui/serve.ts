@@ -16,10 +16,20 @@ export interface MatrixServer extends AsyncDisposable {
 
 const SUMMARY_PARAMETERS = ["src_ip", "dst_ip", "flows"];
 
+/** Options of `serveMatrixUi`. */
+export interface ServeMatrixUiOptions {
+  /**
+   * More JSON routes served beside the matrix, by path (the scraper's `/api/v1/suspects` and
+   * `/api/v1/traces`): each GET answers what its function returns, as JSON.
+   */
+  json?: Readonly<Record<string, () => unknown>>;
+}
+
 /**
  * Serves the matrix on its own address, for a program without an HTTP API of its own (the
  * scraper): the page and its API, `/api/v1/summaries` with the last interval of `source` (the
- * collector's format, so a scraper can be scraped), and `/status`.
+ * collector's format, so a scraper can be scraped), `/status`, and the `json` routes of
+ * `options`.
  *
  * @example
  * ```ts
@@ -32,17 +42,19 @@ const SUMMARY_PARAMETERS = ["src_ip", "dst_ip", "flows"];
 export async function serveMatrixUi(
   address: { hostname: string; port: number },
   source: MatrixSource,
+  options: ServeMatrixUiOptions = {},
 ): Promise<MatrixServer> {
   const log = getLogger(["llama", "ui"]);
   const ui = createMatrixUi(source);
+  const json = new Map(Object.entries(options.json ?? {}));
   const handle = (request: Request): Response | Promise<Response> => {
     const url = new URL(request.url);
     const known = url.pathname === "/status" || url.pathname === "/api/v1/summaries" ||
-      ui.paths.includes(url.pathname);
+      json.has(url.pathname) || ui.paths.includes(url.pathname);
     if (!known) {
       return Response.json({
         error: `no route ${url.pathname}; routes: ${
-          ["/status", "/api/v1/summaries", ...ui.paths].join(", ")
+          ["/status", "/api/v1/summaries", ...json.keys(), ...ui.paths].join(", ")
         }`,
       }, { status: 404 });
     }
@@ -54,6 +66,8 @@ export async function serveMatrixUi(
     }
     if (url.pathname === "/status") return new Response("ok");
     if (url.pathname === "/api/v1/summaries") return summaries(source, url.searchParams);
+    const answer = json.get(url.pathname);
+    if (answer !== undefined) return Response.json(answer());
     return ui.fetch(request);
   };
   const server = await serveHttp(address, handle, {
