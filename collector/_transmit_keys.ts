@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { DatagramSocket } from "@llama/core";
+import type { DatagramSocket, IcmpErrorSink } from "@llama/core";
 import type { InFlightTable } from "./in_flight.ts";
 
 /** Probes whose transmit time may still be coming: far more than are sent between two reads. */
@@ -49,8 +49,17 @@ export class TransmitKeys {
     this.#unread++;
   }
 
-  /** Takes the transmit times `socket` has queued as the send times of their probes. */
-  read(socket: DatagramSocket): void {
+  /**
+   * Takes the transmit times `socket` has queued as the send times of their probes, and gives
+   * the ICMP errors queued beside them to `errors` (when given, the queue is read every time:
+   * an error can come at any time).
+   */
+  read(socket: DatagramSocket, errors?: IcmpErrorSink): void {
+    if (errors !== undefined && socket.readErrorQueue !== undefined) {
+      const read = socket.readErrorQueue(this.#onTransmitTime, errors);
+      if (this.#unread > 0) this.#unread = read === 0 ? 0 : Math.max(0, this.#unread - read);
+      return;
+    }
     if (this.#unread === 0) return;
     const read = socket.readTransmitTimes?.(this.#onTransmitTime) ?? 0;
     // None queued now: any still to come are read after the next send.

@@ -5,6 +5,9 @@ import { createMatrixUi } from "@llama/ui";
 import { formatInfluxdata } from "./influxdata.ts";
 import type { IntervalHeader, IntervalSummary, IntervalTrend, PathSummary } from "@llama/core";
 import type { PathsJsonOptions } from "./published_interval.ts";
+import { mountTraceRoutes, TRACE_ROUTES, type TracingView } from "./_trace_api.ts";
+
+export type { TracingView } from "./_trace_api.ts";
 
 /** An HTTP handler, testable without a socket through `request()` (Hono's app is one). */
 export interface HttpApi {
@@ -40,6 +43,8 @@ export interface CollectorView {
   latestInterval?(): StreamableInterval | undefined;
   /** How many intervals `history()` keeps at most; the matrix serves up to this many (30 at least). */
   historyIntervals?: number;
+  /** Traces and suspect links for `/api/v1/traces` and `/api/v1/suspects`; absent: tracing is off. */
+  tracing?: TracingView;
 }
 
 /** Options of `createCollectorApi`. */
@@ -79,9 +84,20 @@ export function createCollectorApi(
     history: () => view.history?.() ?? [view.latest()].filter((summary) => summary !== undefined),
     describe: () => view.describe?.() ?? "collector",
   }, { maxIntervals: Math.max(30, view.historyIntervals ?? 30) });
-  const routes = [...API_ROUTES, ...ui.paths];
+  const routes = [...API_ROUTES, ...TRACE_ROUTES, ...ui.paths];
+  mountTraceRoutes(app, view.tracing);
   for (const path of ui.paths) app.get(path, (context) => ui.fetch(context.req.raw));
-  app.get("/status", (context) => context.text("ok"));
+  // "ok", as the original's; a client that asks for JSON also learns whether tracing runs.
+  app.get(
+    "/status",
+    (context) =>
+      (context.req.header("accept") ?? "").includes("application/json")
+        ? context.json({
+          status: "ok",
+          tracing: view.tracing?.status() ?? { available: false, reason: "tracing is off" },
+        })
+        : context.text("ok"),
+  );
   app.get(
     "/influxdata",
     (context) =>

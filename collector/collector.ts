@@ -19,6 +19,10 @@ import type { ResolvedConfig } from "./resolve.ts";
 import { routeSourceAddresses, type SourceAddressLookup } from "./source_address.ts";
 import type { IntervalSummary, IntervalTrend } from "@llama/core";
 import { Summarizer } from "./summarizer.ts";
+import { type PathChange, Tracer } from "./tracer.ts";
+import { ReverseHops } from "./reverse_hops.ts";
+import { TracingState } from "./_tracing_state.ts";
+import { tracingMetrics } from "./_trace_metrics.ts";
 
 /** What a collector needs from the world, replaceable in tests. */
 export interface CollectorDependencies {
@@ -36,6 +40,8 @@ export interface CollectorOptions {
   serveApi?: boolean;
   /** Called with every interval's summary as it is published. */
   onSummary?: (summary: IntervalSummary) => void;
+  /** Called with every path change a trace finds. */
+  onPathChange?: (change: PathChange) => void;
   /** UDP engine: `auto` (native on Linux when FFI is permitted), `native` or `deno`. Default auto. */
   engine?: EngineChoice;
   /**
@@ -104,13 +110,18 @@ export async function startCollector(
   const summarizer = new Summarizer(config.summarization.intervalSeconds, {
     historyIntervals: options.historyIntervals,
   });
+  const hops = new ReverseHops();
+  const tracer = config.tracing.mode === "off"
+    ? undefined
+    : new Tracer(config.tracing, clock, { hops, onPathChange: options.onPathChange });
   const prober = new Prober(summarizer, {
     openSocket: dependencies.openSocket ?? engine!.open,
     clock,
     sourceAddresses: dependencies.sourceAddresses ?? routeSourceAddresses,
-  });
+  }, { tracer, hops });
   await prober.apply(config);
-  const collector = new RunningCollector(config, options, clock, summarizer, prober);
+  const tracing = new TracingState(config.tracing, { prober, tracer, hops });
+  const collector = new RunningCollector(config, options, clock, summarizer, prober, tracing);
   try {
     await collector.listen(options.serveApi !== false);
   } catch (error) {
@@ -118,6 +129,7 @@ export async function startCollector(
     throw error;
   }
   prober.start();
+  tracing.start();
   collector.startPublishing();
   return collector;
 }
@@ -133,6 +145,7 @@ class RunningCollector implements Collector {
   readonly #clock: Clock;
   readonly #summarizer: Summarizer;
   readonly #prober: Prober;
+  readonly #tracing: TracingState;
   readonly #log = getLogger(["llama", "collector"]);
   #server: HttpServer | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -144,7 +157,9 @@ class RunningCollector implements Collector {
     clock: Clock,
     summarizer: Summarizer,
     prober: Prober,
+    tracing: TracingState,
   ) {
+    this.#tracing = tracing;
     this.#config = runningSettings(config);
     this.#scheduledRate = scheduledRate(config);
     this.#options = options;
@@ -158,12 +173,14 @@ class RunningCollector implements Collector {
       latestInterval: () => summarizer.history.latest(),
       metrics: () =>
         collectorMetrics(summarizer.history.latest()?.current(), this.health()) +
+        formatPrometheus(tracingMetrics(tracing)) +
         (this.#server === undefined
           ? ""
           : formatPrometheus(httpServerMetrics([this.#server.stats()]))),
       history: () => this.history(),
       historyIntervals: summarizer.history.keep,
       describe: () => describeCollector(this.#config, this.apiAddress),
+      tracing,
     });
   }
 
@@ -213,6 +230,7 @@ class RunningCollector implements Collector {
     this.#prober.expire();
     const published = await this.#summarizer.finish(start);
     if (this.#closed) return;
+    this.#tracing.tracer?.observeLoss((flow) => published.flowLoss(flow));
     const { sent, lost } = published.totals();
     this.#log.info("Interval {start}: {paths} paths, {sent} probes sent, {lost} lost", {
       start: published.start,
@@ -270,6 +288,7 @@ class RunningCollector implements Collector {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#tracing.close();
     await Promise.all([this.#prober.close(), this.#server?.shutdown()]);
   }
 

@@ -16,6 +16,9 @@ import {
   TagInterner,
   unknownName,
 } from "./_config_fields.ts";
+import { DEFAULT_TRACING, parseTracing, type TracingConfig } from "./_tracing_config.ts";
+
+export type { TracingConfig } from "./_tracing_config.ts";
 
 /** A port definition: what each socket of a port group binds and how its probes behave. */
 export interface PortConfig {
@@ -91,6 +94,8 @@ export interface CollectorConfig {
   tests: TestConfig[];
   /** Target lists by name. */
   targets: Record<string, TargetConfig[]>;
+  /** Hop-by-hop tracing of the flows (a llama extension). */
+  tracing: TracingConfig;
 }
 
 /** Options for reading a config. */
@@ -110,6 +115,7 @@ const FULL_KEYS = [
   "tests",
   "targets",
   "source_tags",
+  "tracing",
 ] as const;
 
 /**
@@ -143,6 +149,7 @@ export function defaultCollectorConfig(dstPort = 8100): CollectorConfig {
         location: { path: "targets.default[0]" },
       }],
     },
+    tracing: { ...DEFAULT_TRACING },
   };
 }
 
@@ -257,6 +264,8 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
       }
     }
   }
+
+  config.tracing = parseTracing(fields.get("tracing"));
 
   const sourceTags = fields.get("source_tags");
   if (sourceTags !== undefined) config.sourceTags = readTags(sourceTags);

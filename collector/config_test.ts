@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { ConfigError } from "@llama/core";
 import { type CollectorConfig, defaultCollectorConfig, parseCollectorConfig } from "./config.ts";
 import { loadCollectorConfig, type LoadConfigOptions } from "./load.ts";
+import { DEFAULT_TRACING } from "./_tracing_config.ts";
 import type { ResolvedConfig, ResolvedTarget } from "./resolve.ts";
 
 const root = resolve(import.meta.dirname!, "..");
@@ -398,6 +399,7 @@ Deno.test("the default config is the original's built-in one", async () => {
         location: { path: "targets.default[0]" },
       }],
     },
+    tracing: { ...DEFAULT_TRACING },
   };
   assert.deepEqual(defaultCollectorConfig(), expected);
   const loaded = await loadCollectorConfig(undefined, { dstPort: 9100, lookup: fakeLookup() });

@@ -8,7 +8,10 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import {
   DatagramBatch,
   type DatagramSocket,
+  type IcmpErrorReport,
+  type PeerAddress,
   ProbeReader,
+  ProbeWriter,
   reflectionDwellNs,
   ReflectionFlag,
   reflectionFlags,
@@ -18,10 +21,12 @@ import {
   SocketError,
   type WallNanos,
 } from "@llama/core";
-import { InFlightTable } from "./in_flight.ts";
+import { ID_MASK, InFlightTable } from "./in_flight.ts";
 import type { IntervalBook } from "./interval_book.ts";
 import { ProbeBatches } from "./_probe_batches.ts";
 import { TransmitKeys } from "./_transmit_keys.ts";
+import type { TraceReceiver } from "./tracer.ts";
+import type { ReverseHops } from "./reverse_hops.ts";
 
 /** How one socket's probes look and behave. */
 export interface ProbeSocketSettings {
@@ -33,6 +38,16 @@ export interface ProbeSocketSettings {
   instanceTag: number;
   /** Tells when the prober drains the socket on its turns (see `drain`). */
   pace?: ReceivePace;
+  /** Where trace probes' answers go and replies' TTLs are counted; absent: no tracing. */
+  tracing?: ProbeSocketTracing;
+}
+
+/** What a probe socket hands on for tracing. */
+export interface ProbeSocketTracing {
+  /** Takes the answers to trace probes (replies and ICMP errors). */
+  receiver: TraceReceiver | undefined;
+  /** Counts each reply's TTL, by flow. */
+  hops: ReverseHops;
 }
 
 /** Whether the prober is turning often enough to read every socket on its turns. */
@@ -66,6 +81,8 @@ export interface ProbeSocketCounters {
   kernelSendTimes: number;
   /** Kernel transmit times refused as implausible for the probe their key pointed to. */
   sendTimeMismatches: number;
+  /** ICMP errors about this socket's regular probes (a target's port unreachable, say). */
+  icmpErrors: number;
 }
 
 /** Counters of a socket that has done nothing yet. */
@@ -80,6 +97,7 @@ export function zeroSocketCounters(): ProbeSocketCounters {
     unsent: 0,
     kernelSendTimes: 0,
     sendTimeMismatches: 0,
+    icmpErrors: 0,
   };
 }
 
@@ -101,6 +119,11 @@ export class ProbeSocket {
   readonly #transmitKeys: TransmitKeys;
   readonly #book: IntervalBook;
   readonly #reader = new ProbeReader();
+  readonly #wall: WallNanos;
+  /** One slot for trace probes, made at the first. */
+  #trace: { batch: DatagramBatch; writer: ProbeWriter } | undefined;
+  /** Reads the ICMP errors of the error queue, when tracing. */
+  readonly #onIcmpError: ((report: IcmpErrorReport) => void) | undefined;
   /** Lines about this socket carry its address. */
   readonly #log: Logger;
   readonly receiving: Promise<void>;
@@ -120,7 +143,11 @@ export class ProbeSocket {
     this.settings = settings;
     this.#book = book;
     this.#batches = new ProbeBatches(settings.tos, wall);
+    this.#wall = wall;
     this.#transmitKeys = new TransmitKeys(this.table, this.counters);
+    if (settings.tracing !== undefined && socket.readErrorQueue !== undefined) {
+      this.#onIcmpError = (report) => this.#icmpError(report);
+    }
     this.receiving = this.#receive();
   }
 
@@ -217,7 +244,76 @@ export class ProbeSocket {
 
   /** Takes the kernel's transmit times queued so far as the send times of their probes. */
   readTransmitTimes(): void {
-    if (!this.#closed) this.#transmitKeys.read(this.socket);
+    if (!this.#closed) this.#transmitKeys.read(this.socket, this.#onIcmpError);
+  }
+
+  /**
+   * Sends one trace probe to `target` with IP TTL (hop limit) `ttl`, its signature carrying `id`
+   * (at or above 2^30: never a regular probe's) and `nonce`. Returns its send time, or NaN when it
+   * was not sent (a socket that cannot set a TTL, or a failed send).
+   */
+  sendTrace(target: PeerAddress, ttl: number, id: number, nonce: number): number {
+    if (this.#closed || this.socket.sendNow === undefined) return NaN;
+    const trace = this.#trace ??= this.#traceSlot();
+    const { batch, writer } = trace;
+    const view = batch.view;
+    const signature = writer.signatureOffset;
+    view.setUint32(signature, id, true);
+    view.setUint32(signature + 4, nonce, true);
+    view.setUint16(signature + 8, this.settings.instanceTag, true);
+    const now = this.socket.now();
+    this.#wall.convert(now);
+    writer.stamp(batch.slots[0], view, this.#wall.high, this.#wall.low, 0);
+    batch.lengths[0] = writer.bytes.length;
+    batch.addresses[0] = target;
+    batch.ttl[0] = ttl;
+    try {
+      return this.socket.sendNow(batch, 1) === 1 ? batch.sentAt[0] : NaN;
+    } catch (error) {
+      this.#sendFailed(error);
+      return NaN;
+    }
+  }
+
+  #traceSlot(): { batch: DatagramBatch; writer: ProbeWriter } {
+    const writer = new ProbeWriter({ tos: this.settings.tos });
+    const batch = new DatagramBatch(1, writer.bytes.length);
+    batch.slots[0].set(writer.bytes);
+    return { batch, writer };
+  }
+
+  /**
+   * An ICMP error from the error queue: one about a trace probe goes to the tracer. A router
+   * quotes only the start of a probe (576 bytes of the whole packet at most for ICMP, often
+   * less), never all of its padding: the signature is read where this socket's probes carry it.
+   */
+  #icmpError(report: IcmpErrorReport): void {
+    const { writer } = this.#trace ??= this.#traceSlot();
+    const signature = writer.signatureOffset;
+    const bytes = report.payload;
+    if (report.payloadLength < signature + SIGNATURE_BYTES) {
+      this.counters.icmpErrors++;
+      return;
+    }
+    for (let index = 0; index < signature; index++) {
+      if (bytes[index] !== writer.bytes[index]) {
+        this.counters.icmpErrors++;
+        return;
+      }
+    }
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const id = view.getUint32(signature, true);
+    if (view.getUint16(signature + 8, true) !== this.settings.instanceTag || id <= ID_MASK) {
+      this.counters.icmpErrors++;
+      return;
+    }
+    this.settings.tracing?.receiver?.icmpError(
+      id,
+      view.getUint32(signature + 4, true),
+      report.timeExceeded ? "time-exceeded" : "unreachable",
+      report.offender,
+      report.receivedAt,
+    );
   }
 
   /** Stops receiving and closes the socket. */
@@ -317,8 +413,18 @@ export class ProbeSocket {
           if (!(dwellMs >= 0 && dwellMs < this.settings.timeoutMs)) dwellMs = -1;
         }
       }
+      const id = view.getUint32(signature, true);
+      if (id > ID_MASK) {
+        // A trace probe's: the tracer's, never the flow's statistics.
+        this.settings.tracing?.receiver?.reply(
+          id,
+          view.getUint32(signature + 4, true),
+          batch.receivedAt[index],
+        );
+        continue;
+      }
       const result = this.table.match(
-        view.getUint32(signature, true),
+        id,
         view.getUint32(signature + 4, true),
         batch.receivedAt[index],
         dwellMs,
@@ -326,6 +432,8 @@ export class ProbeSocket {
       );
       if (result === "answered") {
         this.counters.answered++;
+        const ttl = batch.ttl[index];
+        if (ttl > 0) this.settings.tracing?.hops.observe(this.table.lastFlow, ttl);
         if (tosAtReflector >= 0 || batch.tos[index] >= 0) {
           this.#book.observeTos(
             this.table.lastFlow,

@@ -10,6 +10,7 @@ import type { Clock } from "@llama/core";
 import {
   ProbeSocket,
   type ProbeSocketCounters,
+  type ProbeSocketTracing,
   type ReceivePace,
   zeroSocketCounters,
 } from "./probe_socket.ts";
@@ -42,6 +43,7 @@ export class ProbeSockets {
   readonly #clock: Clock;
   readonly #wall: WallNanos;
   readonly #pace: ReceivePace;
+  readonly #tracing: ProbeSocketTracing | undefined;
   readonly #instanceTag = crypto.getRandomValues(new Uint16Array(1))[0];
   readonly #log = getLogger(["llama", "collector"]);
   #warnedTos = false;
@@ -51,8 +53,17 @@ export class ProbeSockets {
    */
   #drainBatch: DatagramBatch | undefined;
 
-  /** Sockets that count their probes' outcomes in `book`, reading answers at `pace`. */
-  constructor(book: IntervalBook, clock: Clock, pace: ReceivePace) {
+  /**
+   * Sockets that count their probes' outcomes in `book`, reading answers at `pace`; with
+   * `tracing`, they read each reply's TTL and the ICMP errors trace probes bring back.
+   */
+  constructor(
+    book: IntervalBook,
+    clock: Clock,
+    pace: ReceivePace,
+    tracing?: ProbeSocketTracing,
+  ) {
+    this.#tracing = tracing;
     this.#book = book;
     this.#clock = clock;
     this.#wall = new WallNanos(clock);
@@ -95,6 +106,8 @@ export class ProbeSockets {
           port: spec.port,
           tos: spec.tos,
           transmitTimestamps: true,
+          receiveTtl: this.#tracing !== undefined,
+          receiveIcmpErrors: this.#tracing?.receiver !== undefined,
         });
         if (socket.engine !== "native" && spec.tos !== 0 && !this.#warnedTos) {
           this.#warnedTos = true;
@@ -109,6 +122,7 @@ export class ProbeSockets {
           timeoutMs: spec.timeoutMs,
           instanceTag: this.#instanceTag,
           pace: this.#pace,
+          tracing: this.#tracing,
         };
         opened.set(key, new ProbeSocket(socket, settings, this.#book, this.#wall));
       }

@@ -13,6 +13,16 @@ import type { FlowRegistry } from "./flow_registry.ts";
 import type { IntervalBook } from "./interval_book.ts";
 import { FlowSlots } from "./flow_slots.ts";
 import { ProbeSockets, type SocketSpec } from "./probe_sockets.ts";
+import type { TraceableFlow, Tracer } from "./tracer.ts";
+import type { ReverseHops } from "./reverse_hops.ts";
+
+/** The tracer the prober hands its flows to, and where replies' TTLs are counted. */
+export interface ProberTracing {
+  /** Traces the flows of sockets that can; absent: tracing is off. */
+  tracer: Tracer | undefined;
+  /** Counts each reply's TTL, by flow. */
+  hops: ReverseHops;
+}
 
 /** What the prober needs from the world. */
 export interface ProberDependencies {
@@ -108,6 +118,7 @@ export class Prober {
   readonly #slots: FlowSlots;
   readonly #sockets: ProbeSockets;
   readonly #pace = new Pace();
+  readonly #tracer: Tracer | undefined;
   #tests: ScheduledTest[] = [];
   readonly #log = getLogger(["llama", "collector"]);
   #skipped = 0;
@@ -118,17 +129,32 @@ export class Prober {
 
   /**
    * Creates a prober that registers the flows it probes in `pipeline.flows` and counts their
-   * outcomes in `pipeline.book` (a `Summarizer` has both).
+   * outcomes in `pipeline.book` (a `Summarizer` has both); with `tracing`, its flows are traced.
    */
   constructor(
     pipeline: { readonly flows: FlowRegistry; readonly book: IntervalBook },
     dependencies: ProberDependencies,
+    tracing?: ProberTracing,
   ) {
     this.#flows = pipeline.flows;
     this.#book = pipeline.book;
     this.#dependencies = dependencies;
     this.#slots = new FlowSlots(pipeline.flows);
-    this.#sockets = new ProbeSockets(pipeline.book, dependencies.clock, this.#pace);
+    this.#tracer = tracing?.tracer;
+    this.#sockets = new ProbeSockets(
+      pipeline.book,
+      dependencies.clock,
+      this.#pace,
+      tracing === undefined
+        ? undefined
+        : { receiver: tracing.tracer?.receiver, hops: tracing.hops },
+    );
+  }
+
+  /** Whether every socket can trace (the native engine): false before the first `apply`. */
+  get traceable(): boolean {
+    const list = this.#sockets.list;
+    return list.length > 0 && list.every((socket) => socket.socket.traceable === true);
   }
 
   /** The longest timeout of any socket still open: how long after a boundary an interval settles. */
@@ -173,30 +199,46 @@ export class Prober {
     };
     const now = clock.monotonic();
     const flowOf = this.#slots.load();
+    const traceable: TraceableFlow[] = [];
     const tests = plans.map(({ test, keys }): ScheduledTest => {
       const testSockets = keys.map((key) => sockets.get(key)!);
       const targets = config.targets[test.targets];
+      const addresses = targets.map((target) => new PeerAddress(target.ip, target.port));
       const flows = new Uint32Array(targets.length * keys.length);
       targets.forEach((target, index) => {
         keys.forEach((key, socketIndex) => {
           const socket = testSockets[socketIndex];
           const bound = socket.localAddress.hostname;
           const wildcard = bound === "0.0.0.0" || bound === "::";
-          flows[index * keys.length + socketIndex] = flowOf({
+          const srcIp = wildcard ? sources.get(target.ip) ?? bound : bound;
+          const flow = flowOf({
             socketKey: key,
-            srcIp: wildcard ? sources.get(target.ip) ?? bound : bound,
+            srcIp,
             srcPort: socket.localAddress.port,
             dstIp: target.ip,
             dstPort: target.port,
             tags: target.tags,
             tos: socket.settings.tos,
           });
+          flows[index * keys.length + socketIndex] = flow;
+          if (this.#tracer !== undefined && socket.socket.traceable === true) {
+            traceable.push({
+              flow,
+              socket,
+              address: addresses[index],
+              source: srcIp,
+              srcPort: socket.localAddress.port,
+              target: target.ip,
+              dstPort: target.port,
+              tos: socket.settings.tos,
+            });
+          }
         });
       });
       const perCycle = testSockets.length * targets.length;
       return {
         sockets: testSockets,
-        addresses: targets.map((target) => new PeerAddress(target.ip, target.port)),
+        addresses,
         ...compactFlows(flows),
         perCycle,
         spacingMs: 1000 / (config.rateLimits[test.rateLimit].cps * perCycle),
@@ -207,6 +249,7 @@ export class Prober {
     this.#slots.doneLoading();
     this.#sockets.use(sockets);
     this.#tests = tests;
+    this.#tracer?.setFlows(traceable);
     this.#log.info("Probing {targets} targets from {sockets} sockets ({rate} probes/s)", {
       targets: destinations.size,
       sockets: sockets.size,

@@ -112,6 +112,18 @@ export class PublishedInterval implements IntervalTrend {
     return { sent, lost };
   }
 
+  /**
+   * Flow `flow`'s loss in this interval, 0–100; NaN when it sent nothing or only the trend is
+   * kept.
+   */
+  flowLoss(flow: number): number {
+    const columns = this.#columns;
+    if (columns === undefined || flow >= columns.counts.capacity) return NaN;
+    const { counts } = columns.counts;
+    const sent = counts[flow * COUNTS + COMMON.sent];
+    return sent === 0 ? NaN : (100 * counts[flow * COUNTS + COMMON.lost]) / sent;
+  }
+
   /** The paths, made now unless a reader still holds the ones made before. */
   get paths(): readonly PathTrend[] {
     const columns = this.#columns;

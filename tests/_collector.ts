@@ -64,6 +64,8 @@ export function collectorYaml(options: {
   timeout?: number;
   bind?: string;
   api?: string;
+  /** The `tracing` section, as YAML flow map text (`{budget: 500}`). */
+  tracing?: string;
 }): string {
   const targets = options.targets.map(([ip, port, tags]) =>
     `    - ip: "${ip}"\n      port: ${port}\n      tags: ${JSON.stringify(tags)}`
@@ -76,7 +78,7 @@ ports: {p: {ip: "${options.bind ?? "0.0.0.0"}", port: 0, tos: ${options.tos ?? 0
 port_groups: {g: [{port: p, count: ${options.sockets ?? 4}}]}
 rate_limits: {r: {cps: ${options.cps ?? 20}}}
 tests: [{targets: t, port_group: g, rate_limit: r}]
-targets:
+${options.tracing === undefined ? "" : `tracing: ${options.tracing}\n`}targets:
   t:
 ${targets}
 `;
