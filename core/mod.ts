@@ -141,3 +141,14 @@ export type {
   TraceReason,
   TracesResponse,
 } from "./trace.ts";
+export {
+  firstDifference,
+  linkKey,
+  lossOnset,
+  type LossOnsetOptions,
+  samePath,
+  type TraceLink,
+  traceLinks,
+} from "./trace_path.ts";
+export { rankSuspects, type RankSuspectsOptions } from "./suspects.ts";
+export { parseTracesResponse } from "./trace_json.ts";
