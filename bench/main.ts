@@ -31,6 +31,7 @@ const BENCHMARKS: Record<string, () => Promise<{ default: Benchmark }>> = {
   collector: () => import("./collector_bench.ts"),
   reflector: () => import("./reflector_bench.ts"),
   scraper: () => import("./scraper_bench.ts"),
+  trace: () => import("./trace_bench.ts"),
 };
 
 const REPOSITORY_ROOT = fileURLToPath(new URL("../", import.meta.url));

@@ -9,7 +9,7 @@ import { sendDatagrams } from "./_datagram_sender.ts";
 import { type RunningProgram, startProgram } from "./_process.ts";
 import { assertRequirement, requirement } from "./_requirements.ts";
 
-const needs = requirement({ root: true, commands: ["ip", "nft", "sysctl"] });
+const needs = requirement({ root: true, commands: ["ip", "nft", "sysctl", "bridge"] });
 const REFLECTOR_PORT = 8100;
 // Probes to 33434 + k leave C with TTL k + 1 (C's reference rules set it).
 const TRACE_PORT = 33434;
