@@ -31,7 +31,8 @@ const BENCHMARKS: Record<string, () => Promise<{ default: Benchmark }>> = {
   collector: () => import("./collector_bench.ts"),
   reflector: () => import("./reflector_bench.ts"),
   scraper: () => import("./scraper_bench.ts"),
-  tracing: () => import("./tracing_bench.ts"),
+  trace_accuracy: () => import("./trace_accuracy_bench.ts"),
+  trace_cost: () => import("./trace_cost_bench.ts"),
 };
 
 const REPOSITORY_ROOT = fileURLToPath(new URL("../", import.meta.url));

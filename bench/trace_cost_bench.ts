@@ -121,7 +121,7 @@ async function measure(
 
 const benchmark: Benchmark = {
   description: "What tracing costs a collector at 10,000 flows (CPU, memory, probes/s)",
-  usage: "deno task bench tracing [--quick [--record]]\n\n" +
+  usage: "deno task bench trace_cost [--quick [--record]]\n\n" +
     "Runs refl_c on loopback and a native collector with 10,000 flows three times: tracing\n" +
     "off, at the default budget and at 1000 probes/s. Needs cc and make (LLAMA_TOOLS_DIR).",
   async run(context) {
