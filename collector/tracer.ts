@@ -24,8 +24,10 @@ export const TRACE_ID_BASE = 2 ** 30;
 const TICK_MS = 20;
 /** A lossy flow is traced again while it stays lossy, at most this often. */
 const LOSS_RETRACE_MS = 60_000;
-/** Refresh candidates are looked for at most this often (a scan of every flow). */
+/** Refresh candidates are looked for at most this often (a scan of every flow)… */
 const REFRESH_SCAN_MS = 1000;
+/** …and at least four times a refresh, so a short one is kept to within a quarter. */
+const SCANS_PER_REFRESH = 4;
 
 /** What the tracer needs of a probing socket. */
 export interface TraceSocket {
@@ -331,9 +333,12 @@ export class Tracer {
 
   /** Queues, oldest first, the flows whose latest trace is `refresh` old. */
   #queueRefreshes(now: number): void {
-    if (now - this.#lastRefreshScan < REFRESH_SCAN_MS) return;
+    const refreshMs = this.#settings.refreshSeconds * 1000;
+    if (now - this.#lastRefreshScan < Math.min(REFRESH_SCAN_MS, refreshMs / SCANS_PER_REFRESH)) {
+      return;
+    }
     this.#lastRefreshScan = now;
-    const due = now - this.#settings.refreshSeconds * 1000;
+    const due = now - refreshMs;
     const stale: FlowState[] = [];
     for (const state of this.#states.values()) {
       if (state.running === undefined && state.queued === undefined && state.tracedAt <= due) {
