@@ -1,5 +1,6 @@
 // A private network namespace joined to the root namespace by a veth pair, for tests that need
 // a real network path they can degrade (nftables rules inside the namespace). Needs root, ip, nft.
+import { deleteNamespace, deleteStaleNamespaces, runCommand } from "./_commands.ts";
 
 /** Options of `createTestNetwork`. */
 export interface TestNetworkOptions {
@@ -45,49 +46,9 @@ const TABLE = ["inet", "llama_test"];
 const SLOTS = 16384;
 const ULA_PREFIX = "fd6c:6c61:6d61"; // not fd00::/64, which eth0 of our CI hosts already uses
 
-/** Runs `ip`/`nft`; throws an Error with the command line and its stderr when it fails. */
-async function run(command: string[]): Promise<string> {
-  const line = command.join(" ");
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command(command[0], { args: command.slice(1), stdin: "null" }).output();
-  } catch (error) {
-    throw new Error(`Cannot run "${line}": ${(error as Error).message}`, { cause: error });
-  }
-  const decoder = new TextDecoder();
-  if (output.code !== 0) {
-    const stderr = decoder.decode(output.stderr).trim();
-    throw new Error(`"${line}" failed with exit code ${output.code}: ${stderr}`);
-  }
-  return decoder.decode(output.stdout);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function deleteNamespace(name: string): Promise<void> {
-  try {
-    await run(["ip", "netns", "delete", name]);
-  } catch (error) {
-    // Another process may be cleaning up the same stale namespace.
-    if (!/does not exist|No such file/.test((error as Error).message)) throw error;
-  }
-}
-
+const run = (command: string[]) => runCommand(command);
 /** Deletes `llama-test-<pid>-*` namespaces whose process has died, with their veth pairs. */
-async function deleteStaleNamespaces(): Promise<void> {
-  const listing = await run(["ip", "netns", "list"]);
-  for (const line of listing.split("\n")) {
-    const match = /^(llama-test-(\d+)-\d+)\b/.exec(line);
-    if (match !== null && !isAlive(Number(match[2]))) await deleteNamespace(match[1]);
-  }
-}
+const deleteStale = () => deleteStaleNamespaces(/^(llama-test-(\d+)-\d+)\b/);
 
 function ipv4(slot: number, host: number): string {
   const value = (10 << 24 | 213 << 16) + slot * 4 + host;
@@ -145,7 +106,7 @@ async function claimSlot(): Promise<{ slot: number; name: string }> {
  * ```
  */
 export async function createTestNetwork(options: TestNetworkOptions = {}): Promise<TestNetwork> {
-  await deleteStaleNamespaces();
+  await deleteStale();
   const { slot, name } = await claimSlot();
   const hostLink = `lt${slot}h`;
   const remoteLink = `lt${slot}r`;

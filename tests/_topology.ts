@@ -1,6 +1,7 @@
 // A multi-router network of namespaces for path-tracing tests, with loss and route faults
 // injected per directed link by nftables and `ip route`. Its plan (addresses, routes, links)
 // is tests/_topology_layout.ts. Needs root, ip, nft and sysctl.
+import { deleteNamespace, deleteStaleNamespaces, runCommand } from "./_commands.ts";
 import { createTestNetwork, type TestNetwork } from "./_netns.ts";
 import {
   ADDRESSES,
@@ -87,61 +88,9 @@ export interface Topology extends AsyncDisposable {
 const PREFIX = "llama-topo-";
 const TABLE = ["ip", "llama_topology"];
 
-/** Runs a command; throws an Error with its command line and stderr when it fails. */
-async function run(command: string[], input?: string): Promise<string> {
-  const line = command.join(" ");
-  let output: Deno.CommandOutput;
-  try {
-    const child = new Deno.Command(command[0], {
-      args: command.slice(1),
-      stdin: input === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    if (input !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(input));
-      await writer.close();
-    }
-    output = await child.output();
-  } catch (error) {
-    throw new Error(`Cannot run "${line}": ${(error as Error).message}`, { cause: error });
-  }
-  const decoder = new TextDecoder();
-  if (output.code !== 0) {
-    const stderr = decoder.decode(output.stderr).trim();
-    const shown = input === undefined ? line : `${line} <<${JSON.stringify(input)}`;
-    throw new Error(`"${shown}" failed with exit code ${output.code}: ${stderr}`);
-  }
-  return decoder.decode(output.stdout);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function deleteNamespace(name: string): Promise<void> {
-  try {
-    await run(["ip", "netns", "delete", name]);
-  } catch (error) {
-    // Another process may be cleaning up the same stale namespace.
-    if (!/does not exist|No such file/.test((error as Error).message)) throw error;
-  }
-}
-
+const run = (command: string[], input?: string) => runCommand(command, { input });
 /** Deletes `llama-topo-<pid>-*` namespaces whose process has died. */
-async function deleteStaleNamespaces(): Promise<void> {
-  const listing = await run(["ip", "netns", "list"]);
-  for (const line of listing.split("\n")) {
-    const match = /^(llama-topo-(\d+)-\S+)/.exec(line);
-    if (match !== null && !isAlive(Number(match[2]))) await deleteNamespace(match[1]);
-  }
-}
+const deleteStale = () => deleteStaleNamespaces(/^(llama-topo-(\d+)-\S+)/);
 
 /** A link's name as nftables identifiers allow: `r1>r2a` → `r1_r2a`. */
 const ident = (link: LinkName) => link.replace(">", "_");
@@ -290,7 +239,7 @@ async function waitForCarrier(names: Record<NamespaceNode, string>): Promise<voi
  * ```
  */
 export async function createTopology(options: TopologyOptions = {}): Promise<Topology> {
-  await deleteStaleNamespaces();
+  await deleteStale();
   const management = await createTestNetwork();
   const names = namespaceNames(management);
   const created: string[] = [];

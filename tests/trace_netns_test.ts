@@ -4,24 +4,13 @@
 // unreachable from the target). IPv4 and IPv6, checked against ping where it is installed.
 import assert from "node:assert/strict";
 import { assertRequirement, requirement } from "./_requirements.ts";
+import { runCommand } from "./_commands.ts";
 
 const needs = requirement({ root: true, commands: ["ip"] });
 const decoder = new TextDecoder();
 
-/** Runs a command; throws with its stderr when it fails. Returns its stdout. */
-async function run(command: string[]): Promise<string> {
-  const output = await new Deno.Command(command[0], {
-    args: command.slice(1),
-    stdin: "null",
-    cwd: new URL("../", import.meta.url),
-  }).output();
-  if (output.code !== 0) {
-    throw new Error(
-      `"${command.join(" ")}" failed (${output.code}): ${decoder.decode(output.stderr).trim()}`,
-    );
-  }
-  return decoder.decode(output.stdout);
-}
+/** Runs a command from the repository root; throws with its stderr when it fails. */
+const run = (command: string[]) => runCommand(command, { cwd: new URL("../", import.meta.url) });
 
 /** client (10.77.1.2, fd77:1::2) — router (.1 / .1) — target (10.77.2.2, fd77:2::2). */
 const CLIENT = { v4: "10.77.1.2", v6: "fd77:1::2" };
