@@ -66,6 +66,7 @@ export class OutputHost {
   /** Set by every change to the queue, so the writer never sleeps through one. */
   #signaled = false;
   readonly #stop = new AbortController();
+  #closing: Promise<void> | undefined;
   readonly #loop: Promise<void>;
   /** Counters, kept up to date. */
   readonly counters: OutputHostCounters = {
@@ -163,6 +164,13 @@ export class OutputHost {
 
   /** Stops writing, keeps what waits in memory on disk (when there is a spool), and disposes the output. */
   async close(): Promise<void> {
+    // Once only: a second close would dispose the spool twice.
+    if (this.#closing !== undefined) return this.#closing;
+    this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#stop.abort();
     this.#notify();
     await this.#loop;

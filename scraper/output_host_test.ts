@@ -45,20 +45,24 @@ function flakyOutput() {
 
 Deno.test("output host writes everything in order after an outage, through memory and disk", async () => {
   const directory = await Deno.makeTempDir();
+  let host: OutputHost | undefined;
   try {
     const { output, stored, state } = flakyOutput();
-    const host = new OutputHost("flaky", output, settings, await Spool.open(directory), log);
+    host = new OutputHost("flaky", output, settings, await Spool.open(directory), log);
     for (let batch = 0; batch < 10; batch++) host.enqueue(points(batch * 5, 5));
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.ok(host.counters.spooled > 0, "past memory_points, points went to disk");
     assert.equal(host.counters.queued, 50);
     state.down = false;
-    assert.ok(await host.drained(5000));
+    // Generous: on a loaded machine the retries' backoff alone takes seconds.
+    assert.ok(await host.drained(30_000), "drained");
     await host.close();
     assert.deepEqual(stored, Array.from({ length: 50 }, (_, index) => index));
     assert.equal(host.counters.written, 50);
     assert.ok(host.counters.failures > 0);
   } finally {
+    // A failed assertion leaves the host writing to its spool: stop it before removing it.
+    await host?.close();
     await Deno.remove(directory, { recursive: true });
   }
 });
