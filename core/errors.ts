@@ -30,7 +30,8 @@ export class UsageError extends Error {
 }
 
 /**
- * A configuration that cannot be used. `where` names the file, line and column, and `path`
+ * A configuration that cannot be used. The message starts with the file, line and column (each
+ * when known: `keys.txt:3: …`), and `path`
  * the place inside it, such as `tests[0].rate_limit`.
  *
  * @example
@@ -72,7 +73,9 @@ export class ConfigError extends Error {
         ? undefined
         : options.line === undefined
         ? options.file
-        : `${options.file}:${options.line}:${options.column ?? 1}`,
+        : options.column === undefined
+        ? `${options.file}:${options.line}`
+        : `${options.file}:${options.line}:${options.column}`,
       options.path,
     ].filter((part) => part !== undefined && part !== "").join(": ");
     super(location === "" ? detail : `${location}: ${detail}`, { cause: options.cause });
