@@ -30,8 +30,7 @@ export class UsageError extends Error {
 }
 
 /**
- * A configuration that cannot be used. The message starts with the file, line and column (each
- * when known: `keys.txt:3: …`), and `path`
+ * A configuration that cannot be used. `where` names the file, line and column, and `path`
  * the place inside it, such as `tests[0].rate_limit`.
  *
  * @example
@@ -73,9 +72,7 @@ export class ConfigError extends Error {
         ? undefined
         : options.line === undefined
         ? options.file
-        : options.column === undefined
-        ? `${options.file}:${options.line}`
-        : `${options.file}:${options.line}:${options.column}`,
+        : `${options.file}:${options.line}:${options.column ?? 1}`,
       options.path,
     ].filter((part) => part !== undefined && part !== "").join(": ");
     super(location === "" ? detail : `${location}: ${detail}`, { cause: options.cause });

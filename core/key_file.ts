@@ -37,7 +37,8 @@ const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 const HEX_PATTERN = /^[0-9a-fA-F]*$/;
 
 /**
- * Parses a key file. Errors are `ConfigError`s naming the file and line: a line that is not
+ * Parses a key file. Errors are `ConfigError`s naming the file, line and column
+ * (`keys.txt:3:5: …`): a line that is not
  * `ID HEX_SECRET`, an id used twice, a secret that is not hex, has an odd number of digits, or is
  * shorter than 16 bytes; a file without keys.
  *
@@ -54,10 +55,14 @@ export function parseKeyFile(text: string, file = "key file"): Keyring {
   const byId = new Map<string, SharedKey>();
   const lines = text.split("\n");
   for (let index = 0; index < lines.length; index++) {
-    const line = lines[index].replace(/#.*$/, "").trim();
-    if (line === "") continue;
-    const where = { file, line: index + 1 };
-    const fields = line.split(/\s+/);
+    const line = lines[index].replace(/#.*$/, "").trimEnd();
+    if (line.trim() === "") continue;
+    const fields = line.trim().split(/\s+/);
+    // The column of the field at fault (the first one when the line's shape is wrong).
+    const idColumn = line.length - line.trimStart().length + 1;
+    const secretColumn = line.lastIndexOf(fields[fields.length - 1]) + 1;
+    const where = { file, line: index + 1, column: idColumn };
+    const atSecret = { file, line: index + 1, column: secretColumn };
     if (fields.length !== 2) {
       throw new ConfigError(
         `expected "ID HEX_SECRET", got ${fields.length} field${fields.length === 1 ? "" : "s"}`,
@@ -73,19 +78,19 @@ export function parseKeyFile(text: string, file = "key file"): Keyring {
     }
     if (byId.has(id)) throw new ConfigError(`key id "${id}" is used twice`, where);
     if (!HEX_PATTERN.test(hex)) {
-      throw new ConfigError(`the secret of key "${id}" is not hexadecimal`, where);
+      throw new ConfigError(`the secret of key "${id}" is not hexadecimal`, atSecret);
     }
     if (hex.length % 2 !== 0) {
       throw new ConfigError(
         `the secret of key "${id}" has an odd number of hex digits (${hex.length})`,
-        where,
+        atSecret,
       );
     }
     if (hex.length / 2 < MIN_SECRET_BYTES) {
       throw new ConfigError(
         `the secret of key "${id}" is ${hex.length / 2} bytes; at least ${MIN_SECRET_BYTES} ` +
           `(${MIN_SECRET_BYTES * 2} hex digits) are needed`,
-        where,
+        atSecret,
       );
     }
     const secret = new Uint8Array(hex.length / 2);

@@ -27,18 +27,18 @@ Deno.test("a key file gives its keys in order, the first signing, skipping comme
   assert.deepEqual(keyring.keys.map((key) => key.id), ["r1", "r2"]);
 });
 
-Deno.test("key file errors name the file and line", () => {
+Deno.test("key file errors name the file, line and column of the field at fault", () => {
   const cases: [string, RegExp][] = [
-    [`# a\n\nlab\n`, /^keys\.txt:3: expected "ID HEX_SECRET", got 1 field$/],
-    [`a ${SECRET} extra\n`, /^keys\.txt:1: expected "ID HEX_SECRET", got 3 fields$/],
-    [`a ${SECRET}\nb ${SECRET}\na ${SECRET}\n`, /^keys\.txt:3: key id "a" is used twice$/],
-    [`a ${SECRET}0\n`, /^keys\.txt:1: .*odd number of hex digits \(33\)$/],
+    [`# a\n\n  lab\n`, /^keys\.txt:3:3: expected "ID HEX_SECRET", got 1 field$/],
+    [`a ${SECRET} extra\n`, /^keys\.txt:1:1: expected "ID HEX_SECRET", got 3 fields$/],
+    [`a ${SECRET}\nb ${SECRET}\na ${SECRET}\n`, /^keys\.txt:3:1: key id "a" is used twice$/],
+    [`a ${SECRET}0\n`, /^keys\.txt:1:3: .*odd number of hex digits \(33\)$/],
     [
       `a ${SECRET.replace("0a", "zz")}\n`,
-      /^keys\.txt:1: the secret of key "a" is not hexadecimal$/,
+      /^keys\.txt:1:3: the secret of key "a" is not hexadecimal$/,
     ],
-    [`a 00010203\n`, /^keys\.txt:1: the secret of key "a" is 4 bytes; at least 16/],
-    [`a/b ${SECRET}\n`, /^keys\.txt:1: key id "a\/b" must be/],
+    [`a   00010203\n`, /^keys\.txt:1:5: the secret of key "a" is 4 bytes; at least 16/],
+    [`a/b ${SECRET}\n`, /^keys\.txt:1:1: key id "a\/b" must be/],
     [`# nothing\n`, /^keys\.txt: no keys/],
   ];
   for (const [text, pattern] of cases) {
@@ -55,7 +55,7 @@ Deno.test("loadKeyFile reads a file and names it when it cannot", async () => {
     await Deno.writeTextFile(path, `k ${SECRET}\n`);
     assert.equal((await loadKeyFile(path)).signingKey.id, "k");
     await Deno.writeTextFile(path, `k ${SECRET}\nk ${SECRET}\n`);
-    await assert.rejects(() => loadKeyFile(path), new RegExp(`^ConfigError: ${path}:2: `));
+    await assert.rejects(() => loadKeyFile(path), new RegExp(`^ConfigError: ${path}:2:1: `));
   } finally {
     await Deno.remove(path);
   }
