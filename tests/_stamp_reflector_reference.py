@@ -4,7 +4,7 @@ Written from the RFC text, independently of llama and of bench/tools/stampblast.
 stampblast against. IPv4 only. Usage:
 
     python3 _stamp_reflector_reference.py [--port N] [--mode stateless|stateful] [--key HEX]
-        [--ignore-every N] [--unanswered-every N]
+        [--reply-key HEX] [--ignore-every N] [--unanswered-every N]
 
 Prints `reflecting on 127.0.0.1:PORT` when ready; answers until SIGTERM. t2 is the kernel's
 receive timestamp (SO_TIMESTAMPNS); the sender's TTL comes from IP_RECVTTL. With --key it runs
@@ -66,12 +66,16 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--mode", choices=["stateless", "stateful"], default="stateless")
     parser.add_argument("--key", help="the HMAC key, in hex: authenticated mode")
+    # A reflector that signs its replies with another key than it checks requests with: forged
+    # replies, which a sender must reject.
+    parser.add_argument("--reply-key", help="sign replies with this key (hex) instead of --key")
     # Loss on purpose, to check a sender's forward/backward split: every Nth request is ignored
     # before it is counted (lost on the way in), or counted but not answered (lost on the way out).
     parser.add_argument("--ignore-every", type=int, default=0)
     parser.add_argument("--unanswered-every", type=int, default=0)
     options = parser.parse_args()
     key = bytes.fromhex(options.key) if options.key else None
+    reply_key = bytes.fromhex(options.reply_key) if options.reply_key else key
     length = AUTHENTICATED_LENGTH if key else UNAUTHENTICATED_LENGTH
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -111,7 +115,7 @@ def main():
             sequence, = struct.unpack_from("!I", request, 0)
         t3 = ntp_timestamp(time.time_ns())
         if key:
-            reply = reply_authenticated(request, sequence, ntp_timestamp(t2), t3, ttl, key)
+            reply = reply_authenticated(request, sequence, ntp_timestamp(t2), t3, ttl, reply_key)
         else:
             reply = reply_unauthenticated(request, sequence, ntp_timestamp(t2), t3, ttl)
         if options.unanswered_every and arrived % options.unanswered_every == 0:

@@ -45,6 +45,12 @@
 #include <openssl/evp.h>
 #endif
 
+#ifdef HAVE_LIBCRYPTO
+#define HAS_AUTH 1
+#else
+#define HAS_AUTH 0
+#endif
+
 #define MAX_BATCH 256
 #define RX_BATCH 64
 #define RX_BUFSZ 2048
@@ -206,7 +212,7 @@ static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s [-a addr] [-p port] [-r pps] [-d seconds] [-w drain_ms] [-n sockets]\n"
           "          [-K key_file [-I key_id]] [-s ssid] [-S] [-t tos] [-b max_batch] [-c reflector_pid]\n"
-          "          [-i tick_us]\n"
+          "          [-i tick_us] [-V]\n"
           "  -a  reflector address (127.0.0.1; an IPv6 literal such as ::1 also works)\n"
           "  -p  reflector UDP port (862)\n"
           "  -r  send rate over all sockets, packets/s (1000)\n"
@@ -221,7 +227,7 @@ static void usage(const char *argv0) {
           "  -b  max packets per sendmmsg call (64)\n"
           "  -c  PID of the reflector: report its CPU%% during the send phase and RSS\n"
           "  -i  loop tick, us (0 = wake on every reply; default 0 if -r <= 2000, else 20)\n"
-          "Prints one JSON line.\n",
+          "Prints one JSON line. -V prints what this build supports, as JSON.\n",
           argv0,
 #ifdef HAVE_LIBCRYPTO
           ""
@@ -237,7 +243,7 @@ int main(int argc, char **argv) {
   int port = 862, tos = 0, maxbatch = 64, refl_pid = 0, nsock = 1, stateful = 0, ssid_base = -1;
   double rate = 1000, duration = 10, drain_ms = 1000, tick_us = -1;
   int opt;
-  while ((opt = getopt(argc, argv, "a:p:r:d:w:n:K:I:s:St:b:c:i:jh")) != -1) {
+  while ((opt = getopt(argc, argv, "a:p:r:d:w:n:K:I:s:St:b:c:i:jVh")) != -1) {
     switch (opt) {
       case 'a': addr = optarg; break;
       case 'p': port = atoi(optarg); break;
@@ -253,6 +259,9 @@ int main(int argc, char **argv) {
       case 'b': maxbatch = atoi(optarg); break;
       case 'c': refl_pid = atoi(optarg); break;
       case 'i': tick_us = atof(optarg); break;
+      case 'V':  // what this build can do, for the bench
+        printf("{\"authenticated\":%s}\n", HAS_AUTH ? "true" : "false");
+        return 0;
       case 'j': break;  // JSON is the only output; accepted for probeblast's command lines
       default: usage(argv[0]);
     }
