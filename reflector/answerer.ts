@@ -14,6 +14,7 @@ import {
   TokenBucket,
   WallNanos,
 } from "@llama/core";
+import type { StampCounters } from "./_stamp_counters.ts";
 
 /**
  * Why a datagram was not answered because it is not a probe: a `ProbeRejection`, or `answer` for
@@ -51,6 +52,8 @@ export interface ReflectorCounters {
   unsent: number;
   /** Answers waiting in the backlog now. */
   backlog: number;
+  /** The STAMP port's, when the reflector has one. */
+  stamp?: StampCounters;
 }
 
 const INVALID_REASONS: readonly InvalidReason[] = [

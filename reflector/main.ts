@@ -9,14 +9,17 @@
 import { getLogger } from "@logtape/logtape";
 import {
   checkWholeNumber,
+  ConfigError,
   ENGINE_CHOICES,
   type EngineChoice,
   hasDenoDatagramApi,
+  loadKeyFile,
   nativeEngineStatus,
   parseHostPort,
   readProgramFlags,
   serveMetrics,
   setupLogging,
+  type StampMode,
   UsageError,
   waitForSignal,
 } from "@llama/core";
@@ -58,6 +61,27 @@ const FLAGS = {
     default: "auto",
     description: "UDP engine: native (libc: TOS, kernel timestamps, batches), deno, or auto",
   },
+  "stamp-port": {
+    type: "number",
+    default: 0,
+    description:
+      "Also answer STAMP (RFC 8762/8972) and TWAMP-Light on this UDP port (0 = off; 862 is STAMP's)",
+  },
+  "stamp-key-file": {
+    type: "string",
+    placeholder: "FILE",
+    description:
+      "STAMP authenticated mode: answer only packets whose HMAC verifies with a key of FILE " +
+      "(lines of ID HEX_SECRET, # comments), signed with the same key",
+  },
+  "stamp-mode": {
+    type: "string",
+    default: "stateless",
+    placeholder: "MODE",
+    description:
+      "STAMP sequence numbers: stateless (copy the sender's) or stateful (count each session's, " +
+      "so senders can tell forward from backward loss)",
+  },
   "receive-buffer": {
     type: "number",
     default: 2097152,
@@ -82,6 +106,15 @@ export async function main(args: readonly string[]): Promise<number> {
       }
       checkWholeNumber("receive-buffer", values["receive-buffer"], 4096, 1 << 30);
       sourcePorts(values["refuse-source-ports"]);
+      checkWholeNumber("stamp-port", values["stamp-port"], 0, 65535);
+      if (values["stamp-mode"] !== "stateless" && values["stamp-mode"] !== "stateful") {
+        throw new UsageError(
+          `--stamp-mode takes stateless or stateful, got "${values["stamp-mode"]}"`,
+        );
+      }
+      if (values["stamp-key-file"] !== undefined && values["stamp-port"] === 0) {
+        throw new UsageError("--stamp-key-file needs --stamp-port");
+      }
     },
   });
   if (flags.exitCode !== undefined) return flags.exitCode;
@@ -101,6 +134,12 @@ export async function main(args: readonly string[]): Promise<number> {
   const log = getLogger(["llama", "reflector"]);
   let reflector;
   try {
+    const stampKeyFile = values["stamp-key-file"];
+    const stamp = values["stamp-port"] === 0 ? undefined : {
+      port: values["stamp-port"],
+      mode: values["stamp-mode"] as StampMode,
+      keyring: stampKeyFile === undefined ? undefined : await loadKeyFile(stampKeyFile),
+    };
     reflector = await startReflector({
       hostname: values.host,
       port: values.port,
@@ -109,9 +148,10 @@ export async function main(args: readonly string[]): Promise<number> {
       engine: values.engine as EngineChoice,
       receiveBufferBytes: values["receive-buffer"],
       refusedSourcePorts: sourcePorts(values["refuse-source-ports"]),
+      stamp,
     });
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
       console.error(`llama-reflector: ${error.message}`);
       return 2;
     }

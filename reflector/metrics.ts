@@ -1,4 +1,5 @@
-import { formatPrometheus } from "@llama/core";
+import { formatPrometheus, type MetricFamily } from "@llama/core";
+import type { StampCounters } from "./_stamp_counters.ts";
 import type { ReflectorCounters } from "./reflector.ts";
 
 /**
@@ -76,6 +77,7 @@ export function reflectorMetrics(counters: ReflectorCounters): string {
       type: "gauge",
       samples: [{ value: counters.backlog }],
     },
+    ...stampMetrics(counters.stamp),
   ]);
 }
 
@@ -87,4 +89,44 @@ export function totalInvalid(counters: ReflectorCounters): number {
 /** Adds up the refused counters, for log lines. */
 export function totalRefused(counters: ReflectorCounters): number {
   return Object.values(counters.refused).reduce((sum, value) => sum + value, 0);
+}
+
+function stampMetrics(stamp: StampCounters | undefined): MetricFamily[] {
+  if (stamp === undefined) return [];
+  return [
+    {
+      name: "llama_reflector_stamp_received_total",
+      help: "Datagrams received on the STAMP port.",
+      type: "counter",
+      samples: [{ value: stamp.received }],
+    },
+    {
+      name: "llama_reflector_stamp_answered_total",
+      help: "STAMP replies sent.",
+      type: "counter",
+      samples: [{ value: stamp.answered }],
+    },
+    {
+      name: "llama_reflector_stamp_dropped_total",
+      help:
+        "STAMP datagrams not answered, by reason: too-short (shorter than the base packet of the mode), malformed (a field a reply fills is not zero: a reply, or junk), bad-hmac (authenticated mode, no key verifies), source-port (see --refuse-source-ports), throttled (--max-pps).",
+      type: "counter",
+      samples: Object.entries(stamp.dropped).map(([reason, value]) => ({
+        labels: { reason },
+        value,
+      })),
+    },
+    {
+      name: "llama_reflector_stamp_send_errors_total",
+      help: "STAMP replies the socket failed to send.",
+      type: "counter",
+      samples: [{ value: stamp.sendErrors }],
+    },
+    {
+      name: "llama_reflector_stamp_sessions",
+      help: "Sessions a stateful STAMP reflector holds (--stamp-mode stateful).",
+      type: "gauge",
+      samples: [{ value: stamp.sessions }],
+    },
+  ];
 }

@@ -21,6 +21,9 @@ export {
   type ReflectorDependencies,
   type ReflectorOptions,
   type RefusalReason,
+  type StampCounters,
+  type StampNotAnsweredReason,
+  type StampPortOptions,
   startReflector,
 } from "./reflector.ts";
 

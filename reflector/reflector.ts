@@ -26,8 +26,14 @@ import {
 } from "./_source_ports.ts";
 import type { ReflectWorkerMessage, ReflectWorkerStart } from "./reflect_worker.ts";
 import { receivedProperties } from "./_worker_errors.ts";
+import { StampPort, type StampPortOptions, withStampPort } from "./stamp_port.ts";
+import type { Reflector } from "./_reflector_interface.ts";
+
+export type { Reflector } from "./_reflector_interface.ts";
 
 export type { InvalidReason, ReflectorCounters, RefusalReason } from "./answerer.ts";
+export type { StampPortOptions } from "./stamp_port.ts";
+export type { StampCounters, StampNotAnsweredReason } from "./_stamp_counters.ts";
 export { DEFAULT_REFUSED_SOURCE_PORTS, parseSourcePorts } from "./_source_ports.ts";
 
 /** How a reflector runs. Every field has the original LLAMA's default. */
@@ -65,6 +71,11 @@ export interface ReflectorOptions {
    * engine or an injected clock.
    */
   ownThread?: boolean;
+  /**
+   * Answer STAMP (RFC 8762/8972) on a port of its own too, same address and engine, with the
+   * same source-port refusals and a rate limit of its own at `maxPps`. Default: no STAMP port.
+   */
+  stamp?: StampPortOptions;
 }
 
 /** What the reflector needs from the world, replaceable in tests. */
@@ -73,22 +84,6 @@ export interface ReflectorDependencies {
   openSocket?: OpenSocket;
   /** Clocks for reflection timestamps and the rate limit. Default: the system's. */
   clock?: Clock;
-}
-
-/** A running reflector. */
-export interface Reflector extends AsyncDisposable {
-  /** The address it listens on, with the real port. */
-  readonly address: SocketAddress;
-  /** The socket implementation in use. */
-  readonly engine: string;
-  /** Whether the receive loop runs on a Worker of its own (native engine) rather than the event loop. */
-  readonly ownThread: boolean;
-  /** A snapshot of the counters. */
-  counters(): ReflectorCounters;
-  /** Settles when the reflector has stopped: resolves after `close()`, rejects on a fatal error. */
-  readonly finished: Promise<void>;
-  /** Stops receiving, waits for pending answers, closes the socket. */
-  close(): Promise<void>;
 }
 
 const SLOT_BYTES = 65536; // the largest UDP payload, so no datagram is ever cut short
@@ -170,6 +165,22 @@ export async function startReflector(
     }
   }
   reflector ??= new RunningReflector(socket, clock, settings);
+  if (options.stamp !== undefined) {
+    try {
+      checkInteger("stamp.port", options.stamp.port, 0, 65535);
+      const stamp = await StampPort.open(openSocket, {
+        ...options.stamp,
+        hostname: reflector.address.hostname,
+        maxPps,
+        refusedSourcePorts,
+        receiveBufferBytes: options.receiveBufferBytes,
+      });
+      reflector = withStampPort(reflector, stamp);
+    } catch (error) {
+      await reflector.close();
+      throw error;
+    }
+  }
   getLogger(["llama", "reflector"]).info(
     "Reflecting probes on udp://{address} ({engine} engine{thread}, max {maxPps} answers/s)",
     {

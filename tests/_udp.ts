@@ -39,3 +39,11 @@ export class UdpClient implements Disposable {
     this.#pending?.catch(() => {});
   }
 }
+
+/** A UDP port free a moment ago (--stamp-port 0 means no STAMP port, so one must be chosen). */
+export function freeUdpPort(): number {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (socket.addr as Deno.NetAddr).port;
+  socket.close();
+  return port;
+}

@@ -1,0 +1,18 @@
+import type { StampDropReason } from "@llama/core";
+
+/** Why a STAMP request was not answered: the codec's reasons, and the reflector's refusals. */
+export type StampNotAnsweredReason = StampDropReason | "source-port" | "throttled";
+
+/** The STAMP port's counters since it started. */
+export interface StampCounters {
+  /** Datagrams received on the STAMP port. */
+  received: number;
+  /** Replies sent. */
+  answered: number;
+  /** Datagrams not answered, by reason. */
+  dropped: Record<StampNotAnsweredReason, number>;
+  /** Failed sends. */
+  sendErrors: number;
+  /** Sessions a stateful reflector holds now. */
+  sessions: number;
+}
