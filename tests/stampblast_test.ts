@@ -245,3 +245,51 @@ Deno.test({
     );
   },
 });
+
+const STAMP_CORE_REFERENCE = fileURLToPath(new URL("./stamp_reference.py", import.meta.url));
+
+Deno.test({
+  name: "stampblast: the issue's Python reference reflector (tests/stamp_reference.py) answers " +
+    "every packet, stateless, stateful and authenticated",
+  ignore: needs.ignore,
+  async fn() {
+    assertRequirement(needs);
+    await using tool = await buildStampblast(ROOT);
+    const keyFile = await Deno.makeTempFile({ prefix: "llama-stamp-keys-" });
+    try {
+      await Deno.writeTextFile(keyFile, `routers ${KEY}\n`);
+      const modes = [
+        { args: [], stateful: false, bytes: 44 },
+        { args: ["--stateful"], stateful: true, bytes: 44 },
+        ...(tool.authenticated
+          ? [{ args: ["--key-file", keyFile], stateful: false, bytes: 112 }]
+          : []),
+      ];
+      for (const mode of modes) {
+        await using reflector = await spawnUntilReady("python3", {
+          args: [STAMP_CORE_REFERENCE, "reflect", "--port", "0", ...mode.args],
+          readyStream: "stdout",
+          readyPattern: /"event": "listening", "port": (?<port>\d+)/,
+          timeoutMilliseconds: 10_000,
+        });
+        const result = await runStampblast(tool, {
+          port: portOf(reflector),
+          rate: 500,
+          seconds: 0.2,
+          sockets: 2,
+          stateful: mode.stateful,
+          keyFile: mode.bytes === 112 ? keyFile : undefined,
+          drainMilliseconds: 300,
+        });
+        const label = mode.args.join(" ") || "stateless";
+        assert.equal(result.probeBytes, mode.bytes, label);
+        assert.deepEqual([result.sent, result.received], [100, 100], label);
+        assert.deepEqual([result.foreign, result.hmacFailures, result.orderViolations], [0, 0, 0]);
+        assert.equal(result.ssidEchoed, 100, label);
+        if (mode.stateful) assert.deepEqual([result.forwardLost, result.backwardLost], [0, 0]);
+      }
+    } finally {
+      await Deno.remove(keyFile);
+    }
+  },
+});
