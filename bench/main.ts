@@ -31,6 +31,7 @@ const BENCHMARKS: Record<string, () => Promise<{ default: Benchmark }>> = {
   collector: () => import("./collector_bench.ts"),
   reflector: () => import("./reflector_bench.ts"),
   scraper: () => import("./scraper_bench.ts"),
+  stamp: () => import("./stamp_bench.ts"),
   trace_accuracy: () => import("./trace_accuracy_bench.ts"),
   trace_cost: () => import("./trace_cost_bench.ts"),
 };
