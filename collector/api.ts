@@ -5,6 +5,7 @@ import { createMatrixUi } from "@llama/ui";
 import { formatInfluxdata } from "./influxdata.ts";
 import type { IntervalHeader, IntervalSummary, IntervalTrend, PathSummary } from "@llama/core";
 import type { PathsJsonOptions } from "./published_interval.ts";
+import type { DiscoveredListStatus } from "./_discovered_list.ts";
 import { mountTraceRoutes, TRACE_ROUTES, type TracingView } from "./_trace_api.ts";
 
 export type { TracingView } from "./_trace_api.ts";
@@ -45,6 +46,8 @@ export interface CollectorView {
   historyIntervals?: number;
   /** Traces and suspect links for `/api/v1/traces` and `/api/v1/suspects`; absent: tracing is off. */
   tracing?: TracingView;
+  /** Each discovered target list's state, for `/status` in JSON; absent: none is discovered. */
+  discovery?: () => readonly DiscoveredListStatus[];
 }
 
 /** Options of `createCollectorApi`. */
@@ -95,6 +98,7 @@ export function createCollectorApi(
         ? context.json({
           status: "ok",
           tracing: view.tracing?.status() ?? { available: false, reason: "tracing is off" },
+          ...(view.discovery === undefined ? {} : { discovery: view.discovery() }),
         })
         : context.text("ok"),
   );

@@ -23,6 +23,7 @@ import { type PathChange, Tracer } from "./tracer.ts";
 import { ReverseHops } from "./reverse_hops.ts";
 import { TracingState } from "./_tracing_state.ts";
 import { tracingMetrics } from "./_trace_metrics.ts";
+import type { DiscoveryView } from "./discovery.ts";
 
 /** What a collector needs from the world, replaceable in tests. */
 export interface CollectorDependencies {
@@ -50,6 +51,8 @@ export interface CollectorOptions {
    * sent, lost, loss and RTT p50 and p99 of each path (4 to 8 bytes a path).
    */
   historyIntervals?: number;
+  /** Discovered target lists, reported in `/status` and `/metrics` (a `TargetDiscovery`). */
+  discovery?: DiscoveryView;
 }
 
 /** A running collector. */
@@ -174,6 +177,7 @@ class RunningCollector implements Collector {
       metrics: () =>
         collectorMetrics(summarizer.history.latest()?.current(), this.health()) +
         formatPrometheus(tracingMetrics(tracing)) +
+        (options.discovery === undefined ? "" : formatPrometheus(options.discovery.metrics())) +
         (this.#server === undefined
           ? ""
           : formatPrometheus(httpServerMetrics([this.#server.stats()]))),
@@ -181,6 +185,7 @@ class RunningCollector implements Collector {
       historyIntervals: summarizer.history.keep,
       describe: () => describeCollector(this.#config, this.apiAddress),
       tracing,
+      discovery: options.discovery === undefined ? undefined : () => options.discovery!.status(),
     });
   }
 

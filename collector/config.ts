@@ -17,6 +17,11 @@ import {
   unknownName,
 } from "./_config_fields.ts";
 import { DEFAULT_TRACING, parseTracing, type TracingConfig } from "./_tracing_config.ts";
+import {
+  type DiscoverySource,
+  isDiscoveryNode,
+  parseDiscoverySource,
+} from "./_discovery_config.ts";
 
 export type { TracingConfig } from "./_tracing_config.ts";
 
@@ -92,8 +97,13 @@ export interface CollectorConfig {
   rateLimits: Record<string, { cps: number }>;
   /** The tests. */
   tests: TestConfig[];
-  /** Target lists by name. */
+  /** Target lists by name; a discovered list is empty here (see `discovery`). */
   targets: Record<string, TargetConfig[]>;
+  /**
+   * Target lists discovered at run time (`{ file_sd: PATH }`, `{ http_sd: URL }`,
+   * `{ dns_srv: NAME }`, `{ dns: NAME, port: N }`), by name; absent when there are none.
+   */
+  discovery?: Record<string, DiscoverySource>;
   /** Hop-by-hop tracing of the flows (a llama extension). */
   tracing: TracingConfig;
 }
@@ -351,6 +361,12 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
       "a map of target list name to targets",
     )
   ) {
+    if (isDiscoveryNode(node)) {
+      config.discovery ??= {};
+      config.discovery[name] = parseDiscoverySource(node, file, dstPort);
+      config.targets[name] = [];
+      continue;
+    }
     config.targets[name] = node.items("a list of targets").map((item) => {
       const values = item.fields(
         ["ip", "host", "port", "tags"],

@@ -26,6 +26,8 @@ import {
 import { startCollector } from "./collector.ts";
 import { loadCollectorConfig } from "./load.ts";
 import type { ResolvedConfig } from "./resolve.ts";
+import { TargetDiscovery } from "./discovery.ts";
+import { printDiscoveryCheck } from "./_discovery_check.ts";
 
 const FLAGS = {
   config: {
@@ -43,7 +45,8 @@ const FLAGS = {
   },
   check: {
     type: "boolean",
-    description: "Validate the config (and resolve its hostnames), then exit",
+    description:
+      "Validate the config (resolve its hostnames, read its discovery sources once and print the targets found), then exit",
   },
   engine: {
     type: "string",
@@ -81,9 +84,11 @@ export async function main(args: readonly string[]): Promise<number> {
   capMallocMmapThreshold(32 * 1024);
   const load = () => loadCollectorConfig(values.config, { dstPort: values["dst-port"] });
 
+  // Owns the config's discovered target lists (file_sd, http_sd, dns_srv, dns), if any.
+  await using discovery = new TargetDiscovery();
   let config: ResolvedConfig | undefined;
   try {
-    config = await load();
+    config = await discovery.resolve(await load());
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`llama-collector: ${error.message}`);
@@ -96,7 +101,11 @@ export async function main(args: readonly string[]): Promise<number> {
         values.config ?? "the default config"
       } is valid (${config.format} format, ${targets} targets)`,
     );
-    return 0;
+    const failed = printDiscoveryCheck(config, discovery.status(), {
+      out: (line) => console.log(line),
+      error: (line) => console.error(`llama-collector: ${line}`),
+    });
+    return failed ? 2 : 0;
   }
   if (
     !hasDenoDatagramApi() &&
@@ -116,6 +125,7 @@ export async function main(args: readonly string[]): Promise<number> {
     collector = await startCollector(config, {
       engine: values.engine as EngineChoice,
       historyIntervals: values.history,
+      discovery,
     });
   } catch (error) {
     if (error instanceof UsageError) {
@@ -126,6 +136,8 @@ export async function main(args: readonly string[]): Promise<number> {
     return 1;
   }
   await using _collector = collector;
+  const running = collector;
+  discovery.follow((changed) => running.reload(changed));
   const format = config.format;
   // The collector keeps what it needs of the config; its targets' objects can go.
   config = undefined;
@@ -145,7 +157,7 @@ export async function main(args: readonly string[]): Promise<number> {
   const reload = () => {
     reloading = reloading.then(async () => {
       try {
-        await collector.reload(await load());
+        await discovery.reconfigure(await load());
         log.info("Reloaded {file}", { file: values.config ?? "(built-in default)" });
       } catch (error) {
         log.error("Reload failed, keeping the running config: {error}", { error });
@@ -159,6 +171,7 @@ export async function main(args: readonly string[]): Promise<number> {
   } finally {
     signals.dispose();
     await reloading;
+    await discovery.close();
     await collector.close();
   }
   return 0;

@@ -45,6 +45,14 @@ export {
   type HttpApi,
   type StreamableInterval,
 } from "./api.ts";
+export {
+  type DiscoveredListStatus,
+  type DiscoveryDependencies,
+  type DiscoveryKind,
+  type DiscoverySource,
+  type DiscoveryView,
+  TargetDiscovery,
+} from "./discovery.ts";
 export { formatInfluxdata } from "./influxdata.ts";
 export { type CollectorHealth, collectorMetrics } from "./metrics.ts";
 export { percentile, rttStatistics } from "./statistics.ts";
