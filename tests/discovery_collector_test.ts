@@ -145,7 +145,7 @@ targets:
     assert.match(good.stdout, /targets\.t: file_sd .*web\.json: 2 targets/);
     assert.match(
       good.stdout,
-      /  127\.0\.0\.1:9 \{"rack":"r1"\}\n  127\.0\.0\.2:8200 \{"rack":"r1"\}/,
+      / {2}127\.0\.0\.1:9 \{"rack":"r1"\}\n {2}127\.0\.0\.2:8200 \{"rack":"r1"\}/,
     );
     await Deno.writeTextFile(`${directory}/bad.yaml`, config("{file_sd: missing.json}"));
     const bad = await runProgram("collector/main.ts", [
