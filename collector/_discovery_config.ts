@@ -11,11 +11,11 @@ import type { ConfigNode } from "@llama/core";
 import { isHostname, readTags } from "./_config_fields.ts";
 import type { ConfigLocation } from "./config.ts";
 
-/** The kinds of discovery source, as the config names them. */
-export const DISCOVERY_KINDS = ["file_sd", "http_sd", "dns_srv", "dns"] as const;
-
 /** A kind of discovery source: a Prometheus file_sd file, an HTTP SD URL, SRV or A/AAAA records. */
-export type DiscoveryKind = typeof DISCOVERY_KINDS[number];
+export type DiscoveryKind = "file_sd" | "http_sd" | "dns_srv" | "dns";
+
+/** The kinds of discovery source, as the config names them. */
+export const DISCOVERY_KINDS: readonly DiscoveryKind[] = ["file_sd", "http_sd", "dns_srv", "dns"];
 
 /** Where a target list's targets come from, instead of a list in the config. */
 export interface DiscoverySource {

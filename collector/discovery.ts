@@ -139,6 +139,7 @@ export class TargetDiscovery implements DiscoveryView, AsyncDisposable {
     await this.#chain;
   }
 
+  /** `close()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
