@@ -4,12 +4,10 @@
  *
  * @module
  */
-import { isAbsolute, join } from "node:path";
-import { dirname } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { isIP } from "node:net";
 import type { ConfigNode } from "@llama/core";
 import { isHostname, readTags } from "./_config_fields.ts";
-import type { ConfigLocation } from "./config.ts";
 
 /** A kind of discovery source: a Prometheus file_sd file, an HTTP SD URL, SRV or A/AAAA records. */
 export type DiscoveryKind = "file_sd" | "http_sd" | "dns_srv" | "dns";
@@ -36,8 +34,8 @@ export interface DiscoverySource {
   tags: Record<string, string>;
   /** The DNS server to ask (`host:port`) instead of the system's (`dns`, `dns_srv`). */
   nameServer: string | undefined;
-  /** Where the list is in the config. */
-  location: ConfigLocation;
+  /** Where the list is in the config (a `ConfigLocation`). */
+  location: { path: string; line?: number; column?: number };
 }
 
 const KEYS = [...DISCOVERY_KINDS, "refresh", "timeout", "port", "tags", "name_server"];
