@@ -155,3 +155,36 @@ export {
 } from "./trace_path.ts";
 export { rankSuspects, type RankSuspectsOptions } from "./suspects.ts";
 export { parseTracesResponse } from "./trace_json.ts";
+export {
+  type Keyring,
+  loadKeyFile,
+  MIN_SECRET_BYTES,
+  parseKeyFile,
+  type SharedKey,
+} from "./key_file.ts";
+export {
+  decodeErrorEstimate,
+  encodeErrorEstimate,
+  type ErrorEstimate,
+  errorEstimateSeconds,
+  isPtpErrorEstimate,
+  readStampTimestamp,
+  STAMP_AUTHENTICATED_BYTES,
+  STAMP_DROP_REASONS,
+  STAMP_HMAC_BYTES,
+  STAMP_PORT,
+  STAMP_UNAUTHENTICATED_BYTES,
+  type StampDropReason,
+  type StampHmacTlvState,
+  type StampMode,
+  type StampRawTlv,
+  type StampReceiveMeta,
+  StampReflector,
+  type StampReflectorOptions,
+  StampReplyReader,
+  type StampReplyRejection,
+  StampTestPacketWriter,
+  type StampTlvOptions,
+  type StampWriterOptions,
+  writeStampTimestamp,
+} from "./stamp.ts";
