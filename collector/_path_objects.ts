@@ -152,10 +152,12 @@ function addStamp(into: Float64Array, values: Float64Array): void {
   const delays = values[STAMP.delays];
   if (delays > 0) {
     const first = into[STAMP.delays] === 0;
-    for (const [min, max] of [[STAMP.forwardMin, STAMP.forwardMax], [
-      STAMP.backwardMin,
-      STAMP.backwardMax,
-    ]]) {
+    for (
+      const [min, max] of [[STAMP.forwardMin, STAMP.forwardMax], [
+        STAMP.backwardMin,
+        STAMP.backwardMax,
+      ]]
+    ) {
       if (first || values[min] < into[min]) into[min] = values[min];
       if (first || values[max] > into[max]) into[max] = values[max];
     }

@@ -34,7 +34,9 @@ export interface TestNetwork extends AsyncDisposable {
   command(args: string[], options?: Omit<Deno.CommandOptions, "args">): Deno.Command;
   /** Drops `percent` (0–100, steps of 0.01) of matching packets arriving in the namespace. */
   dropInbound(percent: number, match?: DropMatch): Promise<void>;
-  /** Removes every rule `dropInbound` added. */
+  /** Drops `percent` of matching packets leaving the namespace (the other direction). */
+  dropOutbound(percent: number, match?: DropMatch): Promise<void>;
+  /** Removes every rule `dropInbound` and `dropOutbound` added. */
   clearRules(): Promise<void>;
   /** The namespace's nftables table with its counters, for debugging; "" without rules. */
   nftCounters(): Promise<string>;
@@ -136,6 +138,35 @@ export async function createTestNetwork(options: TestNetworkOptions = {}): Promi
     throw error;
   }
   const nft = (...args: string[]) => run([...inside, "nft", ...args]);
+  const chains = new Set<string>();
+  const addDrop = async (chain: "input" | "output", percent: number, match: DropMatch) => {
+    if (!(percent >= 0 && percent <= 100)) {
+      throw new RangeError(`Cannot drop packets: percent must be 0..100, got ${percent}`);
+    }
+    if (!hasTable) {
+      await nft("add", "table", ...TABLE);
+      hasTable = true;
+      chains.clear();
+    }
+    if (!chains.has(chain)) {
+      await nft(
+        ...["add", "chain", ...TABLE, chain],
+        `{ type filter hook ${chain} priority 0 ; policy accept ; }`,
+      );
+      chains.add(chain);
+    }
+    const selector = [
+      ...(match.udpDestinationPort === undefined
+        ? []
+        : ["udp", "dport", `${match.udpDestinationPort}`]),
+      ...(match.udpSourcePort === undefined ? [] : ["udp", "sport", `${match.udpSourcePort}`]),
+    ];
+    // numgen gives a fresh random number per packet; mod 10000 allows hundredths of a percent.
+    const chance = percent >= 100
+      ? []
+      : ["numgen", "random", "mod", "10000", "<", `${Math.round(percent * 100)}`];
+    await nft("add", "rule", ...TABLE, chain, ...selector, ...chance, "counter", "drop");
+  };
   return {
     name,
     execPrefix: inside,
@@ -144,30 +175,8 @@ export async function createTestNetwork(options: TestNetworkOptions = {}): Promi
     ...(ipv6 ? { hostAddress6, remoteAddress6 } : {}),
     command: (args, commandOptions = {}) =>
       new Deno.Command("ip", { ...commandOptions, args: ["netns", "exec", name, ...args] }),
-    async dropInbound(percent, match = {}) {
-      if (!(percent >= 0 && percent <= 100)) {
-        throw new RangeError(`Cannot drop packets: percent must be 0..100, got ${percent}`);
-      }
-      if (!hasTable) {
-        await nft("add", "table", ...TABLE);
-        await nft(
-          ...["add", "chain", ...TABLE, "input"],
-          "{ type filter hook input priority 0 ; policy accept ; }",
-        );
-        hasTable = true;
-      }
-      const selector = [
-        ...(match.udpDestinationPort === undefined
-          ? []
-          : ["udp", "dport", `${match.udpDestinationPort}`]),
-        ...(match.udpSourcePort === undefined ? [] : ["udp", "sport", `${match.udpSourcePort}`]),
-      ];
-      // numgen gives a fresh random number per packet; mod 10000 allows hundredths of a percent.
-      const chance = percent >= 100
-        ? []
-        : ["numgen", "random", "mod", "10000", "<", `${Math.round(percent * 100)}`];
-      await nft("add", "rule", ...TABLE, "input", ...selector, ...chance, "counter", "drop");
-    },
+    dropInbound: (percent, match = {}) => addDrop("input", percent, match),
+    dropOutbound: (percent, match = {}) => addDrop("output", percent, match),
     async clearRules() {
       if (!hasTable) return;
       await nft("delete", "table", ...TABLE);
