@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DatagramBatch, type SocketAddress, StampTestPacketWriter } from "@llama/core";
+import { DatagramBatch, type SocketAddress, type StampTestPacketWriter } from "@llama/core";
 
 const BATCH_SLOTS = 64;
 const BATCH_RING = 4;
