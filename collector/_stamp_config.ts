@@ -6,16 +6,6 @@
  */
 import type { ConfigNode } from "@llama/core";
 
-/** Where a value sits in a config file (the same shape as config.ts's `ConfigLocation`). */
-export interface ConfigLocation {
-  /** Path inside the config. */
-  path: string;
-  /** 1-based line. */
-  line?: number;
-  /** 1-based column. */
-  column?: number;
-}
-
 /** The registered STAMP port (RFC 8762 §4): a STAMP target without a port is probed there. */
 export const STAMP_PORT = 862;
 
@@ -34,7 +24,7 @@ export interface StampOptions {
   /** Authenticated mode's key file, as an absolute path (written relative to the config file). */
   keyFile?: string;
   /** Where the key file is named in the config, for errors found when it is read. */
-  location?: ConfigLocation;
+  location?: { path: string; line?: number; column?: number };
 }
 
 /** The STAMP settings of one target in one test, once merged. */
@@ -44,7 +34,7 @@ export interface StampSettings {
   /** Authenticated mode's key file (absolute; its first key signs), or undefined. */
   keyFile: string | undefined;
   /** Where the key file was named in the config, for its errors. */
-  keyLocation: ConfigLocation | undefined;
+  keyLocation: { path: string; line?: number; column?: number } | undefined;
 }
 
 /**
