@@ -31,6 +31,8 @@ const FLAGS = {
     description: "Seconds between injecting a fault and reading the suspects",
   },
   sockets: { type: "number", default: 12, description: "Probing sockets (flows per target)" },
+  "min-loss": { type: "number", default: 0.5, description: "Lowest loss drawn, percent" },
+  "max-loss": { type: "number", default: 100, description: "Highest loss drawn, percent" },
 } as const;
 
 /** One run's fault and what the collector said about it. */
@@ -124,6 +126,12 @@ and records where /api/v1/suspects ranks the faulty link. Needs root, ip, nft, s
       throw new UsageError(`--runs takes a whole number of runs, got ${values.runs}`);
     }
     if (!(values.settle > 0)) throw new UsageError(`--settle takes seconds, got ${values.settle}`);
+    const minLoss = values["min-loss"], maxLoss = values["max-loss"];
+    if (!(minLoss > 0 && maxLoss <= 100 && minLoss <= maxLoss)) {
+      throw new UsageError(
+        `--min-loss and --max-loss take 0 < min <= max <= 100, got ${minLoss}, ${maxLoss}`,
+      );
+    }
     if (Deno.uid() !== 0) throw new PrerequisiteError("the trace benchmark needs root");
     context.progress("Building the test network and starting the collector…");
     let network: TraceNetwork;
@@ -146,7 +154,7 @@ and records where /api/v1/suspects ranks the faulty link. Needs root, ip, nft, s
       );
       for (let run = 0; run < values.runs; run++) {
         const link = LINK_NAMES[Math.floor(Math.random() * LINK_NAMES.length)];
-        const lossPercent = Math.round((0.5 + Math.random() * 99.5) * 100) / 100;
+        const lossPercent = Math.round((minLoss + Math.random() * (maxLoss - minLoss)) * 100) / 100;
         const result = await runOnce(
           network,
           link,
@@ -167,7 +175,7 @@ and records where /api/v1/suspects ranks the faulty link. Needs root, ip, nft, s
     const method = `${values.runs} runs on the test network of tests/_topology.ts (flows from ` +
       `${values.sockets} sockets to each of T1 and T2, 25 probes/s each, 2-second intervals, ` +
       `tracing budget 2000 probes/s, 10 probes per hop, re-traced every 2 s). Each run clears ` +
-      `the faults, waits until no flow is lossy, drops a random share (uniform 0.5–100%) of what ` +
+      `the faults, waits until no flow is lossy, drops a random share (uniform ${minLoss}–${maxLoss}%) of what ` +
       `crosses one random link (nftables, forward direction only), waits ${values.settle} s and ` +
       `reads /api/v1/suspects. A suspect matches the faulty link when its (from, to) is the ` +
       `link's, or (from, null) where nothing answers past the near side.`;
