@@ -128,3 +128,13 @@ targets:
     await Deno.remove(directory, { recursive: true });
   }
 });
+
+Deno.test("collector --help names the config keys llama adds: tracing and STAMP targets", async () => {
+  const { code, stderr } = await runProgram("collector/main.ts", ["--help"]);
+  assert.equal(code, 0);
+  for (
+    const key of ["tracing:", "budget", "protocol: llama|stamp", "stamp_mode", "stamp_key_file"]
+  ) {
+    assert.ok(stderr.includes(key), `--help lacks ${key}`);
+  }
+});
