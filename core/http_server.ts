@@ -24,7 +24,7 @@ import { formatAddress } from "./address.ts";
 import { BurstLog } from "./_burst_log.ts";
 import { HttpConnection } from "./_http_connection.ts";
 import { answerExchange, type FetchHandler } from "./_http_exchange.ts";
-import { type HttpServerStats } from "./_http_metrics.ts";
+import type { HttpServerStats } from "./_http_metrics.ts";
 import { type HttpSecurity, refusal, unauthorizedResponse } from "./_http_security.ts";
 import type { SocketAddress } from "./socket.ts";
 
