@@ -28,6 +28,11 @@ export type { CollectorTrace, FleetSuspect, FleetSuspectsResponse } from "./flee
 export { type Scraper, type ScraperDependencies, startScraper } from "./scraper.ts";
 export { type RefusalReason, ScrapeRefusedError } from "./errors.ts";
 export {
+  type CollectorClient,
+  collectorClient,
+  type CollectorClientOptions,
+} from "./collector_client.ts";
+export {
   type OutputHost,
   type OutputHostCounters,
   type OutputHostSettings,
