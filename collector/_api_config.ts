@@ -49,9 +49,13 @@ export function parseApi(
     const value = fields.get(key);
     return value === undefined ? undefined : resolve(folder, value.text("a file path"));
   };
-  api.tokenFile = path("token_file");
-  api.tlsCert = path("tls_cert");
-  api.tlsKey = path("tls_key");
+  // Only keys that are given: a config without them equals the default one.
+  for (const [key, field] of [["token_file", "tokenFile"], ["tls_cert", "tlsCert"]] as const) {
+    const value = path(key);
+    if (value !== undefined) api[field] = value;
+  }
+  const key = path("tls_key");
+  if (key !== undefined) api.tlsKey = key;
   if ((api.tlsCert === undefined) !== (api.tlsKey === undefined)) {
     throw node.error("tls_cert and tls_key go together: give both, or neither");
   }
