@@ -146,3 +146,32 @@ Deno.test("the collector refuses to start with a bad token file or half a TLS pa
     await Deno.remove(directory, { recursive: true });
   }
 });
+
+Deno.test("--help of the collector and the scraper shows the security flags", async () => {
+  const help = async (module: string) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--frozen=false", module, "--help"],
+      cwd: new URL("../", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(output.code, 0);
+    return new TextDecoder().decode(output.stderr) + new TextDecoder().decode(output.stdout);
+  };
+  const collector = await help("collector/main.ts");
+  for (const flag of ["--api-token-file FILE", "--tls-cert FILE", "--tls-key FILE"]) {
+    assert(collector.includes(flag), `collector --help lacks ${flag}`);
+  }
+  const scraper = await help("scraper/main.ts");
+  for (
+    const flag of [
+      "--api-token-file FILE",
+      "--tls-cert FILE",
+      "--tls-key FILE",
+      "--collector-token-file FILE",
+      "--collector-ca FILE",
+    ]
+  ) {
+    assert(scraper.includes(flag), `scraper --help lacks ${flag}`);
+  }
+});
