@@ -22,6 +22,7 @@ export {
   type PluginUse,
   type ScraperConfig,
   type ScraperPlugins,
+  type ScraperSecurityConfig,
 } from "./config.ts";
 export type { CollectorStatus } from "./collector_status.ts";
 export type { CollectorTrace, FleetSuspect, FleetSuspectsResponse } from "./fleet_traces.ts";
