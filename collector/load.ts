@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { ConfigError } from "@llama/core";
+import { loadProbeKeyring } from "./_probe_auth_config.ts";
 import { defaultCollectorConfig, parseCollectorConfig } from "./config.ts";
 import { type Lookup, type ResolvedConfig, resolveTargets, systemLookup } from "./resolve.ts";
 
@@ -9,6 +10,8 @@ export interface LoadConfigOptions {
   dstPort?: number;
   /** Hostname resolver. Default: the system's. */
   lookup?: Lookup;
+  /** Probe key file (`--auth-key-file`), instead of the config's `auth_key_file`. */
+  authKeyFile?: string;
 }
 
 /**
@@ -41,9 +44,11 @@ export async function loadCollectorConfig(
     }
     config = parseCollectorConfig(text, { file, dstPort: options.dstPort });
   }
+  if (options.authKeyFile !== undefined) config.auth = { keyFile: options.authKeyFile };
   const resolved = await resolveTargets(config, options.lookup ?? systemLookup);
   checkAddressFamilies(resolved);
-  return resolved;
+  const authKeyring = await loadProbeKeyring(config.auth, config.file);
+  return authKeyring === undefined ? resolved : { ...resolved, authKeyring };
 }
 
 /**

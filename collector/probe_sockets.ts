@@ -5,7 +5,14 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { DatagramBatch, type OpenSocket, WallNanos } from "@llama/core";
+import {
+  DatagramBatch,
+  type Keyring,
+  type OpenSocket,
+  ProbeAuthenticator,
+  type SharedKey,
+  WallNanos,
+} from "@llama/core";
 import type { Clock } from "@llama/core";
 import {
   ProbeSocket,
@@ -47,6 +54,8 @@ export class ProbeSockets {
   readonly #instanceTag = crypto.getRandomValues(new Uint16Array(1))[0];
   readonly #log = getLogger(["llama", "collector"]);
   #warnedTos = false;
+  /** What the sockets in use sign and check with (authenticated probes), if anything. */
+  #auth: ProbeAuthenticator | undefined;
   /**
    * The batch every socket's `drain` reads into: a drain reads and handles its answers in one
    * synchronous call, so one batch serves them all (128 KiB, where one a socket took 128 KiB each).
@@ -96,6 +105,7 @@ export class ProbeSockets {
   async openMissing(
     wanted: ReadonlyMap<string, SocketSpec>,
     openSocket: OpenSocket,
+    auth?: ProbeAuthenticator,
   ): Promise<Map<string, ProbeSocket>> {
     const opened = new Map<string, ProbeSocket>();
     try {
@@ -123,6 +133,7 @@ export class ProbeSockets {
           instanceTag: this.#instanceTag,
           pace: this.#pace,
           tracing: this.#tracing,
+          auth,
         };
         opened.set(key, new ProbeSocket(socket, settings, this.#book, this.#wall));
       }
@@ -131,6 +142,16 @@ export class ProbeSockets {
       throw error;
     }
     return opened;
+  }
+
+  /**
+   * What to sign and check with for `keyring` (undefined: nothing): the one in use when its keys
+   * are the same, so a reload that does not change them does not lay the probes out again.
+   */
+  authenticator(keyring: Keyring | undefined): ProbeAuthenticator | undefined {
+    if (keyring === undefined) return undefined;
+    if (this.#auth !== undefined && sameKeys(this.#auth.keys, keyring.keys)) return this.#auth;
+    return new ProbeAuthenticator(keyring.keys);
   }
 
   /** The sockets in use whose keys `wanted` has, in their order. */
@@ -143,8 +164,13 @@ export class ProbeSockets {
     await Promise.all([...opened.values()].map((socket) => socket.close()));
   }
 
-  /** Uses `sockets` from now on; retires those in use that it does not hold. */
-  use(sockets: ReadonlyMap<string, ProbeSocket>): void {
+  /**
+   * Uses `sockets` from now on, signing and checking with `auth`; retires those in use that it
+   * does not hold (they keep the keys their probes were signed with).
+   */
+  use(sockets: ReadonlyMap<string, ProbeSocket>, auth?: ProbeAuthenticator): void {
+    this.#auth = auth;
+    for (const socket of sockets.values()) socket.authenticate(auth);
     for (const [key, socket] of this.#sockets) {
       if (!sockets.has(key)) this.#retire(socket);
     }
@@ -199,6 +225,14 @@ export class ProbeSockets {
       await socket.close();
     }, socket.settings.timeoutMs + 100);
   }
+}
+
+function sameKeys(a: readonly SharedKey[], b: readonly SharedKey[]): boolean {
+  return a.length === b.length &&
+    a.every((key, index) =>
+      key.id === b[index].id && key.secret.length === b[index].secret.length &&
+      key.secret.every((byte, at) => byte === b[index].secret[at])
+    );
 }
 
 function addCounters(into: ProbeSocketCounters, counters: ProbeSocketCounters): void {

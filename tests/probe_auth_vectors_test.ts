@@ -15,7 +15,8 @@ for case in json.load(sys.stdin):
     print(hmac.new(bytes.fromhex(case["secret"]), message, hashlib.sha256).hexdigest()[:32])
 `;
 
-const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+const hex = (bytes: Uint8Array) =>
+  Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
 Deno.test({
   name: "probe MACs match Python's hmac for several keys, sizes and field orders",
