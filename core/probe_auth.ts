@@ -85,6 +85,12 @@ export class ProbeAuthenticator {
     authEnd: number,
     keyIndex = 0,
   ): void {
+    if (authEnd - authStart < 2 + PROBE_MAC_BYTES || authEnd > length) {
+      throw new RangeError(
+        `Cannot sign probe: the auth field [${authStart}, ${authEnd}) cannot hold a key id and a ` +
+          `${PROBE_MAC_BYTES}-byte MAC inside ${length} bytes`,
+      );
+    }
     const digest = this.#digest(keyIndex, bytes, length, authEnd - PROBE_MAC_BYTES, authEnd);
     for (let index = 0; index < PROBE_MAC_BYTES; index++) {
       bytes[authEnd - PROBE_MAC_BYTES + index] = digest[index];
