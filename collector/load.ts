@@ -3,6 +3,7 @@ import { ConfigError } from "@llama/core";
 import { loadProbeKeyring } from "./_probe_auth_config.ts";
 import { defaultCollectorConfig, parseCollectorConfig } from "./config.ts";
 import { type Lookup, type ResolvedConfig, resolveTargets, systemLookup } from "./resolve.ts";
+import { loadStampKeyrings } from "./_stamp_keys.ts";
 
 /** Options of `loadCollectorConfig`. */
 export interface LoadConfigOptions {
@@ -47,8 +48,13 @@ export async function loadCollectorConfig(
   if (options.authKeyFile !== undefined) config.auth = { keyFile: options.authKeyFile };
   const resolved = await resolveTargets(config, options.lookup ?? systemLookup);
   checkAddressFamilies(resolved);
+  const stampKeyrings = await loadStampKeyrings(resolved);
   const authKeyring = await loadProbeKeyring(config.auth, config.file);
-  return authKeyring === undefined ? resolved : { ...resolved, authKeyring };
+  return {
+    ...resolved,
+    ...(stampKeyrings.size === 0 ? {} : { stampKeyrings }),
+    ...(authKeyring === undefined ? {} : { authKeyring }),
+  };
 }
 
 /**

@@ -21,6 +21,8 @@ export interface ResolvedTarget extends TargetConfig {
 export interface ResolvedConfig extends Omit<CollectorConfig, "targets"> {
   /** Target lists by name, resolved. */
   targets: Record<string, ResolvedTarget[]>;
+  /** The keyrings of the STAMP key files the tests use, by absolute path (`loadCollectorConfig`). */
+  stampKeyrings?: ReadonlyMap<string, Keyring>;
   /** The keys of `auth` (or `--auth-key-file`), loaded: probes are signed and replies checked. */
   authKeyring?: Keyring;
 }
