@@ -6,7 +6,13 @@
  */
 import { dirname, isAbsolute, resolve } from "node:path";
 import { ConfigError, type ConfigNode, type Keyring, loadKeyFile } from "@llama/core";
-import type { ConfigLocation } from "./config.ts";
+
+/** Where a value sits in the config file (config.ts's `ConfigLocation`, not imported: no cycle). */
+interface ConfigLocation {
+  path: string;
+  line?: number;
+  column?: number;
+}
 
 /** Where the probe key file is, and where the config named it (absent: the flag did). */
 export interface ProbeAuthConfig {
