@@ -7,19 +7,12 @@
 import { dirname, isAbsolute, resolve } from "node:path";
 import { ConfigError, type ConfigNode, type Keyring, loadKeyFile } from "@llama/core";
 
-/** Where a value sits in the config file (config.ts's `ConfigLocation`, not imported: no cycle). */
-interface ConfigLocation {
-  path: string;
-  line?: number;
-  column?: number;
-}
-
 /** Where the probe key file is, and where the config named it (absent: the flag did). */
 export interface ProbeAuthConfig {
   /** Absolute path of the key file (relative ones are taken from the config file's folder). */
   keyFile: string;
   /** Where `auth_key_file` is in the config; undefined when `--auth-key-file` gave it. */
-  location?: ConfigLocation;
+  location?: { path: string; line?: number; column?: number };
 }
 
 /** Reads `auth_key_file` of the full format; undefined when absent. */
