@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { DatagramBatch, ProbeWriter, type SocketAddress, type WallNanos } from "@llama/core";
+import {
+  DatagramBatch,
+  type ProbeAuthenticator,
+  ProbeWriter,
+  type SocketAddress,
+  type WallNanos,
+} from "@llama/core";
 
 const BATCH_SLOTS = 64;
 
@@ -18,6 +24,7 @@ const BATCH_RING = 4;
 export class ProbeBatches {
   readonly #writer: ProbeWriter;
   readonly #wall: WallNanos;
+  readonly #auth: ProbeAuthenticator | undefined;
   readonly #batches: DatagramBatch[];
   /** The probe id in each slot of each batch. */
   readonly #ids: Uint32Array[];
@@ -28,9 +35,14 @@ export class ProbeBatches {
   #current = 0;
   #staged = 0;
 
-  /** Batches of probes of TOS `tos`, stamped with the wall-clock time of `wall`. */
-  constructor(tos: number, wall: WallNanos) {
-    this.#writer = new ProbeWriter({ tos });
+  /**
+   * Batches of probes of TOS `tos`, stamped with the wall-clock time of `wall`; with `auth`, each
+   * probe is signed with its first key once stamped.
+   */
+  constructor(tos: number, wall: WallNanos, auth?: ProbeAuthenticator) {
+    this.#writer = new ProbeWriter({ tos, authLength: auth?.authLength ?? 0 });
+    if (auth !== undefined) auth.writeKeyId(this.#writer.bytes, this.#writer.authOffset);
+    this.#auth = auth;
     this.#wall = wall;
     const length = this.#writer.bytes.length;
     this.#batches = Array.from({ length: BATCH_RING }, () => {
@@ -95,8 +107,13 @@ export class ProbeBatches {
   /** Writes the send time and sequence number of slot `slot` of `batch`. */
   #stamp(batch: DatagramBatch, slot: number, sequence: number, now: number): void {
     this.#wall.convert(now);
-    this.#writer.stamp(batch.slots[slot], batch.view, this.#wall.high, this.#wall.low, sequence);
-    batch.lengths[slot] = this.#writer.bytes.length;
+    const writer = this.#writer;
+    const bytes = batch.slots[slot];
+    writer.stamp(bytes, batch.view, this.#wall.high, this.#wall.low, sequence);
+    const length = writer.bytes.length;
+    batch.lengths[slot] = length;
+    // Signed last, once every byte it covers is written; the tag is the datagram's last field.
+    if (this.#auth !== undefined) this.#auth.sign(bytes, length, writer.authOffset, length);
   }
 
   /** Takes the current batch to be sent, and moves on to the next: returns its number. */

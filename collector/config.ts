@@ -24,10 +24,12 @@ import {
   type StampOptions,
 } from "./_stamp_config.ts";
 import { type CollectorApiConfig, parseApi } from "./_api_config.ts";
+import { type ProbeAuthConfig, readProbeAuth } from "./_probe_auth_config.ts";
 
 export type { CollectorApiConfig } from "./_api_config.ts";
 
 export type { TracingConfig } from "./_tracing_config.ts";
+export type { ProbeAuthConfig } from "./_probe_auth_config.ts";
 
 /** A port definition: what each socket of a port group binds and how its probes behave. */
 export interface PortConfig {
@@ -116,6 +118,11 @@ export interface CollectorConfig {
   discovery?: Record<string, DiscoverySource>;
   /** Hop-by-hop tracing of the flows (a llama extension). */
   tracing: TracingConfig;
+  /**
+   * Authenticated probes (`auth_key_file`, a llama extension): sign every probe and believe only
+   * replies signed with a key of this file. Absent: probes are unsigned, as the original's.
+   */
+  auth?: ProbeAuthConfig;
 }
 
 /** Options for reading a config. */
@@ -136,6 +143,7 @@ const FULL_KEYS = [
   "targets",
   "source_tags",
   "tracing",
+  "auth_key_file",
 ] as const;
 
 /**
@@ -276,6 +284,8 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
   }
 
   config.tracing = parseTracing(fields.get("tracing"));
+  const auth = readProbeAuth(fields.get("auth_key_file"), file);
+  if (auth !== undefined) config.auth = auth;
 
   const sourceTags = fields.get("source_tags");
   if (sourceTags !== undefined) config.sourceTags = readTags(sourceTags);

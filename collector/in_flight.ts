@@ -177,6 +177,25 @@ export class InFlightTable {
     }
   }
 
+  /**
+   * What `match` would find for a reply with `id` and `nonce`, changing nothing: lets an
+   * authenticating socket turn away a second copy before it is counted anywhere.
+   */
+  peek(id: number, nonce: number): MatchResult {
+    const slot = id & this.#mask;
+    if (this.#ids[slot] !== id || this.#nonces[slot] !== nonce) return "unknown";
+    switch (this.#states[slot]) {
+      case SlotState.inFlight:
+        return "answered";
+      case SlotState.lost:
+        return "late";
+      case SlotState.answered:
+        return "duplicate";
+      default:
+        return "unknown";
+    }
+  }
+
   /** Declares lost every probe sent at or before `deadline` (now minus the timeout) still in flight. */
   expire(deadline: number, sink: ProbeOutcomeSink): void {
     while (this.#head !== this.#next) {

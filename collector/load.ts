@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { ConfigError } from "@llama/core";
+import { loadProbeKeyring } from "./_probe_auth_config.ts";
 import { defaultCollectorConfig, parseCollectorConfig } from "./config.ts";
 import { type Lookup, type ResolvedConfig, resolveTargets, systemLookup } from "./resolve.ts";
 import { loadStampKeyrings } from "./_stamp_keys.ts";
@@ -10,6 +11,8 @@ export interface LoadConfigOptions {
   dstPort?: number;
   /** Hostname resolver. Default: the system's. */
   lookup?: Lookup;
+  /** Probe key file (`--auth-key-file`), instead of the config's `auth_key_file`. */
+  authKeyFile?: string;
 }
 
 /**
@@ -42,10 +45,16 @@ export async function loadCollectorConfig(
     }
     config = parseCollectorConfig(text, { file, dstPort: options.dstPort });
   }
+  if (options.authKeyFile !== undefined) config.auth = { keyFile: options.authKeyFile };
   const resolved = await resolveTargets(config, options.lookup ?? systemLookup);
   checkAddressFamilies(resolved);
   const stampKeyrings = await loadStampKeyrings(resolved);
-  return stampKeyrings.size === 0 ? resolved : { ...resolved, stampKeyrings };
+  const authKeyring = await loadProbeKeyring(config.auth, config.file);
+  return {
+    ...resolved,
+    ...(stampKeyrings.size === 0 ? {} : { stampKeyrings }),
+    ...(authKeyring === undefined ? {} : { authKeyring }),
+  };
 }
 
 /**

@@ -60,6 +60,14 @@ const FLAGS = {
     description:
       "UDP engine: native (libc: TOS marking, kernel timestamps, batches), deno, or auto",
   },
+  "auth-key-file": {
+    type: "string",
+    placeholder: "FILE",
+    description:
+      "Authenticated probes: sign every probe with the first key of FILE (lines of ID HEX_SECRET, " +
+      "# comments) and believe only replies signed with one of its keys (overrides the config's " +
+      "auth_key_file); every reflector probed needs the keys",
+  },
   history: {
     type: "number",
     default: 30,
@@ -113,7 +121,11 @@ export async function main(args: readonly string[]): Promise<number> {
   // own, given back when freed, where the arenas would keep them (with 10,000 targets, 5-7 MiB of
   // RSS: see capMallocMmapThreshold).
   capMallocMmapThreshold(32 * 1024);
-  const load = () => loadCollectorConfig(values.config, { dstPort: values["dst-port"] });
+  const load = () =>
+    loadCollectorConfig(values.config, {
+      dstPort: values["dst-port"],
+      authKeyFile: values["auth-key-file"],
+    });
 
   // Owns the config's discovered target lists (file_sd, http_sd, dns_srv, dns), if any.
   await using discovery = new TargetDiscovery();
@@ -141,7 +153,11 @@ export async function main(args: readonly string[]): Promise<number> {
     console.error(
       `llama-collector: ${
         values.config ?? "the default config"
-      } is valid (${config.format} format, ${targets} targets)`,
+      } is valid (${config.format} format, ${targets} targets${
+        config.authKeyring === undefined
+          ? ""
+          : `, probes signed with key "${config.authKeyring.signingKey.id}" of ${config.authKeyring.size}`
+      })`,
     );
     const failed = printDiscoveryCheck(config, discovery.status(), {
       out: (line) => console.log(line),

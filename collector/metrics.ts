@@ -19,7 +19,8 @@ export interface CollectorHealth extends ProberHealth {
  * ```ts
  * import { collectorMetrics } from "@llama/collector";
  * const text = collectorMetrics(undefined, {
- *   sent: 0, answered: 0, late: 0, duplicates: 0, unmatched: 0, socketErrors: 0, unsent: 0, skipped: 0,
+ *   sent: 0, answered: 0, late: 0, duplicates: 0, unmatched: 0, forged: 0, unsigned: 0, replayed: 0,
+ *   socketErrors: 0, unsent: 0, skipped: 0,
  *   kernelSendTimes: 0, sendTimeMismatches: 0, inFlight: 0, sockets: 4, maxLagMs: 0,
  *   scheduledRate: 16, lastIntervalEnd: 0,
  * });
@@ -159,13 +160,17 @@ export function collectorMetrics(
     counter("llama_collector_probes_sent_total", "Probes sent.", health.sent),
     {
       name: "llama_collector_replies_total",
-      help: "Datagrams received on probe sockets, by what they matched.",
+      help:
+        "Datagrams received on probe sockets, by what they matched; with --auth-key-file, replies never believed: forged (a tag naming no key of ours, or not verifying), unsigned (no tag, or an echo a reflector without keys did not fill), replayed (a verified copy of a reply already counted, or of a probe gone).",
       type: "counter",
       samples: [
         { labels: { result: "answered" }, value: health.answered },
         { labels: { result: "late" }, value: health.late },
         { labels: { result: "duplicate" }, value: health.duplicates },
         { labels: { result: "unmatched" }, value: health.unmatched },
+        { labels: { result: "forged" }, value: health.forged },
+        { labels: { result: "unsigned" }, value: health.unsigned },
+        { labels: { result: "replayed" }, value: health.replayed },
       ],
     },
     counter(

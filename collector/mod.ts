@@ -88,5 +88,6 @@ import { main } from "./main.ts";
 // `deno run jsr:@llama/collector` runs this module: start the program.
 if (import.meta.main) Deno.exit(await main(Deno.args));
 export type { TracingConfig } from "./_tracing_config.ts";
+export type { ProbeAuthConfig } from "./_probe_auth_config.ts";
 export type { TracingView } from "./_trace_api.ts";
 export type { PathChange, TraceRequest } from "./tracer.ts";

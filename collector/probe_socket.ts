@@ -10,6 +10,8 @@ import {
   type DatagramSocket,
   type IcmpErrorReport,
   type PeerAddress,
+  ProbeAuthCheck,
+  type ProbeAuthenticator,
   ProbeReader,
   ProbeWriter,
   reflectionDwellNs,
@@ -40,6 +42,8 @@ export interface ProbeSocketSettings {
   pace?: ReceivePace;
   /** Where trace probes' answers go and replies' TTLs are counted; absent: no tracing. */
   tracing?: ProbeSocketTracing;
+  /** Signs probes and checks replies (authenticated probes); absent: unsigned, like the original. */
+  auth?: ProbeAuthenticator;
 }
 
 /** What a probe socket hands on for tracing. */
@@ -83,6 +87,15 @@ export interface ProbeSocketCounters {
   sendTimeMismatches: number;
   /** ICMP errors about this socket's regular probes (a target's port unreachable, say). */
   icmpErrors: number;
+  /** Authenticated probes: replies whose tag names no key of ours or does not verify. */
+  forged: number;
+  /**
+   * Authenticated probes: replies without a tag, or without a filled reflection block (an echo
+   * by a reflector without keys, such as the original).
+   */
+  unsigned: number;
+  /** Authenticated probes: replies that verify but whose probe was already answered, or unknown. */
+  replayed: number;
 }
 
 /** Counters of a socket that has done nothing yet. */
@@ -98,6 +111,9 @@ export function zeroSocketCounters(): ProbeSocketCounters {
     kernelSendTimes: 0,
     sendTimeMismatches: 0,
     icmpErrors: 0,
+    forged: 0,
+    unsigned: 0,
+    replayed: 0,
   };
 }
 
@@ -115,7 +131,8 @@ export class ProbeSocket {
   readonly counters: ProbeSocketCounters = zeroSocketCounters();
   /** Set once the socket is no longer scheduled; it closes after its timeout. */
   retiring = false;
-  readonly #batches: ProbeBatches;
+  #batches: ProbeBatches;
+  #auth: ProbeAuthenticator | undefined;
   readonly #transmitKeys: TransmitKeys;
   readonly #book: IntervalBook;
   readonly #reader = new ProbeReader();
@@ -142,13 +159,27 @@ export class ProbeSocket {
     });
     this.settings = settings;
     this.#book = book;
-    this.#batches = new ProbeBatches(settings.tos, wall);
+    this.#auth = settings.auth;
+    this.#batches = new ProbeBatches(settings.tos, wall, settings.auth);
     this.#wall = wall;
     this.#transmitKeys = new TransmitKeys(this.table, this.counters);
     if (settings.tracing !== undefined && socket.readErrorQueue !== undefined) {
       this.#onIcmpError = (report) => this.#icmpError(report);
     }
     this.receiving = this.#receive();
+  }
+
+  /**
+   * Signs with `auth` from now on (undefined: no more signing): the probes staged so far leave
+   * first, signed as they were. Replies are checked with the new keys from now on too.
+   */
+  authenticate(auth: ProbeAuthenticator | undefined): void {
+    if (auth === this.#auth) return;
+    this.flush();
+    this.#auth = auth;
+    // Batches the old one is still sending stay its own until their promises settle.
+    this.#batches = new ProbeBatches(this.settings.tos, this.#wall, auth);
+    this.#trace = undefined;
   }
 
   /** The bound address. */
@@ -264,7 +295,9 @@ export class ProbeSocket {
     const now = this.socket.now();
     this.#wall.convert(now);
     writer.stamp(batch.slots[0], view, this.#wall.high, this.#wall.low, 0);
-    batch.lengths[0] = writer.bytes.length;
+    const length = writer.bytes.length;
+    batch.lengths[0] = length;
+    this.#auth?.sign(batch.slots[0], length, writer.authOffset, length);
     batch.addresses[0] = target;
     batch.ttl[0] = ttl;
     try {
@@ -276,7 +309,9 @@ export class ProbeSocket {
   }
 
   #traceSlot(): { batch: DatagramBatch; writer: ProbeWriter } {
-    const writer = new ProbeWriter({ tos: this.settings.tos });
+    const auth = this.#auth;
+    const writer = new ProbeWriter({ tos: this.settings.tos, authLength: auth?.authLength ?? 0 });
+    auth?.writeKeyId(writer.bytes, writer.authOffset);
     const batch = new DatagramBatch(1, writer.bytes.length);
     batch.slots[0].set(writer.bytes);
     return { batch, writer };
@@ -404,9 +439,11 @@ export class ProbeSocket {
       }
       let dwellMs = -1;
       let tosAtReflector = -1;
+      let filled = false;
       if (reader.reflectionOffset >= 0) {
         const reflection = bytes.byteOffset + reader.reflectionOffset;
         if (reflectionFlags(view, reflection) & ReflectionFlag.filled) {
+          filled = true;
           tosAtReflector = reflectionTos(view, reflection);
           dwellMs = reflectionDwellNs(view, reflection) / 1e6;
           // A negative or absurd dwell means a broken reflector clock: trust the RTT as it is.
@@ -414,6 +451,18 @@ export class ProbeSocket {
         }
       }
       const id = view.getUint32(signature, true);
+      if (this.#auth !== undefined) {
+        if (!this.#authentic(bytes, batch.lengths[index], filled)) continue;
+        // A verified copy of a reply already counted (or of one whose probe is gone) is a
+        // replay: it reaches no statistics, not even a path's duplicates.
+        if (id <= ID_MASK) {
+          const found = this.table.peek(id, view.getUint32(signature + 4, true));
+          if (found === "duplicate" || found === "unknown") {
+            this.counters.replayed++;
+            continue;
+          }
+        }
+      }
       if (id > ID_MASK) {
         // A trace probe's: the tracer's, never the flow's statistics.
         this.settings.tracing?.receiver?.reply(
@@ -446,5 +495,24 @@ export class ProbeSocket {
       else if (result === "duplicate") this.counters.duplicates++;
       else this.counters.unmatched++;
     }
+  }
+
+  /**
+   * Whether a reply read by `#reader` is signed with one of our keys and is an answer (its
+   * reflection block filled by a reflector: an echo of our own signed probe is not); counts it
+   * as forged or unsigned when not.
+   */
+  #authentic(bytes: Uint8Array, length: number, filled: boolean): boolean {
+    const reader = this.#reader;
+    const check = this.#auth!.check(bytes, length, reader.authStart, reader.authEnd);
+    if (check === ProbeAuthCheck.unsigned || (check >= 0 && !filled)) {
+      this.counters.unsigned++;
+      return false;
+    }
+    if (check < 0) {
+      this.counters.forged++;
+      return false;
+    }
+    return true;
   }
 }

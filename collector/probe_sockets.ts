@@ -5,7 +5,14 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { DatagramBatch, type OpenSocket, WallNanos } from "@llama/core";
+import {
+  DatagramBatch,
+  type Keyring,
+  type OpenSocket,
+  ProbeAuthenticator,
+  type SharedKey,
+  WallNanos,
+} from "@llama/core";
 import type { Clock } from "@llama/core";
 import {
   ProbeSocket,
@@ -16,7 +23,6 @@ import {
 } from "./probe_socket.ts";
 import type { IntervalBook } from "./interval_book.ts";
 import { StampSocket } from "./stamp_socket.ts";
-import type { Keyring } from "@llama/core";
 import type { StampMode } from "./_stamp_config.ts";
 
 /** A socket of the prober: LLAMA probes or STAMP test packets. */
@@ -55,6 +61,8 @@ export class ProbeSockets {
   readonly #instanceTag = crypto.getRandomValues(new Uint16Array(1))[0];
   readonly #log = getLogger(["llama", "collector"]);
   #warnedTos = false;
+  /** What the sockets in use sign and check with (authenticated probes), if anything. */
+  #auth: ProbeAuthenticator | undefined;
   /**
    * The batch every socket's `drain` reads into: a drain reads and handles its answers in one
    * synchronous call, so one batch serves them all (128 KiB, where one a socket took 128 KiB each).
@@ -104,6 +112,7 @@ export class ProbeSockets {
   async openMissing(
     wanted: ReadonlyMap<string, SocketSpec>,
     openSocket: OpenSocket,
+    auth?: ProbeAuthenticator,
   ): Promise<Map<string, ProberSocket>> {
     const opened = new Map<string, ProberSocket>();
     try {
@@ -131,6 +140,7 @@ export class ProbeSockets {
           instanceTag: this.#instanceTag,
           pace: this.#pace,
           tracing: this.#tracing,
+          auth,
         };
         if (spec.stamp === undefined) {
           opened.set(key, new ProbeSocket(socket, settings, this.#book, this.#wall));
@@ -141,7 +151,7 @@ export class ProbeSockets {
             key,
             new StampSocket(
               socket,
-              { ...settings, tracing: undefined, ...spec.stamp, ssid },
+              { ...settings, tracing: undefined, auth: undefined, ...spec.stamp, ssid },
               this.#book,
               this.#clock.origin,
             ),
@@ -155,6 +165,16 @@ export class ProbeSockets {
     return opened;
   }
 
+  /**
+   * What to sign and check with for `keyring` (undefined: nothing): the one in use when its keys
+   * are the same, so a reload that does not change them does not lay the probes out again.
+   */
+  authenticator(keyring: Keyring | undefined): ProbeAuthenticator | undefined {
+    if (keyring === undefined) return undefined;
+    if (this.#auth !== undefined && sameKeys(this.#auth.keys, keyring.keys)) return this.#auth;
+    return new ProbeAuthenticator(keyring.keys);
+  }
+
   /** The sockets in use whose keys `wanted` has, in their order. */
   kept(wanted: ReadonlyMap<string, unknown>): Map<string, ProberSocket> {
     return new Map([...this.#sockets].filter(([key]) => wanted.has(key)));
@@ -165,8 +185,15 @@ export class ProbeSockets {
     await Promise.all([...opened.values()].map((socket) => socket.close()));
   }
 
-  /** Uses `sockets` from now on; retires those in use that it does not hold. */
-  use(sockets: ReadonlyMap<string, ProberSocket>): void {
+  /**
+   * Uses `sockets` from now on, its LLAMA sockets signing and checking with `auth`; retires those
+   * in use that it does not hold (they keep the keys their probes were signed with).
+   */
+  use(sockets: ReadonlyMap<string, ProberSocket>, auth?: ProbeAuthenticator): void {
+    this.#auth = auth;
+    for (const socket of sockets.values()) {
+      if (socket instanceof ProbeSocket) socket.authenticate(auth);
+    }
     for (const [key, socket] of this.#sockets) {
       if (!sockets.has(key)) this.#retire(socket);
     }
@@ -221,6 +248,14 @@ export class ProbeSockets {
       await socket.close();
     }, socket.settings.timeoutMs + 100);
   }
+}
+
+function sameKeys(a: readonly SharedKey[], b: readonly SharedKey[]): boolean {
+  return a.length === b.length &&
+    a.every((key, index) =>
+      key.id === b[index].id && key.secret.length === b[index].secret.length &&
+      key.secret.every((byte, at) => byte === b[index].secret[at])
+    );
 }
 
 function addCounters(into: ProbeSocketCounters, counters: ProbeSocketCounters): void {

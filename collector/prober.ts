@@ -47,6 +47,12 @@ export interface ProberHealth {
   duplicates: number;
   /** Datagrams that matched no probe. */
   unmatched: number;
+  /** Authenticated probes: replies whose tag names no key of ours or does not verify. */
+  forged: number;
+  /** Authenticated probes: replies without a tag, or echoed unfilled (a reflector without keys). */
+  unsigned: number;
+  /** Authenticated probes: verified copies of replies already counted, or of probes gone. */
+  replayed: number;
   /** Failed socket sends and receives. */
   socketErrors: number;
   /** Probes a send left out without failing (the send buffer stayed full through its retries). */
@@ -170,7 +176,8 @@ export class Prober {
   async apply(config: ResolvedConfig): Promise<void> {
     const { clock, openSocket } = this.#dependencies;
     const { wanted, plans } = plannedSockets(config);
-    const opened = await this.#sockets.openMissing(wanted, openSocket);
+    const auth = this.#sockets.authenticator(config.authKeyring);
+    const opened = await this.#sockets.openMissing(wanted, openSocket, auth);
     const sockets = this.#sockets.kept(wanted);
     for (const [key, socket] of opened) sockets.set(key, socket);
 
@@ -252,7 +259,7 @@ export class Prober {
       };
     });
     this.#slots.doneLoading();
-    this.#sockets.use(sockets);
+    this.#sockets.use(sockets, auth);
     this.#tests = tests;
     this.#tracer?.setFlows(traceable);
     this.#log.info("Probing {targets} targets from {sockets} sockets ({rate} probes/s)", {
@@ -294,6 +301,9 @@ export class Prober {
       late: counters.late,
       duplicates: counters.duplicates,
       unmatched: counters.unmatched,
+      forged: counters.forged,
+      unsigned: counters.unsigned,
+      replayed: counters.replayed,
       socketErrors: counters.errors,
       unsent: counters.unsent,
       kernelSendTimes: counters.kernelSendTimes,

@@ -23,6 +23,8 @@ export interface ResolvedConfig extends Omit<CollectorConfig, "targets"> {
   targets: Record<string, ResolvedTarget[]>;
   /** The keyrings of the STAMP key files the tests use, by absolute path (`loadCollectorConfig`). */
   stampKeyrings?: ReadonlyMap<string, Keyring>;
+  /** The keys of `auth` (or `--auth-key-file`), loaded: probes are signed and replies checked. */
+  authKeyring?: Keyring;
 }
 
 /**

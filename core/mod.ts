@@ -45,6 +45,12 @@ export {
   reflectionFlags,
   reflectionTos,
 } from "./probe_writer.ts";
+export {
+  PROBE_AUTH_HMAC_SHA256_128,
+  PROBE_MAC_BYTES,
+  ProbeAuthCheck,
+  ProbeAuthenticator,
+} from "./probe_auth.ts";
 export { type Clock, systemClock, WallNanos } from "./clock.ts";
 export {
   type BindOptions,

@@ -65,6 +65,8 @@ export class ProbeWriter {
   readonly sentOffset: number;
   /** Offset of the signature's bytes. */
   readonly signatureOffset: number;
+  /** Offset of the authentication tag's bytes (field 10's body), or -1 without one. */
+  readonly authOffset: number;
   readonly #view: DataView;
 
   /** Lays out a probe; throws `RangeError` for a TOS or lengths out of range. */
@@ -115,9 +117,11 @@ export class ProbeWriter {
       bytes[this.reflectionOffset + 23] = 0x25;
       position += REFLECTION_FIELD_BYTES;
     }
+    this.authOffset = -1;
     if (authLength > 0) {
       bytes[position++] = 0x52;
       bytes[position++] = authLength;
+      this.authOffset = position;
       position += authLength;
     }
     this.bytes = bytes;

@@ -5,10 +5,13 @@ import {
   fillReflection,
   formatAddress,
   PADDING_ANSWER_MARK,
+  ProbeAuthCheck,
+  ProbeAuthenticator,
   ProbeReader,
   type ProbeRejection,
   ReflectionFlag,
   reflectionFlags,
+  type SharedKey,
   type SocketAddress,
   SocketError,
   TokenBucket,
@@ -25,9 +28,11 @@ export type InvalidReason = ProbeRejection | "answer";
 /**
  * Why a probe was refused: `source-port`, it came from a port no prober sends from (see
  * `--refuse-source-ports`); `unmarkable`, it has neither a reflection block nor padding, so its
- * answer could not be told from a probe and two reflectors would bounce it forever.
+ * answer could not be told from a probe and two reflectors would bounce it forever. With
+ * `--auth-key-file`: `unsigned`, no authentication tag (field 10); `unknown-key`, a tag naming a
+ * key the reflector does not hold; `bad-hmac`, a tag that does not verify (altered or forged).
  */
-export type RefusalReason = "source-port" | "unmarkable";
+export type RefusalReason = "source-port" | "unmarkable" | "unsigned" | "unknown-key" | "bad-hmac";
 
 /** The reflector's counters since it started. */
 export interface ReflectorCounters {
@@ -65,7 +70,13 @@ const INVALID_REASONS: readonly InvalidReason[] = [
   "no-signature",
   "answer",
 ];
-const REFUSAL_REASONS: readonly RefusalReason[] = ["source-port", "unmarkable"];
+const REFUSAL_REASONS: readonly RefusalReason[] = [
+  "source-port",
+  "unmarkable",
+  "unsigned",
+  "unknown-key",
+  "bad-hmac",
+];
 const RECEIVED = 0, ANSWERED = 1, THROTTLED = 2, DROPPED = 3, SEND_ERRORS = 4, BACKLOG = 5;
 const UNSENT = 6;
 const INVALID = 7;
@@ -73,6 +84,18 @@ const ANSWER = INVALID + INVALID_REASONS.indexOf("answer");
 const REFUSED = INVALID + INVALID_REASONS.length;
 const SOURCE_PORT = REFUSED + REFUSAL_REASONS.indexOf("source-port");
 const UNMARKABLE = REFUSED + REFUSAL_REASONS.indexOf("unmarkable");
+const UNSIGNED = REFUSED + REFUSAL_REASONS.indexOf("unsigned");
+const UNKNOWN_KEY = REFUSED + REFUSAL_REASONS.indexOf("unknown-key");
+const BAD_HMAC = REFUSED + REFUSAL_REASONS.indexOf("bad-hmac");
+
+/** The refusal counter of each negative `ProbeAuthCheck`, indexed by its absolute value. */
+const REFUSED_BY_CHECK: readonly number[] = (() => {
+  const slots: number[] = [];
+  slots[-ProbeAuthCheck.unsigned] = UNSIGNED;
+  slots[-ProbeAuthCheck.unknownKey] = UNKNOWN_KEY;
+  slots[-ProbeAuthCheck.badMac] = BAD_HMAC;
+  return slots;
+})();
 
 /** Slots of the counters array: a Float64Array, shared with the main thread when the loop runs on a Worker. */
 export const COUNTER_SLOTS = REFUSED + REFUSAL_REASONS.length;
@@ -104,6 +127,10 @@ interface Delayed {
   tos: number;
   reflectionOffset: number;
   kernelTime: boolean;
+  /** The authentication tag's offsets and the key that verified it; `keyIndex` -1: none. */
+  authStart: number;
+  authEnd: number;
+  keyIndex: number;
 }
 
 /** Where the answerer's warnings go: a logger, or a message to the main thread. */
@@ -117,6 +144,11 @@ export interface AnswererSettings {
   backlogLimit: number;
   /** A 65,536-entry table, 1 for each source port never answered (see `refusedPortTable`). */
   refusedSourcePorts: Uint8Array;
+  /**
+   * Keys of `--auth-key-file`: when set, only probes whose tag verifies with one of them are
+   * answered, and each answer is signed again with the key that verified its probe.
+   */
+  authKeys?: readonly SharedKey[];
 }
 
 /**
@@ -134,6 +166,7 @@ export class Answerer {
   readonly #counters: Float64Array;
   readonly #warn: Warn;
   readonly #refusedPorts: Uint8Array;
+  readonly #auth: ProbeAuthenticator | undefined;
   /** Per counter slot, the count at which the next datagram not answered for it is logged. */
   readonly #nextLogged = new Float64Array(COUNTER_SLOTS).fill(1);
 
@@ -151,6 +184,9 @@ export class Answerer {
       );
     }
     this.#refusedPorts = settings.refusedSourcePorts;
+    this.#auth = settings.authKeys === undefined
+      ? undefined
+      : new ProbeAuthenticator(settings.authKeys);
     this.#socket = socket;
     this.#wall = new WallNanos(clock);
     this.#backlogLimit = settings.backlogLimit;
@@ -215,11 +251,19 @@ export class Answerer {
       } else if (bytes[reader.paddingOffset] === PADDING_ANSWER_MARK) {
         this.#notAnswered(batch, index, ANSWER);
         continue;
-      } else {
-        bytes[reader.paddingOffset] = PADDING_ANSWER_MARK;
       }
+      // Checked before the padding mark changes a byte the tag covers.
+      let keyIndex = -1;
+      if (this.#auth !== undefined) {
+        keyIndex = this.#auth.check(bytes, length, reader.authStart, reader.authEnd);
+        if (keyIndex < 0) {
+          this.#notAnswered(batch, index, REFUSED_BY_CHECK[-keyIndex]);
+          continue;
+        }
+      }
+      if (reflection < 0) bytes[reader.paddingOffset] = PADDING_ANSWER_MARK;
       if (this.#bucket !== undefined && (this.#backlog.length > 0 || !this.#bucket.take())) {
-        this.#delay(batch, index, reader.reflectionOffset);
+        this.#delay(batch, index, reader.reflectionOffset, keyIndex);
         batch.lengths[index] = 0;
         continue;
       }
@@ -231,6 +275,10 @@ export class Answerer {
           batch.tos[index],
           batch.timestampSource === "kernel",
         );
+      }
+      // Signed last: the tag covers the reflection block and the padding mark just written.
+      if (keyIndex >= 0) {
+        this.#auth!.sign(bytes, length, reader.authStart, reader.authEnd, keyIndex);
       }
       answers++;
     }
@@ -263,6 +311,15 @@ export class Answerer {
         delayed.receivedAt,
         delayed.tos,
         delayed.kernelTime,
+      );
+    }
+    if (delayed.keyIndex >= 0) {
+      this.#auth!.sign(
+        batch.slots[0],
+        delayed.bytes.length,
+        delayed.authStart,
+        delayed.authEnd,
+        delayed.keyIndex,
       );
     }
     return true;
@@ -330,7 +387,7 @@ export class Answerer {
     });
   }
 
-  #delay(batch: DatagramBatch, index: number, reflectionOffset: number): void {
+  #delay(batch: DatagramBatch, index: number, reflectionOffset: number, keyIndex: number): void {
     if (this.#backlog.length >= this.#backlogLimit) {
       this.#counters[DROPPED]++;
       return;
@@ -344,6 +401,9 @@ export class Answerer {
       tos: batch.tos[index],
       reflectionOffset,
       kernelTime: batch.timestampSource === "kernel",
+      authStart: this.#reader.authStart,
+      authEnd: this.#reader.authEnd,
+      keyIndex,
     });
     this.#counters[BACKLOG] = this.#backlog.length;
   }

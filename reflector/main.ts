@@ -82,6 +82,13 @@ const FLAGS = {
       "STAMP sequence numbers: stateless (copy the sender's) or stateful (count each session's, " +
       "so senders can tell forward from backward loss)",
   },
+  "auth-key-file": {
+    type: "string",
+    placeholder: "FILE",
+    description:
+      "Authenticated probes: answer only probes whose HMAC verifies with a key of FILE (lines of " +
+      "ID HEX_SECRET, # comments), and sign the answers; unsigned probes are refused",
+  },
   "receive-buffer": {
     type: "number",
     default: 2097152,
@@ -140,6 +147,8 @@ export async function main(args: readonly string[]): Promise<number> {
       mode: values["stamp-mode"] as StampMode,
       keyring: stampKeyFile === undefined ? undefined : await loadKeyFile(stampKeyFile),
     };
+    const authKeyFile = values["auth-key-file"];
+    const authKeyring = authKeyFile === undefined ? undefined : await loadKeyFile(authKeyFile);
     reflector = await startReflector({
       hostname: values.host,
       port: values.port,
@@ -149,6 +158,7 @@ export async function main(args: readonly string[]): Promise<number> {
       receiveBufferBytes: values["receive-buffer"],
       refusedSourcePorts: sourcePorts(values["refuse-source-ports"]),
       stamp,
+      authKeyring,
     });
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {

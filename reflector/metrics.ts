@@ -39,7 +39,7 @@ export function reflectorMetrics(counters: ReflectorCounters): string {
     {
       name: "llama_reflector_refused_total",
       help:
-        "Datagrams not answered although they may be probes, by reason: source-port (sent from a port in --refuse-source-ports, the reflector's own or 0), unmarkable (neither a reflection block nor padding, so its answer would be answerable).",
+        "Datagrams not answered although they may be probes, by reason: source-port (sent from a port in --refuse-source-ports, the reflector's own or 0), unmarkable (neither a reflection block nor padding, so its answer would be answerable); with --auth-key-file: unsigned (no HMAC tag), unknown-key (a tag naming a key not in the file), bad-hmac (a tag that does not verify: altered or forged).",
       type: "counter",
       samples: Object.entries(counters.refused).map(([reason, value]) => ({
         labels: { reason },

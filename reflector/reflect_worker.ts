@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { adoptNativeSocket, DatagramBatch, systemClock } from "@llama/core";
+import { adoptNativeSocket, DatagramBatch, type SharedKey, systemClock } from "@llama/core";
 import { Answerer } from "./answerer.ts";
 import { type PostedProperties, postedProperties } from "./_worker_errors.ts";
 
@@ -26,6 +26,8 @@ export interface ReflectWorkerStart {
   backlogLimit: number;
   /** The source ports never answered, as `refusedPortTable` makes them. */
   refusedSourcePorts: Uint8Array;
+  /** Keys of `--auth-key-file` (answer only probes they verify), or undefined. */
+  authKeys: readonly SharedKey[] | undefined;
   /** Datagrams per recvmmsg. */
   batchSize: number;
   /** Largest datagram. */
@@ -58,6 +60,7 @@ function run(start: ReflectWorkerStart): void {
       maxPps: start.maxPps,
       backlogLimit: start.backlogLimit,
       refusedSourcePorts: start.refusedSourcePorts,
+      authKeys: start.authKeys,
     },
     new Float64Array(start.counters),
     warn,

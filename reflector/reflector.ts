@@ -5,6 +5,7 @@ import {
   type DatagramSocket,
   type EngineChoice,
   formatAddress,
+  type Keyring,
   type NativeDatagramSocket,
   type OpenSocket,
   selectEngine,
@@ -76,6 +77,12 @@ export interface ReflectorOptions {
    * same source-port refusals and a rate limit of its own at `maxPps`. Default: no STAMP port.
    */
   stamp?: StampPortOptions;
+  /**
+   * Authenticated probes: answer only probes whose HMAC (field 10) verifies with a key of this
+   * keyring, and sign each answer with the key that verified its probe. Default: answer every
+   * probe, signed or not, as the original does.
+   */
+  authKeyring?: Keyring;
 }
 
 /** What the reflector needs from the world, replaceable in tests. */
@@ -149,7 +156,14 @@ export async function startReflector(
     socket.close();
     throw error;
   }
-  const settings = { maxPps, backlogLimit, pipeline, batchSize, refusedSourcePorts };
+  const settings = {
+    maxPps,
+    backlogLimit,
+    pipeline,
+    batchSize,
+    refusedSourcePorts,
+    authKeys: options.authKeyring?.keys,
+  };
   let reflector: Reflector | undefined;
   if (
     socket.engine === "native" && options.ownThread !== false && dependencies.clock === undefined
@@ -182,8 +196,11 @@ export async function startReflector(
     }
   }
   getLogger(["llama", "reflector"]).info(
-    "Reflecting probes on udp://{address} ({engine} engine{thread}, max {maxPps} answers/s)",
+    "Reflecting probes on udp://{address} ({engine} engine{thread}, max {maxPps} answers/s{auth})",
     {
+      auth: options.authKeyring === undefined
+        ? ""
+        : `, signed probes only: ${options.authKeyring.size} key(s)`,
       address: formatAddress(reflector.address),
       engine: reflector.engine,
       thread: reflector.ownThread ? " on its own thread" : "",
@@ -419,6 +436,7 @@ class WorkerReflector implements Reflector {
       maxPps: settings.maxPps,
       backlogLimit: settings.backlogLimit,
       refusedSourcePorts: settings.refusedSourcePorts,
+      authKeys: settings.authKeys,
       batchSize: settings.batchSize,
       slotBytes: SLOT_BYTES,
       counters: this.#counters.buffer as SharedArrayBuffer,

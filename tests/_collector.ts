@@ -1,5 +1,5 @@
 // Running a collector in-process against real sockets, for tests.
-import type { IntervalSummary, OpenSocket } from "@llama/core";
+import type { IntervalSummary, Keyring, OpenSocket } from "@llama/core";
 import {
   type Collector,
   parseCollectorConfig,
@@ -19,12 +19,20 @@ export interface RecordingCollector extends AsyncDisposable {
 /** Parses `yaml`, resolves it and starts a collector on it, recording its summaries. */
 export async function startRecordingCollector(
   yaml: string,
-  options: { serveApi?: boolean; engine?: "deno" | "native" | "auto"; openSocket?: OpenSocket } =
-    {},
+  options: {
+    serveApi?: boolean;
+    engine?: "deno" | "native" | "auto";
+    openSocket?: OpenSocket;
+    /** Authenticated probes: what `auth_key_file` would load. */
+    authKeyring?: Keyring;
+  } = {},
 ): Promise<RecordingCollector> {
-  const config: ResolvedConfig = await resolveTargets(
+  const resolved: ResolvedConfig = await resolveTargets(
     parseCollectorConfig(yaml, { file: "test.yaml" }),
   );
+  const config = options.authKeyring === undefined
+    ? resolved
+    : { ...resolved, authKeyring: options.authKeyring };
   const summaries: IntervalSummary[] = [];
   const waiters: (() => void)[] = [];
   const collector = await startCollector(config, {
