@@ -17,8 +17,16 @@ import {
   unknownName,
 } from "./_config_fields.ts";
 import { DEFAULT_TRACING, parseTracing, type TracingConfig } from "./_tracing_config.ts";
+import { type FleetConfig, parseFleet } from "./_fleet_config.ts";
 
 export type { TracingConfig } from "./_tracing_config.ts";
+export type {
+  FleetConfig,
+  MemberSource,
+  MeshConfig,
+  MeshLevel,
+  ShardingConfig,
+} from "./_fleet_config.ts";
 
 /** A port definition: what each socket of a port group binds and how its probes behave. */
 export interface PortConfig {
@@ -96,6 +104,11 @@ export interface CollectorConfig {
   targets: Record<string, TargetConfig[]>;
   /** Hop-by-hop tracing of the flows (a llama extension). */
   tracing: TracingConfig;
+  /**
+   * Identity, mesh levels and sharding (a llama extension; see `planFleet`); undefined: every
+   * target is probed.
+   */
+  fleet?: FleetConfig;
 }
 
 /** Options for reading a config. */
@@ -116,6 +129,9 @@ const FULL_KEYS = [
   "targets",
   "source_tags",
   "tracing",
+  "identity",
+  "mesh",
+  "sharding",
 ] as const;
 
 /**
@@ -395,6 +411,8 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
       rateLimit: reference("rate_limit", "rate limit", config.rateLimits),
     };
   });
+  const fleet = parseFleet(fields, config.sourceTags, config.targets);
+  if (fleet !== undefined) config.fleet = fleet;
   if (config.tests.length === 0) {
     throw tests.error(
       "expected at least one test (targets, port_group and rate_limit), got an empty list: " +

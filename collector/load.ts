@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { ConfigError } from "@llama/core";
 import { defaultCollectorConfig, parseCollectorConfig } from "./config.ts";
 import { type Lookup, type ResolvedConfig, resolveTargets, systemLookup } from "./resolve.ts";
+import { planFleet } from "./mesh.ts";
 
 /** Options of `loadCollectorConfig`. */
 export interface LoadConfigOptions {
@@ -13,7 +14,8 @@ export interface LoadConfigOptions {
 
 /**
  * Reads, validates and resolves a collector config file; with no file, the original's default
- * config. Throws `ConfigError` naming the file, line, column and path of the problem.
+ * config. Mesh levels and sharding cut the target lists down first (`planFleet`), so only the
+ * targets this collector probes are resolved; `fleetReport` says how. Throws `ConfigError` naming the file, line, column and path of the problem.
  *
  * @example
  * ```ts
@@ -41,9 +43,13 @@ export async function loadCollectorConfig(
     }
     config = parseCollectorConfig(text, { file, dstPort: options.dstPort });
   }
-  const resolved = await resolveTargets(config, options.lookup ?? systemLookup);
+  const plan = planFleet(config);
+  const resolved = await resolveTargets(
+    { ...config, targets: plan.targets },
+    options.lookup ?? systemLookup,
+  );
   checkAddressFamilies(resolved);
-  return resolved;
+  return plan.report === undefined ? resolved : { ...resolved, fleetReport: plan.report };
 }
 
 /**

@@ -17,10 +17,15 @@ export {
   type CollectorConfig,
   type ConfigLocation,
   defaultCollectorConfig,
+  type FleetConfig,
+  type MemberSource,
+  type MeshConfig,
+  type MeshLevel,
   parseCollectorConfig,
   type ParseConfigOptions,
   type PortConfig,
   type PortGroupMember,
+  type ShardingConfig,
   type TargetConfig,
   type TestConfig,
 } from "./config.ts";
@@ -31,6 +36,16 @@ export {
   resolveTargets,
   systemLookup,
 } from "./resolve.ts";
+export {
+  type FleetPlan,
+  type FleetReport,
+  type MeshLevelReport,
+  planFleet,
+  type PlannableConfig,
+  targetIdentity,
+  targetKey,
+  type TargetListReport,
+} from "./mesh.ts";
 export { checkAddressFamilies, loadCollectorConfig, type LoadConfigOptions } from "./load.ts";
 export {
   type Collector,

@@ -67,7 +67,9 @@ function finalMix(value: number): number {
  */
 export function rendezvousWeight(chooserHash: number, candidateHash: number): number {
   const high = finalMix((chooserHash ^ CHOOSER_SEED) + Math.imul(candidateHash, 0x9e3779b1));
-  const low = finalMix((candidateHash ^ CANDIDATE_SEED) + Math.imul(high ^ chooserHash, 0x27d4eb2f));
+  const low = finalMix(
+    (candidateHash ^ CANDIDATE_SEED) + Math.imul(high ^ chooserHash, 0x27d4eb2f),
+  );
   return (high >>> 11) * 0x100000000 + low;
 }
 

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { rendezvousHash, RendezvousMembers, rendezvousTop, rendezvousWeight } from "./rendezvous.ts";
+import {
+  rendezvousHash,
+  RendezvousMembers,
+  rendezvousTop,
+  rendezvousWeight,
+} from "./rendezvous.ts";
 
 const keys = Array.from({ length: 6000 }, (_, index) => `10.${index >> 8}.${index & 255}.1:8100`);
 const collectors = (count: number, from = 1) =>
@@ -46,9 +51,10 @@ Deno.test("rendezvousTop takes the heaviest candidates, the same as sorting them
     rendezvousWeight(chooser, b.hash) - rendezvousWeight(chooser, a.hash)
   );
   assert.deepEqual(rendezvousTop(chooser, candidates, 7), sorted.slice(0, 7));
-  assert.deepEqual(rendezvousTop(chooser, candidates.slice(0, 3), 7), sorted.filter((c) =>
-    candidates.slice(0, 3).includes(c)
-  ));
+  assert.deepEqual(
+    rendezvousTop(chooser, candidates.slice(0, 3), 7),
+    sorted.filter((c) => candidates.slice(0, 3).includes(c)),
+  );
   assert.deepEqual(rendezvousTop(chooser, candidates, 0), []);
 });
 
