@@ -25,6 +25,7 @@ import {
 } from "@llama/core";
 import { startCollector } from "./collector.ts";
 import { loadCollectorConfig } from "./load.ts";
+import { formatFleetReport } from "./mesh.ts";
 import type { ResolvedConfig } from "./resolve.ts";
 
 const FLAGS = {
@@ -94,8 +95,15 @@ export async function main(args: readonly string[]): Promise<number> {
     console.error(
       `llama-collector: ${
         values.config ?? "the default config"
-      } is valid (${config.format} format, ${targets} targets)`,
+      } is valid (${config.format} format, ${targets} targets${
+        config.fleetReport === undefined ? "" : " probed by this collector"
+      })`,
     );
+    if (config.fleetReport !== undefined) {
+      for (const line of formatFleetReport(config.fleetReport)) {
+        console.error(`llama-collector:   ${line}`);
+      }
+    }
     return 0;
   }
   if (
@@ -127,6 +135,7 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   await using _collector = collector;
   const format = config.format;
+  logFleet(log, config);
   // The collector keeps what it needs of the config; its targets' objects can go.
   config = undefined;
   // Parsing a large config (and setting up its flows) leaves garbage in V8's old generation, which
@@ -145,7 +154,9 @@ export async function main(args: readonly string[]): Promise<number> {
   const reload = () => {
     reloading = reloading.then(async () => {
       try {
-        await collector.reload(await load());
+        const next = await load();
+        await collector.reload(next);
+        logFleet(log, next);
         log.info("Reloaded {file}", { file: values.config ?? "(built-in default)" });
       } catch (error) {
         log.error("Reload failed, keeping the running config: {error}", { error });
@@ -162,6 +173,15 @@ export async function main(args: readonly string[]): Promise<number> {
     await collector.close();
   }
   return 0;
+}
+
+/** One line of what mesh levels and sharding chose, when the config has them. */
+function logFleet(log: ReturnType<typeof getLogger>, config: ResolvedConfig): void {
+  if (config.fleetReport === undefined) return;
+  log.info("Fleet plan: {plan}", {
+    plan: formatFleetReport(config.fleetReport).join("; "),
+    fleet: config.fleetReport,
+  });
 }
 
 if (import.meta.main) {

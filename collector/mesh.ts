@@ -238,3 +238,47 @@ function groupsOf<T extends TargetConfig>(
   }
   return groups;
 }
+
+/**
+ * The report as lines of text, as `--check` prints them: each cut-down list, each mesh level's
+ * paths, and the member list.
+ *
+ * @example
+ * ```ts
+ * import { formatFleetReport } from "@llama/collector";
+ * const lines = formatFleetReport({
+ *   identity: "c1",
+ *   lists: { hosts: { mode: "sharded", of: 9, kept: 3 } },
+ *   levels: [],
+ *   sharding: { members: 3, isMember: true, replicas: 1, withoutIdentity: 0 },
+ * });
+ * console.assert(lines[1] === 'target list "hosts": sharded, 3 of 9 targets');
+ * ```
+ */
+export function formatFleetReport(report: FleetReport): string[] {
+  const lines = [`identity ${JSON.stringify(report.identity)}`];
+  for (const [name, list] of Object.entries(report.lists)) {
+    lines.push(
+      `target list ${JSON.stringify(name)}: ${list.mode}, ${list.kept} of ${list.of} targets`,
+    );
+  }
+  for (const level of report.levels) {
+    lines.push(
+      `mesh level ${JSON.stringify(level.name)}: ${level.paths} paths from ${level.groups} ` +
+        (level.groups === 1 ? "group" : "groups"),
+    );
+  }
+  const sharding = report.sharding;
+  if (sharding !== undefined) {
+    lines.push(
+      `sharding: ${sharding.members} members, ${sharding.replicas} per target; ` +
+        (sharding.isMember
+          ? "this collector is one"
+          : "this collector is NOT one, so it probes none of the sharded targets") +
+        (sharding.withoutIdentity > 0
+          ? ` (${sharding.withoutIdentity} member entries without an identity left out)`
+          : ""),
+    );
+  }
+  return lines;
+}

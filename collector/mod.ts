@@ -39,6 +39,7 @@ export {
 export {
   type FleetPlan,
   type FleetReport,
+  formatFleetReport,
   type MeshLevelReport,
   planFleet,
   type PlannableConfig,
