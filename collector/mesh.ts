@@ -6,7 +6,7 @@
  * @module
  */
 import { rendezvousHash, RendezvousMembers, rendezvousTop } from "@llama/core";
-import type { CollectorConfig, TargetConfig } from "./config.ts";
+import type { TargetConfig } from "./config.ts";
 import {
   fillTemplate,
   type FleetConfig,

@@ -5,7 +5,6 @@
  * @module
  */
 import { type ConfigNode, RendezvousMembers } from "@llama/core";
-import type { CollectorTarget } from "./config.ts";
 
 /** A scraper's sharding settings, and what they left it. */
 export interface ScraperSharding {
@@ -20,7 +19,7 @@ export interface ScraperSharding {
 }
 
 /**
- * The collectors of `collectors` that the scraper `identity` scrapes: those whose `replicas`
+ * The collectors (`CollectorTarget`s, or anything named) that the scraper `identity` scrapes: those whose `replicas`
  * heaviest members (rendezvous weight of member and collector name) include it. A scraper
  * joining or leaving moves only its own share.
  *
@@ -33,10 +32,10 @@ export interface ScraperSharding {
  * console.assert(mine.length + theirs.length === 4);
  * ```
  */
-export function shardCollectors(
-  collectors: readonly CollectorTarget[],
+export function shardCollectors<T extends { readonly name: string }>(
+  collectors: readonly T[],
   sharding: Pick<ScraperSharding, "identity" | "members" | "replicas">,
-): CollectorTarget[] {
+): T[] {
   return new RendezvousMembers(sharding.members).share(
     sharding.identity,
     collectors,
