@@ -3,6 +3,7 @@ import { ConfigError } from "@llama/core";
 import { defaultCollectorConfig, parseCollectorConfig } from "./config.ts";
 import { type Lookup, type ResolvedConfig, resolveTargets, systemLookup } from "./resolve.ts";
 import { planFleet } from "./mesh.ts";
+import { loadStampKeyrings } from "./_stamp_keys.ts";
 
 /** Options of `loadCollectorConfig`. */
 export interface LoadConfigOptions {
@@ -49,7 +50,9 @@ export async function loadCollectorConfig(
     options.lookup ?? systemLookup,
   );
   checkAddressFamilies(resolved);
-  return plan.report === undefined ? resolved : { ...resolved, fleetReport: plan.report };
+  const stampKeyrings = await loadStampKeyrings(resolved);
+  const withKeys = stampKeyrings.size === 0 ? resolved : { ...resolved, stampKeyrings };
+  return plan.report === undefined ? withKeys : { ...withKeys, fleetReport: plan.report };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { lookup as dnsLookup } from "node:dns/promises";
-import { ConfigError, whyNotUnicast } from "@llama/core";
+import { ConfigError, type Keyring, whyNotUnicast } from "@llama/core";
 import type { CollectorConfig, TargetConfig } from "./config.ts";
 import { notUnicastMessage } from "./_config_fields.ts";
 import type { FleetReport } from "./mesh.ts";
@@ -24,6 +24,8 @@ export interface ResolvedConfig extends Omit<CollectorConfig, "targets"> {
   targets: Record<string, ResolvedTarget[]>;
   /** How mesh levels and sharding cut the target lists down, when the config has them. */
   fleetReport?: FleetReport;
+  /** The keyrings of the STAMP key files the tests use, by absolute path (`loadCollectorConfig`). */
+  stampKeyrings?: ReadonlyMap<string, Keyring>;
 }
 
 /**

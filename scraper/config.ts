@@ -10,6 +10,9 @@ import {
 } from "@llama/core";
 import { loadPlugin, type OutputPlugin, type TagResolverPlugin } from "@llama/plugins";
 import { parseScraperSharding, type ScraperSharding, shardCollectors } from "./sharding.ts";
+import { parseSecurity, type ScraperSecurityConfig } from "./_security_config.ts";
+
+export type { ScraperSecurityConfig } from "./_security_config.ts";
 
 /** A collector to scrape. */
 export interface CollectorTarget {
@@ -70,6 +73,8 @@ export interface ScraperConfig {
   outputs: PluginUse[];
   /** Tag resolvers, applied in order (later ones win). */
   tags: PluginUse[];
+  /** API tokens and HTTPS of its servers, and of the collectors it scrapes. */
+  security: ScraperSecurityConfig;
 }
 
 const KEYS = [
@@ -87,6 +92,9 @@ const KEYS = [
   "write_timeout_ms",
   "outputs",
   "tags",
+  "api",
+  "collector_token_file",
+  "collector_ca",
   "sharding",
 ] as const;
 
@@ -110,6 +118,7 @@ export const SCRAPER_DEFAULTS: Omit<ScraperConfig, "file" | "directory" | "colle
   writeTimeoutMs: 10_000,
   outputs: [],
   tags: [],
+  security: { api: {}, collectorTokenFile: undefined, collectorCa: undefined },
 };
 
 /**
@@ -203,6 +212,7 @@ export function parseScraperConfig(text: string, options: { file?: string } = {}
         config.retry.maxMs,
     };
   }
+  config.security = parseSecurity(fields, directory);
   config.outputs = parseUses(fields.get("outputs"));
   config.tags = parseUses(fields.get("tags"));
   return config;
