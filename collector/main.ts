@@ -89,7 +89,10 @@ const CONFIG_NOTES = `Config keys llama adds (see configs/collector.full.yaml, d
   tracing: {mode: auto|on|off, budget, probes_per_hop, max_hops, gap_limit, timeout, refresh,
             loss_threshold, concurrency}   hop-by-hop traces of every flow (docs/tracing.md)
   targets/tests: protocol: llama|stamp, stamp_mode: stateless|stateful, stamp_key_file: FILE
-            probe STAMP (RFC 8762/8972) reflectors, such as routers' (docs/stamp.md)`;
+            probe STAMP (RFC 8762/8972) reflectors, such as routers' (docs/stamp.md)
+  identity: "{src_hostname}"   this collector's name in rendezvous hashing (docs/fleet.md)
+  mesh: {target_lists, levels: [{name, same, differ, per_group}]}   a sample by tags
+  sharding: {members: [..] | {targets: LIST}, replicas, target_lists}   a shared target list`;
 
 /** Runs the collector until SIGINT or SIGTERM; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {

@@ -72,3 +72,13 @@ Deno.test("scraper --check says which share of the collectors this scraper takes
     await Deno.remove(directory, { recursive: true });
   }
 });
+
+Deno.test("collector --help names identity, mesh and sharding", async () => {
+  const { code, stderr } = await runProgram("collector/main.ts", ["--help"]);
+  assert.equal(code, 0);
+  for (
+    const key of ["identity:", "mesh: {target_lists, levels", "sharding: {members", "per_group"]
+  ) {
+    assert.ok(stderr.includes(key), `--help lacks ${key}`);
+  }
+});
