@@ -7,6 +7,7 @@
  */
 import { adoptNativeSocket, DatagramBatch, systemClock } from "@llama/core";
 import { Answerer } from "./answerer.ts";
+import type { SourceLimitSettings } from "./source_limits.ts";
 import { type PostedProperties, postedProperties } from "./_worker_errors.ts";
 
 /** The Worker's global scope (typed here: a published module may not switch its lib to deno.worker). */
@@ -26,6 +27,8 @@ export interface ReflectWorkerStart {
   backlogLimit: number;
   /** The source ports never answered, as `refusedPortTable` makes them. */
   refusedSourcePorts: Uint8Array;
+  /** `--allow` and `--per-source-pps`, applied here as on the event loop. */
+  sourceLimits?: SourceLimitSettings;
   /** Datagrams per recvmmsg. */
   batchSize: number;
   /** Largest datagram. */
@@ -58,6 +61,7 @@ function run(start: ReflectWorkerStart): void {
       maxPps: start.maxPps,
       backlogLimit: start.backlogLimit,
       refusedSourcePorts: start.refusedSourcePorts,
+      sourceLimits: start.sourceLimits,
     },
     new Float64Array(start.counters),
     warn,

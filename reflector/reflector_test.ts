@@ -196,7 +196,13 @@ for (const { label, engine, ownThread } of variants) {
       assert.equal(counters.received, 6);
       assert.equal(counters.answered, 2);
       assert.equal(counters.invalid.answer, 1);
-      assert.deepEqual(counters.refused, { "source-port": 0, "unmarkable": 3 });
+      assert.deepEqual(counters.refused, {
+        "not-allowed": 0,
+        "source-port": 0,
+        "unmarkable": 3,
+        "per-source-rate": 0,
+        "per-source-table-full": 0,
+      });
       const metrics = reflectorMetrics(counters);
       assert.match(metrics, /^llama_reflector_refused_total\{reason="unmarkable"\} 3$/m);
       assert.match(metrics, /^llama_reflector_invalid_total\{reason="answer"\} 1$/m);
