@@ -216,3 +216,21 @@ Deno.test("reflector exits with code 1 when its port is taken", async () => {
     /Cannot start: (Cannot bind UDP 127\.0\.0\.1:\d+|bind 127\.0\.0\.1:\d+ failed: EADDRINUSE \(98\))/,
   );
 });
+
+Deno.test("reflector with --allow answers no source outside it and says so in its log", async () => {
+  await using reflector = await startProgram(
+    "reflector/main.ts",
+    ["--host", "127.0.0.1", "--port", "0", "--allow", "10.0.0.0/8", "--allow", "192.0.2.0/24"],
+    { readyPattern: READY },
+  );
+  assert.match(reflector.stderr(), /sources in 10\.0\.0\.0\/8 192\.0\.2\.0\/24\)/);
+  using client = new UdpClient();
+  await client.send(original, "127.0.0.1", Number(reflector.ready[2]));
+  assert.equal(await client.receive(500), undefined);
+  assert.equal((await reflector.stop("SIGINT")).code, 0);
+  assert.match(
+    reflector.stderr(),
+    /Not answered: a \d+-byte datagram from 127\.0\.0\.1:\d+: not-allowed/,
+  );
+  assert.match(reflector.stderr(), /Counters: 1 received, 0 answered, 0 invalid, 1 refused/);
+});
