@@ -553,6 +553,11 @@ Deno.test("every sample collector config in configs/ loads with the system looku
   assert.deepEqual(full.sourceTags, { src_hostname: "collector-1", src_region: "west" });
   assert.equal(full.ports.dual_stack.ip, "::");
   assert.deepEqual(full.targets.dual_stack.map((target) => target.host), ["::1", "localhost"]);
+  assert.deepEqual(
+    full.targets.routers.map(({ port, stamp }) => [port, stamp?.protocol, stamp?.mode]),
+    [[862, "stamp", "stateful"]],
+  );
+  assert.equal(full.tests[3].stamp?.protocol, "stamp");
 
   assert.equal(loaded["collector.legacy.yaml"].format, "legacy");
   assert.deepEqual(

@@ -60,10 +60,18 @@ const FLAGS = {
   },
 } as const;
 
+/** What `--help` says of the config keys llama adds to the original's format. */
+const CONFIG_NOTES = `Config keys llama adds (see configs/collector.full.yaml, docs/):
+  tracing: {mode: auto|on|off, budget, probes_per_hop, max_hops, gap_limit, timeout, refresh,
+            loss_threshold, concurrency}   hop-by-hop traces of every flow (docs/tracing.md)
+  targets/tests: protocol: llama|stamp, stamp_mode: stateless|stateful, stamp_key_file: FILE
+            probe STAMP (RFC 8762/8972) reflectors, such as routers' (docs/stamp.md)`;
+
 /** Runs the collector until SIGINT or SIGTERM; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   const flags = readProgramFlags("llama-collector", args, FLAGS, {
     print: (text) => console.error(text),
+    notes: CONFIG_NOTES,
     validate: (values) => {
       checkWholeNumber("dst-port", values["dst-port"], 1, 65535);
       checkWholeNumber("history", values.history, 1, 1000);

@@ -24,6 +24,7 @@ export {
   type TargetConfig,
   type TestConfig,
 } from "./config.ts";
+export type { StampMode, StampOptions, StampSettings } from "./_stamp_config.ts";
 export {
   type Lookup,
   type ResolvedConfig,

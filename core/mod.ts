@@ -118,11 +118,13 @@ export { IcmpErrorReport, type IcmpErrorSink } from "./_icmp_errors.ts";
 export { type Engine, ENGINE_CHOICES, type EngineChoice, selectEngine } from "./engine.ts";
 export { capMallocMmapThreshold, fullGarbageCollector } from "./heap.ts";
 export type {
+  DelayStatistics,
   FlowSummary,
   IntervalHeader,
   IntervalSummary,
   IntervalSummaryWithoutFlows,
   IntervalTrend,
+  OneWayDelay,
   PathSummary,
   PathSummaryWithoutFlows,
   PathTrend,
