@@ -1,11 +1,5 @@
 import { isIP } from "node:net";
-import {
-  type ConfigNode,
-  parseHostPort,
-  parseYamlConfig,
-  type SocketAddress,
-  UsageError,
-} from "@llama/core";
+import { type ConfigNode, parseYamlConfig } from "@llama/core";
 import {
   checkHost,
   isHostname,
@@ -24,6 +18,9 @@ import {
   STAMP_PORT,
   type StampOptions,
 } from "./_stamp_config.ts";
+import { type CollectorApiConfig, parseApi } from "./_api_config.ts";
+
+export type { CollectorApiConfig } from "./_api_config.ts";
 
 export type { TracingConfig } from "./_tracing_config.ts";
 
@@ -93,8 +90,8 @@ export interface CollectorConfig {
   format: "full" | "legacy" | "default";
   /** Summaries: every `intervalSeconds`, aligned to wall-clock multiples. */
   summarization: { intervalSeconds: number; handlers: number };
-  /** Where the HTTP API listens. */
-  api: { bind: SocketAddress };
+  /** Where the HTTP API listens, and how it is locked down (paths resolved against the file's). */
+  api: CollectorApiConfig;
   /** Tags describing this collector (the source), added to every summary. */
   sourceTags: Record<string, string>;
   /** Port definitions by name. */
@@ -265,17 +262,7 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
 
   const api = fields.get("api");
   if (api !== undefined && !api.isMissing) {
-    const bind = api.fields(["bind"], "a map with bind").get("bind");
-    if (bind !== undefined) {
-      try {
-        config.api = { bind: parseHostPort(bind.text("host:port"), "bind") };
-      } catch (error) {
-        if (error instanceof UsageError) {
-          throw bind.error(`expected host:port (like 0.0.0.0:5000), got ${bind.describe()}`);
-        }
-        throw error;
-      }
-    }
+    config.api = parseApi(api, config.api, file);
   }
 
   config.tracing = parseTracing(fields.get("tracing"));

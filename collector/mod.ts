@@ -14,6 +14,7 @@
  * @module
  */
 export {
+  type CollectorApiConfig,
   type CollectorConfig,
   type ConfigLocation,
   defaultCollectorConfig,

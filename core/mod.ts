@@ -88,12 +88,22 @@ export {
   HTTP_LIMITS,
   type HttpDeadline,
   type HttpLimits,
+  type HttpSecurity,
   type HttpServer,
   httpServerMetrics,
   type HttpServerOptions,
   type HttpServerStats,
   serveHttp,
 } from "./http_server.ts";
+export {
+  type ApiTokens,
+  loadTokenFile,
+  MIN_TOKEN_LENGTH,
+  parseTokenFile,
+  type TokenCheck,
+} from "./api_tokens.ts";
+export { loadCaFile, loadTlsIdentity, type TlsIdentity } from "./tls_files.ts";
+export { type ApiSecurity, type ApiSecurityFiles, loadApiSecurity } from "./api_security.ts";
 export {
   checkWholeNumber,
   LOGGING_FLAGS,
