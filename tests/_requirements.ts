@@ -23,6 +23,7 @@ const PACKAGES: Record<string, string> = {
   influxd: "influxdb",
   "victoria-metrics": "victoria-metrics",
   promtool: "prometheus",
+  prometheus: "prometheus",
 };
 
 // Probing PATH is cheap but done per test file and per test; the notice must print only once.
