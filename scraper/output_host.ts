@@ -184,7 +184,7 @@ export class OutputHost {
   }
 
   /** Stops writing, keeps what waits in memory on disk (when there is a spool), and disposes the output. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     // Once only: a second close would dispose the spool twice.
     if (this.#closing !== undefined) return this.#closing;
     this.#closing = this.#close();
