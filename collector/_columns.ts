@@ -70,7 +70,30 @@ export interface FlowCounts {
    * undefined until a flow says so.
    */
   readonly tosValues: Uint8Array | undefined;
+  /**
+   * `STAMP_FIELDS` values per flow id of STAMP answers (one-way delays, the loss split); undefined
+   * until a STAMP answer is counted (never, for LLAMA flows).
+   */
+  readonly stamp?: Float64Array | undefined;
 }
+
+/** Where each STAMP value is among a flow's `STAMP_FIELDS` in `FlowCounts.stamp`. */
+export const STAMP = {
+  /** Answers with both reflector timestamps: the one-way delays' count. */
+  delays: 0,
+  forwardSum: 1,
+  forwardMin: 2,
+  forwardMax: 3,
+  backwardSum: 4,
+  backwardMin: 5,
+  backwardMax: 6,
+  /** Answers from a stateful reflector (its own sequence numbers). */
+  stateful: 7,
+  /** Replies a stateful reflector's sequence shows it sent and that never came. */
+  lostBackward: 8,
+} as const;
+/** STAMP values per flow. */
+export const STAMP_FIELDS = 9;
 
 /**
  * The flows the registry knows, by flow id, and the order they are published in. A flow's

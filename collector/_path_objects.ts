@@ -13,6 +13,8 @@ import {
   type IntervalColumns,
   type PathTable,
   readCounters,
+  STAMP,
+  STAMP_FIELDS,
   TIME,
   TIMES,
   TOS_AS_SENT,
@@ -64,6 +66,8 @@ export class PathReader {
   readonly #columns: IntervalColumns;
   readonly #flow: CounterValues = zeroCounters();
   readonly #path: CounterValues = zeroCounters();
+  readonly #flowStamp = new Float64Array(STAMP_FIELDS);
+  readonly #pathStamp = new Float64Array(STAMP_FIELDS);
 
   /** A reader of `columns`. */
   constructor(columns: IntervalColumns) {
@@ -87,17 +91,26 @@ export class PathReader {
     const flows: FlowSummary[] = [];
     const end = pathEnd(columns, row);
     let tosFlow = -1, tosReported = false;
+    const stamp = columns.counts.stamp;
+    const pathStamp = this.#pathStamp;
+    pathStamp.fill(0);
     for (let index = columns.times.pathStart[row]; index < end; index++) {
       const flow = order[index];
       if (!activeFlow(columns.counts, flow)) continue;
       readCounters(columns.counts, flow, this.#flow);
+      let flowStamp: Float64Array | undefined;
+      if (stamp !== undefined && flow < columns.counts.capacity) {
+        flowStamp = this.#flowStamp;
+        flowStamp.set(stamp.subarray(flow * STAMP_FIELDS, (flow + 1) * STAMP_FIELDS));
+        addStamp(pathStamp, flowStamp);
+      }
       flows.push({
         srcIp: identity.srcIp,
         srcPort: srcPorts[flow],
         dstIp: identity.dstIp,
         dstPort: dstPorts[flow],
         tos: this.#tos(flow),
-        ...statistics(this.#flow, columns.times.flows, flow * TIMES),
+        ...statistics(this.#flow, columns.times.flows, flow * TIMES, flowStamp),
       });
       // The path's TOS is that of its first flow that reports one, else of its first flow.
       if (!tosReported) {
@@ -111,7 +124,12 @@ export class PathReader {
       dstIp: identity.dstIp,
       tags: identity.tags,
       tos: tosFlow < 0 ? { sent: 0, atReflector: null, onReturn: null } : this.#tos(tosFlow),
-      ...statistics(this.pathCounters(row, end), columns.times.paths, row * TIMES),
+      ...statistics(
+        this.pathCounters(row, end),
+        columns.times.paths,
+        row * TIMES,
+        stamp === undefined ? undefined : pathStamp,
+      ),
       flows,
     };
   }
@@ -129,13 +147,76 @@ export class PathReader {
   }
 }
 
+/** Adds a flow's STAMP values to a path's: sums and counts add, extremes are kept. */
+function addStamp(into: Float64Array, values: Float64Array): void {
+  const delays = values[STAMP.delays];
+  if (delays > 0) {
+    const first = into[STAMP.delays] === 0;
+    for (
+      const [min, max] of [[STAMP.forwardMin, STAMP.forwardMax], [
+        STAMP.backwardMin,
+        STAMP.backwardMax,
+      ]]
+    ) {
+      if (first || values[min] < into[min]) into[min] = values[min];
+      if (first || values[max] > into[max]) into[max] = values[max];
+    }
+    into[STAMP.delays] += delays;
+    into[STAMP.forwardSum] += values[STAMP.forwardSum];
+    into[STAMP.backwardSum] += values[STAMP.backwardSum];
+  }
+  into[STAMP.stateful] += values[STAMP.stateful];
+  into[STAMP.lostBackward] += values[STAMP.lostBackward];
+}
+
+/**
+ * The STAMP fields of a flow or path: one-way delays when an answer had the reflector's
+ * timestamps, the loss split when a stateful reflector answered. Backward losses are counted in
+ * the interval of the reply that showed the gap, so they are capped at the interval's losses.
+ */
+function stampStatistics(
+  stamp: Float64Array,
+  lost: number,
+): Pick<ProbeStatistics, "oneWayDelay" | "lostForward" | "lostBackward"> {
+  const result: Pick<ProbeStatistics, "oneWayDelay" | "lostForward" | "lostBackward"> = {};
+  const delays = stamp[STAMP.delays];
+  if (delays > 0) {
+    result.oneWayDelay = {
+      forward: {
+        min: rounded(stamp[STAMP.forwardMin]),
+        mean: rounded(stamp[STAMP.forwardSum] / delays),
+        max: rounded(stamp[STAMP.forwardMax]),
+      },
+      backward: {
+        min: rounded(stamp[STAMP.backwardMin]),
+        mean: rounded(stamp[STAMP.backwardSum] / delays),
+        max: rounded(stamp[STAMP.backwardMax]),
+      },
+      clockSynchronized: false,
+    };
+  }
+  if (stamp[STAMP.stateful] > 0) {
+    const backward = Math.min(lost, stamp[STAMP.lostBackward]);
+    result.lostForward = lost - backward;
+    result.lostBackward = backward;
+  }
+  return result;
+}
+
+/** A time in milliseconds rounded to the nanosecond. */
+function rounded(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
+}
+
 /** The statistics of `counters` and of the times at `times[at..]`, as objects. */
 function statistics(
   counters: Readonly<CounterValues>,
   times: Float32Array,
   at: number,
+  stamp?: Float64Array,
 ): ProbeStatistics {
   const { sent, lost } = counters;
+  const stampFields = stamp === undefined ? undefined : stampStatistics(stamp, lost);
   return {
     sent,
     lost,
@@ -154,6 +235,7 @@ function statistics(
     },
     jitter: Number.isNaN(times[at + TIME.jitter]) ? null : milliseconds(times[at + TIME.jitter]),
     dwellCorrected: counters.dwellCorrected,
+    ...stampFields,
   };
 }
 

@@ -4,6 +4,7 @@ import {
   type EngineChoice,
   formatAddress,
   formatPrometheus,
+  type HttpSecurity,
   type HttpServer,
   httpServerMetrics,
   type OpenSocket,
@@ -38,6 +39,11 @@ export interface CollectorDependencies {
 export interface CollectorOptions {
   /** Serve the HTTP API on the config's `api.bind`. Default true. */
   serveApi?: boolean;
+  /**
+   * API tokens and HTTPS for the API (`--api-token-file`, `--tls-cert`, `--tls-key`). Default:
+   * none, plain HTTP open to anyone who can connect.
+   */
+  apiSecurity?: HttpSecurity;
   /** Called with every interval's summary as it is published. */
   onSummary?: (summary: IntervalSummary) => void;
   /** Called with every path change a trace finds. */
@@ -190,6 +196,7 @@ class RunningCollector implements Collector {
     try {
       this.#server = await serveHttp(bind, this.api.fetch, {
         name: "api",
+        security: this.#options.apiSecurity,
         onError: (error) => {
           this.#log.error("API request failed: {error}", { error });
           return Response.json({ error: "internal error" }, { status: 500 });
@@ -204,7 +211,8 @@ class RunningCollector implements Collector {
       );
     }
     this.apiAddress = this.#server.address;
-    this.#log.info("Serving the API on http://{address}", {
+    this.#log.info("Serving the API on {scheme}://{address}", {
+      scheme: this.#server.scheme,
       address: formatAddress(this.apiAddress),
     });
   }

@@ -1,11 +1,5 @@
 import { isIP } from "node:net";
-import {
-  type ConfigNode,
-  parseHostPort,
-  parseYamlConfig,
-  type SocketAddress,
-  UsageError,
-} from "@llama/core";
+import { type ConfigNode, parseYamlConfig } from "@llama/core";
 import {
   checkHost,
   isHostname,
@@ -17,6 +11,16 @@ import {
   unknownName,
 } from "./_config_fields.ts";
 import { DEFAULT_TRACING, parseTracing, type TracingConfig } from "./_tracing_config.ts";
+import {
+  isStamp,
+  readStampOptions,
+  STAMP_KEYS,
+  STAMP_PORT,
+  type StampOptions,
+} from "./_stamp_config.ts";
+import { type CollectorApiConfig, parseApi } from "./_api_config.ts";
+
+export type { CollectorApiConfig } from "./_api_config.ts";
 
 export type { TracingConfig } from "./_tracing_config.ts";
 
@@ -60,6 +64,10 @@ export interface TargetConfig {
   tags: Record<string, string>;
   /** Where the target is in the config. */
   location: ConfigLocation;
+  /** Its STAMP keys (a llama extension), if it has any. */
+  stamp?: StampOptions;
+  /** True when `port` was not written: a STAMP test probes such a target on port 862. */
+  portDefaulted?: boolean;
 }
 
 /** A test: probe these targets from this port group at this rate. */
@@ -70,6 +78,8 @@ export interface TestConfig {
   portGroup: string;
   /** Name of a rate limit. */
   rateLimit: string;
+  /** STAMP keys for all its targets (a llama extension), if it has any. */
+  stamp?: StampOptions;
 }
 
 /** A collector's whole configuration, validated. */
@@ -80,8 +90,8 @@ export interface CollectorConfig {
   format: "full" | "legacy" | "default";
   /** Summaries: every `intervalSeconds`, aligned to wall-clock multiples. */
   summarization: { intervalSeconds: number; handlers: number };
-  /** Where the HTTP API listens. */
-  api: { bind: SocketAddress };
+  /** Where the HTTP API listens, and how it is locked down (paths resolved against the file's). */
+  api: CollectorApiConfig;
   /** Tags describing this collector (the source), added to every summary. */
   sourceTags: Record<string, string>;
   /** Port definitions by name. */
@@ -252,17 +262,7 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
 
   const api = fields.get("api");
   if (api !== undefined && !api.isMissing) {
-    const bind = api.fields(["bind"], "a map with bind").get("bind");
-    if (bind !== undefined) {
-      try {
-        config.api = { bind: parseHostPort(bind.text("host:port"), "bind") };
-      } catch (error) {
-        if (error instanceof UsageError) {
-          throw bind.error(`expected host:port (like 0.0.0.0:5000), got ${bind.describe()}`);
-        }
-        throw error;
-      }
-    }
+    config.api = parseApi(api, config.api, file);
   }
 
   config.tracing = parseTracing(fields.get("tracing"));
@@ -353,8 +353,8 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
   ) {
     config.targets[name] = node.items("a list of targets").map((item) => {
       const values = item.fields(
-        ["ip", "host", "port", "tags"],
-        "a map with ip (or host), port and tags",
+        ["ip", "host", "port", "tags", ...STAMP_KEYS],
+        "a map with ip (or host), port, tags and the STAMP keys",
       );
       const ip = values.get("ip");
       const host = values.get("host");
@@ -368,11 +368,15 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
       const address = (ip ?? host)!.text("an address");
       if (ip !== undefined) checkHost(address, ip, "ip", true);
       else checkHost(address, host!, "host");
+      const stamp = readStampOptions(values, file);
+      const port = values.get("port")?.number({ min: 1, max: 65535, integer: true });
       return {
         host: address,
-        port: values.get("port")?.number({ min: 1, max: 65535, integer: true }) ?? dstPort,
+        port: port ?? (isStamp(stamp) ? STAMP_PORT : dstPort),
         tags: tagSets.intern(values.has("tags") ? readTags(values.get("tags")!) : {}),
         location: (ip ?? host!).location(),
+        ...(stamp === undefined ? {} : { stamp }),
+        ...(port === undefined ? { portDefaulted: true } : {}),
       };
     });
   }
@@ -380,8 +384,8 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
   const tests = required(fields, "tests", root, "a list of tests");
   config.tests = tests.items("a list of tests").map((item) => {
     const values = item.fields(
-      ["targets", "port_group", "rate_limit"],
-      "a map with targets, port_group and rate_limit",
+      ["targets", "port_group", "rate_limit", ...STAMP_KEYS],
+      "a map with targets, port_group, rate_limit and the STAMP keys",
     );
     const reference = (key: string, kind: string, table: Record<string, unknown>) => {
       const node = requiredField(values, key, item, `the name of a ${kind}`);
@@ -389,10 +393,12 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
       if (!(name in table)) throw unknownName(node, kind, name, table);
       return name;
     };
+    const stamp = readStampOptions(values, file);
     return {
       targets: reference("targets", "target list", config.targets),
       portGroup: reference("port_group", "port group", config.portGroups),
       rateLimit: reference("rate_limit", "rate limit", config.rateLimits),
+      ...(stamp === undefined ? {} : { stamp }),
     };
   });
   if (config.tests.length === 0) {

@@ -553,6 +553,11 @@ Deno.test("every sample collector config in configs/ loads with the system looku
   assert.deepEqual(full.sourceTags, { src_hostname: "collector-1", src_region: "west" });
   assert.equal(full.ports.dual_stack.ip, "::");
   assert.deepEqual(full.targets.dual_stack.map((target) => target.host), ["::1", "localhost"]);
+  assert.deepEqual(
+    full.targets.routers.map(({ port, stamp }) => [port, stamp?.protocol, stamp?.mode]),
+    [[862, "stamp", "stateful"]],
+  );
+  assert.equal(full.tests[3].stamp?.protocol, "stamp");
 
   assert.equal(loaded["collector.legacy.yaml"].format, "legacy");
   assert.deepEqual(
@@ -591,4 +596,35 @@ Deno.test("a legacy config refuses a setting such as timeout_ms, pointing at the
   const config = parseCollectorConfig("127.0.0.1:\n  timeout_ms: 500\n");
   assert.deepEqual(config.targets.default[0].tags, { timeout_ms: "500" });
   assert.equal(config.ports.default.timeoutMs, 1000);
+});
+
+const SMALL_FULL_CONFIG = `ports: {p: {ip: "0.0.0.0", port: 0, tos: 0, timeout: 300}}
+port_groups: {g: [{port: p, count: 1}]}
+rate_limits: {r: {cps: 2}}
+tests: [{targets: t, port_group: g, rate_limit: r}]
+targets: {t: [{ip: 127.0.0.1, port: 9}]}
+`;
+
+Deno.test("api: token_file, tls_cert and tls_key resolve against the config's folder", () => {
+  const config = parseCollectorConfig(
+    `api: {bind: "127.0.0.1:5000", token_file: tokens.txt, tls_cert: /etc/c.pem, tls_key: k.pem}\n` +
+      SMALL_FULL_CONFIG,
+    { file: "/srv/llama/collector.yaml" },
+  );
+  assert.deepEqual(config.api, {
+    bind: { hostname: "127.0.0.1", port: 5000 },
+    tokenFile: "/srv/llama/tokens.txt",
+    tlsCert: "/etc/c.pem",
+    tlsKey: "/srv/llama/k.pem",
+  });
+  assert.throws(
+    () => parseCollectorConfig(`api: {tls_cert: c.pem}\n${SMALL_FULL_CONFIG}`, { file: "c.yaml" }),
+    (error: Error) =>
+      error instanceof ConfigError &&
+      error.message === "c.yaml:1:6: api: tls_cert and tls_key go together: give both, or neither",
+  );
+  assert.throws(
+    () => parseCollectorConfig(`api: {token: x}\n${SMALL_FULL_CONFIG}`, { file: "c.yaml" }),
+    (error: Error) => error.message.includes("token"),
+  );
 });

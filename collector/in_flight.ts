@@ -107,6 +107,15 @@ export class InFlightTable {
     if (this.#ids[slot] === id) this.#sentAt[slot] = sentAt;
   }
 
+  /**
+   * Sets the nonce of a probe inserted earlier: a STAMP probe's is the timestamp it carries,
+   * known only once its sequence number (the id) is written.
+   */
+  setNonce(id: number, nonce: number): void {
+    const slot = id & this.#mask;
+    if (this.#ids[slot] === id) this.#nonces[slot] = nonce;
+  }
+
   /** Whether the probe `id` is still waiting for its reply. */
   isInFlight(id: number): boolean {
     const slot = id & this.#mask;

@@ -100,6 +100,22 @@ export class IntervalBook implements ProbeOutcomeSink {
     this.#counts(flow, interval).increment(flow, "lost");
   }
 
+  /**
+   * Records what a STAMP answer adds to its RTT (counted by `answered`): one-way delays in ms
+   * (NaN: unknown) and, from a stateful reflector, the replies its sequence shows were lost
+   * (-1: stateless).
+   */
+  stampAnswered(
+    flow: number,
+    interval: number,
+    forwardMs: number,
+    backwardMs: number,
+    lostBackward: number,
+  ): void {
+    if (interval <= this.#closedUpTo) return;
+    this.#counts(flow, interval).addStamp(flow, forwardMs, backwardMs, lostBackward);
+  }
+
   /** Records the TOS an answered probe was seen with at the reflector and on its return (-1: unknown). */
   observeTos(flow: number, interval: number, atReflector: number, onReturn: number): void {
     if (interval <= this.#closedUpTo) return;

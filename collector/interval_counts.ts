@@ -10,6 +10,8 @@ import {
   type FlowCounts,
   RARE,
   RARE_COUNTS,
+  STAMP,
+  STAMP_FIELDS,
   TOS_AS_SENT,
   TOS_OTHER,
 } from "./_columns.ts";
@@ -44,6 +46,8 @@ export class IntervalCounts implements FlowCounts {
   tos: Uint8Array;
   /** The TOS values seen other than the one sent, 2 per flow id, once there is one. */
   tosValues: Uint8Array | undefined;
+  /** `STAMP_FIELDS` values per flow id, once a STAMP answer is counted. */
+  stamp: Float64Array | undefined;
   /** Each sample's flow, in order of arrival. */
   sampleFlows: Uint32Array<ArrayBuffer>;
   /** Each sample's RTT in milliseconds, in order of arrival. */
@@ -89,7 +93,9 @@ export class IntervalCounts implements FlowCounts {
       if (this.rare !== undefined) this.rare = sized(this.rare, capacity * RARE_COUNTS);
       this.tos = new Uint8Array(capacity);
       if (this.tosValues !== undefined) this.tosValues = new Uint8Array(capacity * 2);
+      if (this.stamp !== undefined) this.stamp = new Float64Array(capacity * STAMP_FIELDS);
     } else {
+      this.stamp?.fill(0, 0, this.capacity * STAMP_FIELDS);
       this.counts.fill(0, 0, this.capacity * COUNTS);
       this.rare?.fill(0, 0, this.capacity * RARE_COUNTS);
       this.tos.fill(0, 0, this.capacity);
@@ -104,6 +110,11 @@ export class IntervalCounts implements FlowCounts {
     this.tos = widened(this.tos, capacity) as Uint8Array;
     if (this.tosValues !== undefined) {
       this.tosValues = widened(this.tosValues, capacity * 2) as Uint8Array;
+    }
+    if (this.stamp !== undefined) {
+      const stamp = new Float64Array(capacity * STAMP_FIELDS);
+      stamp.set(this.stamp);
+      this.stamp = stamp;
     }
     this.capacity = capacity;
   }
@@ -135,6 +146,32 @@ export class IntervalCounts implements FlowCounts {
     }
     const shift = which * 2;
     this.tos[flow] = (this.tos[flow] & ~(3 << shift)) | (state << shift);
+  }
+
+  /**
+   * Counts a STAMP answer of `flow`: its forward and backward one-way delays in ms (NaN: the
+   * reflector gave no timestamps), and, from a stateful reflector, how many replies its sequence
+   * shows went missing before this one (-1: a stateless reflector).
+   */
+  addStamp(flow: number, forwardMs: number, backwardMs: number, lostBackward: number): void {
+    const stamp = this.stamp ??= new Float64Array(this.capacity * STAMP_FIELDS);
+    const at = flow * STAMP_FIELDS;
+    if (lostBackward >= 0) {
+      stamp[at + STAMP.stateful]++;
+      stamp[at + STAMP.lostBackward] += lostBackward;
+    }
+    if (Number.isNaN(forwardMs) || Number.isNaN(backwardMs)) return;
+    const first = stamp[at + STAMP.delays]++ === 0;
+    stamp[at + STAMP.forwardSum] += forwardMs;
+    stamp[at + STAMP.backwardSum] += backwardMs;
+    if (first || forwardMs < stamp[at + STAMP.forwardMin]) stamp[at + STAMP.forwardMin] = forwardMs;
+    if (first || forwardMs > stamp[at + STAMP.forwardMax]) stamp[at + STAMP.forwardMax] = forwardMs;
+    if (first || backwardMs < stamp[at + STAMP.backwardMin]) {
+      stamp[at + STAMP.backwardMin] = backwardMs;
+    }
+    if (first || backwardMs > stamp[at + STAMP.backwardMax]) {
+      stamp[at + STAMP.backwardMax] = backwardMs;
+    }
   }
 
   /** Keeps one RTT sample of `flow`. */

@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { ConfigError } from "@llama/core";
 import { defaultCollectorConfig, parseCollectorConfig } from "./config.ts";
 import { type Lookup, type ResolvedConfig, resolveTargets, systemLookup } from "./resolve.ts";
+import { loadStampKeyrings } from "./_stamp_keys.ts";
 
 /** Options of `loadCollectorConfig`. */
 export interface LoadConfigOptions {
@@ -43,7 +44,8 @@ export async function loadCollectorConfig(
   }
   const resolved = await resolveTargets(config, options.lookup ?? systemLookup);
   checkAddressFamilies(resolved);
-  return resolved;
+  const stampKeyrings = await loadStampKeyrings(resolved);
+  return stampKeyrings.size === 0 ? resolved : { ...resolved, stampKeyrings };
 }
 
 /**

@@ -3,12 +3,15 @@
  *
  * Exit codes: 0 after SIGINT/SIGTERM (or a config that passes `--check`), 1 when it cannot run
  * (a port or the API address in use), 2 for bad flags, a bad config, or a Deno started without
- * `--unstable-net`. SIGHUP re-reads the config.
+ * `--unstable-net`. SIGHUP re-reads the config and the API token file.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import {
+  type ApiSecurity,
+  type ApiSecurityFiles,
+  type ApiTokens,
   capMallocMmapThreshold,
   checkWholeNumber,
   ConfigError,
@@ -17,6 +20,8 @@ import {
   formatAddress,
   fullGarbageCollector,
   hasDenoDatagramApi,
+  loadApiSecurity,
+  loadTokenFile,
   nativeEngineStatus,
   readProgramFlags,
   setupLogging,
@@ -26,6 +31,7 @@ import {
 import { startCollector } from "./collector.ts";
 import { loadCollectorConfig } from "./load.ts";
 import type { ResolvedConfig } from "./resolve.ts";
+import type { CollectorApiConfig } from "./config.ts";
 
 const FLAGS = {
   config: {
@@ -58,12 +64,37 @@ const FLAGS = {
     description:
       "Intervals kept for the matrix page's charts (1 to 1000; each older one costs 4-8 bytes a path)",
   },
+  // API security (issue 19): the same as api.token_file, api.tls_cert, api.tls_key; flags win.
+  "api-token-file": {
+    type: "string",
+    placeholder: "FILE",
+    description:
+      "Bearer tokens, one a line: every API route but /status needs one (401 without); re-read on SIGHUP",
+  },
+  "tls-cert": {
+    type: "string",
+    placeholder: "FILE",
+    description: "Serve the API over HTTPS with this PEM certificate chain (with --tls-key)",
+  },
+  "tls-key": {
+    type: "string",
+    placeholder: "FILE",
+    description: "The PEM private key of --tls-cert",
+  },
 } as const;
+
+/** What `--help` says of the config keys llama adds to the original's format. */
+const CONFIG_NOTES = `Config keys llama adds (see configs/collector.full.yaml, docs/):
+  tracing: {mode: auto|on|off, budget, probes_per_hop, max_hops, gap_limit, timeout, refresh,
+            loss_threshold, concurrency}   hop-by-hop traces of every flow (docs/tracing.md)
+  targets/tests: protocol: llama|stamp, stamp_mode: stateless|stateful, stamp_key_file: FILE
+            probe STAMP (RFC 8762/8972) reflectors, such as routers' (docs/stamp.md)`;
 
 /** Runs the collector until SIGINT or SIGTERM; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   const flags = readProgramFlags("llama-collector", args, FLAGS, {
     print: (text) => console.error(text),
+    notes: CONFIG_NOTES,
     validate: (values) => {
       checkWholeNumber("dst-port", values["dst-port"], 1, 65535);
       checkWholeNumber("history", values.history, 1, 1000);
@@ -81,14 +112,25 @@ export async function main(args: readonly string[]): Promise<number> {
   capMallocMmapThreshold(32 * 1024);
   const load = () => loadCollectorConfig(values.config, { dstPort: values["dst-port"] });
 
+  // Flags win over the config's api section, file by file.
+  const securityFiles = (api: CollectorApiConfig): ApiSecurityFiles => ({
+    tokenFile: values["api-token-file"] ?? api.tokenFile,
+    tlsCert: values["tls-cert"] ?? (values["tls-key"] === undefined ? api.tlsCert : undefined),
+    tlsKey: values["tls-key"] ?? (values["tls-cert"] === undefined ? api.tlsKey : undefined),
+  });
+
   let config: ResolvedConfig | undefined;
+  let security: ApiSecurity;
   try {
     config = await load();
+    security = await loadApiSecurity(securityFiles(config.api));
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    if (!(error instanceof ConfigError) && !(error instanceof UsageError)) throw error;
     console.error(`llama-collector: ${error.message}`);
     return 2;
   }
+  // Swapped by a reload: every request reads the current tokens.
+  let tokens: ApiTokens | undefined = security.tokens;
   if (values.check) {
     const targets = Object.values(config.targets).reduce((sum, list) => sum + list.length, 0);
     console.error(
@@ -116,6 +158,7 @@ export async function main(args: readonly string[]): Promise<number> {
     collector = await startCollector(config, {
       engine: values.engine as EngineChoice,
       historyIntervals: values.history,
+      apiSecurity: { tokens: () => tokens, tls: security.tls },
     });
   } catch (error) {
     if (error instanceof UsageError) {
@@ -135,17 +178,26 @@ export async function main(args: readonly string[]): Promise<number> {
   // pauses the first probes for ~30 ms there; a reload is not followed by one, as probes of
   // a running collector are in flight then, and V8 collects that garbage in its own time.
   fullGarbageCollector()?.();
-  log.info("Collector running: {format} config {file}, API on http://{api}", {
+  log.info("Collector running: {format} config {file}, API on {scheme}://{api} ({tokens})", {
     format,
     file: values.config ?? "(built-in default)",
+    scheme: security.tls === undefined ? "http" : "https",
     api: collector.apiAddress === undefined ? "-" : formatAddress(collector.apiAddress),
+    tokens: tokens === undefined
+      ? "open: no API token file"
+      : `${tokens.size} API token${tokens.size === 1 ? "" : "s"}`,
   });
 
   let reloading = Promise.resolve();
   const reload = () => {
     reloading = reloading.then(async () => {
       try {
-        await collector.reload(await load());
+        const next = await load();
+        const tokenFile = securityFiles(next.api).tokenFile;
+        // A token file cannot be dropped by a reload: that would open the API (restart for it).
+        const nextTokens = tokenFile === undefined ? tokens : await loadTokenFile(tokenFile);
+        await collector.reload(next);
+        tokens = nextTokens;
         log.info("Reloaded {file}", { file: values.config ?? "(built-in default)" });
       } catch (error) {
         log.error("Reload failed, keeping the running config: {error}", { error });

@@ -119,6 +119,26 @@ export function collectorMetrics(
       "Mean absolute difference of consecutive round-trip times (RFC 3550 IPDV).",
       (path) => seconds(path.jitter ?? undefined),
     ),
+    pathFamily(
+      "llama_path_probes_lost_forward",
+      "STAMP, stateful reflector: lost probes that never reached the reflector in the last interval.",
+      (path) => path.lostForward,
+    ),
+    pathFamily(
+      "llama_path_probes_lost_backward",
+      "STAMP, stateful reflector: lost probes whose reply was lost on the way back in the last interval.",
+      (path) => path.lostBackward,
+    ),
+    pathFamily(
+      "llama_path_one_way_delay_forward_seconds",
+      "STAMP: mean collector-to-reflector delay (t2 - t1) in the last interval; needs synchronized clocks.",
+      (path) => seconds(path.oneWayDelay?.forward.mean),
+    ),
+    pathFamily(
+      "llama_path_one_way_delay_backward_seconds",
+      "STAMP: mean reflector-to-collector delay (t4 - t3) in the last interval; needs synchronized clocks.",
+      (path) => seconds(path.oneWayDelay?.backward.mean),
+    ),
     {
       name: "llama_flow_loss_ratio",
       help:

@@ -14,6 +14,7 @@
  * @module
  */
 export {
+  type CollectorApiConfig,
   type CollectorConfig,
   type ConfigLocation,
   defaultCollectorConfig,
@@ -24,6 +25,7 @@ export {
   type TargetConfig,
   type TestConfig,
 } from "./config.ts";
+export type { StampMode, StampOptions, StampSettings } from "./_stamp_config.ts";
 export {
   type Lookup,
   type ResolvedConfig,

@@ -15,6 +15,12 @@ import {
   zeroSocketCounters,
 } from "./probe_socket.ts";
 import type { IntervalBook } from "./interval_book.ts";
+import { StampSocket } from "./stamp_socket.ts";
+import type { Keyring } from "@llama/core";
+import type { StampMode } from "./_stamp_config.ts";
+
+/** A socket of the prober: LLAMA probes or STAMP test packets. */
+export type ProberSocket = ProbeSocket | StampSocket;
 
 /** A socket a config asks for. */
 export interface SocketSpec {
@@ -26,6 +32,8 @@ export interface SocketSpec {
   tos: number;
   /** How long its probes wait for an answer. */
   timeoutMs: number;
+  /** Present: it sends STAMP test packets to reflectors of this mode, signed with `keyring`. */
+  stamp?: { mode: StampMode; keyring: Keyring | undefined };
 }
 
 /**
@@ -34,10 +42,10 @@ export interface SocketSpec {
  * are kept in the totals.
  */
 export class ProbeSockets {
-  readonly #sockets = new Map<string, ProbeSocket>();
+  readonly #sockets = new Map<string, ProberSocket>();
   /** The values of `#sockets`, for the loops of every turn. */
-  #list: ProbeSocket[] = [];
-  readonly #retired = new Set<ProbeSocket>();
+  #list: ProberSocket[] = [];
+  readonly #retired = new Set<ProberSocket>();
   readonly #retiredCounters: ProbeSocketCounters = zeroSocketCounters();
   readonly #book: IntervalBook;
   readonly #clock: Clock;
@@ -71,7 +79,7 @@ export class ProbeSockets {
   }
 
   /** The sockets in use, for the loops of every turn (the same array until `use` changes it). */
-  get list(): readonly ProbeSocket[] {
+  get list(): readonly ProberSocket[] {
     return this.#list;
   }
 
@@ -96,8 +104,8 @@ export class ProbeSockets {
   async openMissing(
     wanted: ReadonlyMap<string, SocketSpec>,
     openSocket: OpenSocket,
-  ): Promise<Map<string, ProbeSocket>> {
-    const opened = new Map<string, ProbeSocket>();
+  ): Promise<Map<string, ProberSocket>> {
+    const opened = new Map<string, ProberSocket>();
     try {
       for (const [key, spec] of wanted) {
         if (this.#sockets.has(key)) continue;
@@ -124,7 +132,21 @@ export class ProbeSockets {
           pace: this.#pace,
           tracing: this.#tracing,
         };
-        opened.set(key, new ProbeSocket(socket, settings, this.#book, this.#wall));
+        if (spec.stamp === undefined) {
+          opened.set(key, new ProbeSocket(socket, settings, this.#book, this.#wall));
+        } else {
+          // One STAMP session per socket and target: a random SSID (never 0, TWAMP-Light's).
+          const ssid = 1 + crypto.getRandomValues(new Uint16Array(1))[0] % 0xffff;
+          opened.set(
+            key,
+            new StampSocket(
+              socket,
+              { ...settings, tracing: undefined, ...spec.stamp, ssid },
+              this.#book,
+              this.#clock.origin,
+            ),
+          );
+        }
       }
     } catch (error) {
       await ProbeSockets.discard(opened);
@@ -134,17 +156,17 @@ export class ProbeSockets {
   }
 
   /** The sockets in use whose keys `wanted` has, in their order. */
-  kept(wanted: ReadonlyMap<string, unknown>): Map<string, ProbeSocket> {
+  kept(wanted: ReadonlyMap<string, unknown>): Map<string, ProberSocket> {
     return new Map([...this.#sockets].filter(([key]) => wanted.has(key)));
   }
 
   /** Closes sockets `openMissing` opened that will not be used. */
-  static async discard(opened: ReadonlyMap<string, ProbeSocket>): Promise<void> {
+  static async discard(opened: ReadonlyMap<string, ProberSocket>): Promise<void> {
     await Promise.all([...opened.values()].map((socket) => socket.close()));
   }
 
   /** Uses `sockets` from now on; retires those in use that it does not hold. */
-  use(sockets: ReadonlyMap<string, ProbeSocket>): void {
+  use(sockets: ReadonlyMap<string, ProberSocket>): void {
     for (const [key, socket] of this.#sockets) {
       if (!sockets.has(key)) this.#retire(socket);
     }
@@ -188,7 +210,7 @@ export class ProbeSockets {
     );
   }
 
-  #retire(socket: ProbeSocket): void {
+  #retire(socket: ProberSocket): void {
     socket.retiring = true;
     this.#retired.add(socket);
     // Its probes still in flight are answered or expire within the timeout; then it can go.

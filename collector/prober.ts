@@ -6,13 +6,14 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { type Clock, formatAddress, type OpenSocket, PeerAddress } from "@llama/core";
-import type { ResolvedConfig } from "./resolve.ts";
+import type { ResolvedConfig, ResolvedTarget } from "./resolve.ts";
+import { stampGroupKey, stampSettings, targetPort } from "./_stamp_config.ts";
 import type { SourceAddressLookup } from "./source_address.ts";
-import type { ProbeSocket, ReceivePace } from "./probe_socket.ts";
+import { ProbeSocket, type ReceivePace } from "./probe_socket.ts";
 import type { FlowRegistry } from "./flow_registry.ts";
 import type { IntervalBook } from "./interval_book.ts";
 import { FlowSlots } from "./flow_slots.ts";
-import { ProbeSockets, type SocketSpec } from "./probe_sockets.ts";
+import { type ProberSocket, ProbeSockets, type SocketSpec } from "./probe_sockets.ts";
 import type { TraceableFlow, Tracer } from "./tracer.ts";
 import type { ReverseHops } from "./reverse_hops.ts";
 
@@ -65,7 +66,7 @@ export interface ProberHealth {
 }
 
 interface ScheduledTest {
-  sockets: ProbeSocket[];
+  sockets: ProberSocket[];
   /** Each target's address. */
   addresses: PeerAddress[];
   /**
@@ -200,10 +201,9 @@ export class Prober {
     const now = clock.monotonic();
     const flowOf = this.#slots.load();
     const traceable: TraceableFlow[] = [];
-    const tests = plans.map(({ test, keys }): ScheduledTest => {
+    const tests = plans.map(({ test, keys, targets, ports }): ScheduledTest => {
       const testSockets = keys.map((key) => sockets.get(key)!);
-      const targets = config.targets[test.targets];
-      const addresses = targets.map((target) => new PeerAddress(target.ip, target.port));
+      const addresses = targets.map((target, index) => new PeerAddress(target.ip, ports[index]));
       const flows = new Uint32Array(targets.length * keys.length);
       targets.forEach((target, index) => {
         keys.forEach((key, socketIndex) => {
@@ -216,12 +216,17 @@ export class Prober {
             srcIp,
             srcPort: socket.localAddress.port,
             dstIp: target.ip,
-            dstPort: target.port,
+            dstPort: ports[index],
             tags: target.tags,
             tos: socket.settings.tos,
           });
           flows[index * keys.length + socketIndex] = flow;
-          if (this.#tracer !== undefined && socket.socket.traceable === true) {
+          // STAMP flows are not traced: that would take TTL-limited STAMP packets matched from
+          // the ICMP errors' quotes.
+          if (
+            this.#tracer !== undefined && socket instanceof ProbeSocket &&
+            socket.socket.traceable === true
+          ) {
             traceable.push({
               flow,
               socket,
@@ -229,7 +234,7 @@ export class Prober {
               source: srcIp,
               srcPort: socket.localAddress.port,
               target: target.ip,
-              dstPort: target.port,
+              dstPort: ports[index],
               tos: socket.settings.tos,
             });
           }
@@ -385,26 +390,67 @@ function compactFlows(flows: Uint32Array): Pick<ScheduledTest, "firstFlow" | "fl
   return { firstFlow: flows.length === 0 ? -1 : flows[0], flows: undefined };
 }
 
-/** The sockets a config asks for, by key, and each test's keys. */
+/** A test's targets that share a protocol (and STAMP settings), with the sockets they use. */
+interface SocketPlan {
+  test: ResolvedConfig["tests"][number];
+  /** The keys of its sockets. */
+  keys: string[];
+  /** Its targets. */
+  targets: ResolvedTarget[];
+  /** Each target's port (a STAMP target without one: 862). */
+  ports: number[];
+}
+
+/**
+ * The sockets a config asks for, by key, and each test's plans: a test whose targets mix LLAMA
+ * and STAMP (or STAMP settings) has one plan, and its own sockets, for each kind.
+ */
 function plannedSockets(config: ResolvedConfig): {
   wanted: Map<string, SocketSpec>;
-  plans: { test: ResolvedConfig["tests"][number]; keys: string[] }[];
+  plans: SocketPlan[];
 } {
   const wanted = new Map<string, SocketSpec>();
-  const plans = config.tests.map((test) => {
-    const keys: string[] = [];
-    for (const member of config.portGroups[test.portGroup]) {
-      const port = config.ports[member.port];
-      for (let index = 0; index < member.count; index++) {
-        let key = `${test.targets}|${test.portGroup}|${test.rateLimit}|${member.port}#${index}|` +
-          `${port.ip}|${port.port}|${port.tos}|${port.timeoutMs}`;
-        while (wanted.has(key)) key += "+";
-        wanted.set(key, port);
-        keys.push(key);
+  const plans: SocketPlan[] = [];
+  for (const test of config.tests) {
+    const groups = new Map<string, SocketPlan & { spec: SocketSpec["stamp"] }>();
+    for (const target of config.targets[test.targets]) {
+      const stamp = stampSettings(test.stamp, target.stamp);
+      const group = stampGroupKey(stamp);
+      let plan = groups.get(group);
+      if (plan === undefined) {
+        const keyring = stamp?.keyFile === undefined
+          ? undefined
+          : config.stampKeyrings?.get(stamp.keyFile);
+        if (stamp?.keyFile !== undefined && keyring === undefined) {
+          throw new Error(`the STAMP key file ${stamp.keyFile} was not loaded with the config`);
+        }
+        plan = {
+          test,
+          keys: [],
+          targets: [],
+          ports: [],
+          spec: stamp === undefined ? undefined : { mode: stamp.mode, keyring },
+        };
+        groups.set(group, plan);
       }
+      plan.targets.push(target);
+      plan.ports.push(targetPort(target, stamp));
     }
-    return { test, keys };
-  });
+    for (const [group, plan] of groups) {
+      for (const member of config.portGroups[test.portGroup]) {
+        const port = config.ports[member.port];
+        for (let index = 0; index < member.count; index++) {
+          let key = `${test.targets}|${test.portGroup}|${test.rateLimit}|${member.port}#${index}|` +
+            `${port.ip}|${port.port}|${port.tos}|${port.timeoutMs}` +
+            (group === "llama" ? "" : `|${group}`);
+          while (wanted.has(key)) key += "+";
+          wanted.set(key, plan.spec === undefined ? port : { ...port, stamp: plan.spec });
+          plan.keys.push(key);
+        }
+      }
+      plans.push({ test, keys: plan.keys, targets: plan.targets, ports: plan.ports });
+    }
+  }
   return { wanted, plans };
 }
 

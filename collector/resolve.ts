@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { lookup as dnsLookup } from "node:dns/promises";
-import { ConfigError, whyNotUnicast } from "@llama/core";
+import { ConfigError, type Keyring, whyNotUnicast } from "@llama/core";
 import type { CollectorConfig, TargetConfig } from "./config.ts";
 import { notUnicastMessage } from "./_config_fields.ts";
 
@@ -21,6 +21,8 @@ export interface ResolvedTarget extends TargetConfig {
 export interface ResolvedConfig extends Omit<CollectorConfig, "targets"> {
   /** Target lists by name, resolved. */
   targets: Record<string, ResolvedTarget[]>;
+  /** The keyrings of the STAMP key files the tests use, by absolute path (`loadCollectorConfig`). */
+  stampKeyrings?: ReadonlyMap<string, Keyring>;
 }
 
 /**

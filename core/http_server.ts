@@ -11,6 +11,10 @@
  * to a `node:http` server that parses and writes HTTP/1.1 (its `llhttp` parser, header size
  * limit and keep-alive), through a stream whose deadlines close the connection.
  *
+ * With `security`, requests need an API token (`/status` excepted: health checks) and the server
+ * speaks HTTPS (`Deno.listenTls`): the handshake is done before `node:http` sees the connection,
+ * under the same header deadline, and the cap counts TLS connections as any other.
+ *
  * @module
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -18,13 +22,16 @@ import type { Duplex } from "node:stream";
 import { getLogger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
 import { BurstLog } from "./_burst_log.ts";
-import { HttpConnection, type HttpDeadline } from "./_http_connection.ts";
+import { HttpConnection } from "./_http_connection.ts";
 import { answerExchange, type FetchHandler } from "./_http_exchange.ts";
-import type { MetricFamily } from "./prometheus.ts";
+import type { HttpServerStats } from "./_http_metrics.ts";
+import { type HttpSecurity, refusal, unauthorizedResponse } from "./_http_security.ts";
 import type { SocketAddress } from "./socket.ts";
 
 export type { FetchHandler } from "./_http_exchange.ts";
 export type { HttpDeadline } from "./_http_connection.ts";
+export { httpServerMetrics, type HttpServerStats } from "./_http_metrics.ts";
+export type { HttpSecurity } from "./_http_security.ts";
 
 /** What a server lets its clients hold. */
 export interface HttpLimits {
@@ -57,32 +64,16 @@ export interface HttpServerOptions {
   limits?: Partial<HttpLimits>;
   /** Answers a request whose handler threw. Default: 500 with `internal error`. */
   onError?: (error: unknown) => Response;
-}
-
-/** What a server counted since it started. */
-export interface HttpServerStats {
-  /** The server's name. */
-  server: string;
-  /** Connections open now. */
-  open: number;
-  /** Connections accepted. */
-  accepted: number;
-  /** Connections closed at once because `maxConnections` were open. */
-  refused: number;
-  /** Failed accepts by error code (EMFILE, ENFILE, …): the connection waits in the backlog. */
-  acceptErrors: Record<string, number>;
-  /** Connections closed by a deadline. */
-  timedOut: Record<HttpDeadline, number>;
-  /** Requests answered (their head was read). */
-  requests: number;
-  /** Requests `node:http` could not parse (answered 400 or 431 and closed). */
-  badRequests: number;
+  /** API tokens and HTTPS; without it, plain HTTP open to anyone who can connect. */
+  security?: HttpSecurity;
 }
 
 /** A running server. */
 export interface HttpServer extends AsyncDisposable {
   /** Where it listens (the real port when asked for port 0). */
   readonly address: SocketAddress;
+  /** `https` when it serves TLS, else `http`. */
+  readonly scheme: "http" | "https";
   /** What it counted so far. */
   stats(): HttpServerStats;
   /** Stops accepting, lets requests being answered finish (2 s at most) and closes the rest. */
@@ -121,81 +112,9 @@ export function serveHttp(
   }
 }
 
-/**
- * Prometheus families of servers' stats (`llama_http_*`, labelled by `server`).
- *
- * @example
- * ```ts
- * import { formatPrometheus, httpServerMetrics, serveHttp } from "@llama/core";
- * await using server = await serveHttp({ hostname: "127.0.0.1", port: 0 }, () => new Response(), {
- *   name: "metrics",
- * });
- * const text = formatPrometheus(httpServerMetrics([server.stats()]));
- * console.assert(text.includes('llama_http_connections_open{server="metrics"} 0'));
- * ```
- */
-export function httpServerMetrics(stats: readonly HttpServerStats[]): MetricFamily[] {
-  const each = (pick: (stat: HttpServerStats) => number) =>
-    stats.map((stat) => ({ labels: { server: stat.server }, value: pick(stat) }));
-  return [
-    {
-      name: "llama_http_connections_open",
-      help: "HTTP connections open now.",
-      type: "gauge",
-      samples: each((stat) => stat.open),
-    },
-    {
-      name: "llama_http_connections_accepted_total",
-      help: "HTTP connections accepted.",
-      type: "counter",
-      samples: each((stat) => stat.accepted),
-    },
-    {
-      name: "llama_http_connections_refused_total",
-      help: "HTTP connections closed as soon as accepted: the connection limit was reached.",
-      type: "counter",
-      samples: each((stat) => stat.refused),
-    },
-    {
-      name: "llama_http_accept_errors_total",
-      help: "Failed accepts by errno (EMFILE: out of file descriptors); the server backs off.",
-      type: "counter",
-      samples: stats.flatMap((stat) =>
-        Object.entries(stat.acceptErrors).map(([code, value]) => ({
-          labels: { server: stat.server, code },
-          value,
-        }))
-      ),
-    },
-    {
-      name: "llama_http_connections_timed_out_total",
-      help: "HTTP connections closed by a deadline: headers (slow request head), idle " +
-        "(keep-alive without a request), send (a client not reading).",
-      type: "counter",
-      samples: stats.flatMap((stat) =>
-        (Object.entries(stat.timedOut) as [HttpDeadline, number][]).map(([deadline, value]) => ({
-          labels: { server: stat.server, deadline },
-          value,
-        }))
-      ),
-    },
-    {
-      name: "llama_http_requests_total",
-      help: "HTTP requests whose head was read.",
-      type: "counter",
-      samples: each((stat) => stat.requests),
-    },
-    {
-      name: "llama_http_bad_requests_total",
-      help: "HTTP requests that could not be parsed (answered 400 or 431, connection closed).",
-      type: "counter",
-      samples: each((stat) => stat.badRequests),
-    },
-  ];
-}
-
 class RunningHttpServer implements HttpServer {
   readonly address: SocketAddress;
+  readonly scheme: "http" | "https";
   readonly #name: string;
   readonly #limits: HttpLimits;
   readonly #listener: Deno.Listener;
@@ -207,6 +126,8 @@ class RunningHttpServer implements HttpServer {
   readonly #acceptFailures: BurstLog;
   readonly #expiries: BurstLog;
   readonly #badRequests: BurstLog;
+  readonly #unauthorized: BurstLog;
+  readonly #tlsFailures: BurstLog;
   #loop: Promise<void>;
   #closed = false;
   #wake: (() => void) | undefined;
@@ -222,6 +143,8 @@ class RunningHttpServer implements HttpServer {
       timedOut: { headers: 0, idle: 0, send: 0 },
       requests: 0,
       badRequests: 0,
+      unauthorized: 0,
+      tlsFailures: 0,
     };
     const warn = (message: string, properties: Record<string, unknown>) =>
       this.#log.warn(message, {
@@ -233,6 +156,9 @@ class RunningHttpServer implements HttpServer {
     this.#acceptFailures = new BurstLog(warn);
     this.#expiries = new BurstLog(warn);
     this.#badRequests = new BurstLog(warn);
+    this.#unauthorized = new BurstLog(warn);
+    this.#tlsFailures = new BurstLog(warn);
+    const security = options.security;
     const onError = options.onError ?? ((error: unknown) => {
       this.#log.error("{server} request failed: {error}", { server: this.#name, error });
       return new Response("internal error\n", { status: 500 });
@@ -249,7 +175,21 @@ class RunningHttpServer implements HttpServer {
       connection.requestStarted();
       this.#stats.requests++;
       outgoing.once("finish", () => connection.requestFinished());
-      answerExchange(incoming, outgoing, handler, onError).catch((error) => {
+      const problem = refusal(security, incoming.url, incoming.headers.authorization);
+      if (problem !== undefined) {
+        this.#stats.unauthorized++;
+        this.#unauthorized.event(
+          "{server} on {address} answered 401 to {client}: {problem} API token for {method} {path}",
+          {
+            client: connection.remoteAddress,
+            problem: problem === "missing" ? "no" : "a wrong",
+            method: incoming.method,
+            path: incoming.url?.slice(0, 200),
+          },
+        );
+      }
+      const answer = problem === undefined ? handler : () => unauthorizedResponse(problem);
+      answerExchange(incoming, outgoing, answer, onError).catch((error) => {
         this.#log.error("{server} response failed: {error}", { server: this.#name, error });
         outgoing.destroy();
       });
@@ -269,7 +209,11 @@ class RunningHttpServer implements HttpServer {
       }
       setTimeout(() => socket.destroy(), 1_000);
     });
-    this.#listener = Deno.listen({ hostname: address.hostname, port: address.port });
+    const where = { hostname: address.hostname, port: address.port };
+    this.#listener = security?.tls === undefined
+      ? Deno.listen(where)
+      : Deno.listenTls({ ...where, cert: security.tls.cert, key: security.tls.key });
+    this.scheme = security?.tls === undefined ? "http" : "https";
     const local = this.#listener.addr as Deno.NetAddr;
     this.address = { hostname: local.hostname, port: local.port };
     this.#loop = this.#acceptLoop();
@@ -355,8 +299,27 @@ class RunningHttpServer implements HttpServer {
       });
       connection.on("error", () => {/* a reset by the client; the connection is closed */});
       this.#connections.add(connection);
-      this.#http.emit("connection", connection);
+      if (this.scheme === "https") this.#handshake(conn as Deno.TlsConn, connection);
+      else this.#http.emit("connection", connection);
     }
+  }
+
+  /**
+   * Hands `connection` to `node:http` once its TLS handshake is done. The header deadline runs
+   * from the accept, so a client that never finishes its handshake is closed like a slow one.
+   */
+  #handshake(conn: Deno.TlsConn, connection: HttpConnection): void {
+    conn.handshake().then(() => {
+      if (!connection.destroyed) this.#http.emit("connection", connection);
+    }, (error) => {
+      if (connection.destroyed) return;
+      this.#stats.tlsFailures++;
+      this.#tlsFailures.event(
+        "{server} on {address}: TLS handshake with {client} failed ({reason}); closed",
+        { client: connection.remoteAddress, reason: (error as Error).message },
+      );
+      connection.destroy();
+    });
   }
 
   #sleep(milliseconds: number): Promise<void> {

@@ -2,6 +2,7 @@ import { getLogger } from "@logtape/logtape";
 import { formatAddress } from "./address.ts";
 import {
   type HttpLimits,
+  type HttpSecurity,
   type HttpServer,
   httpServerMetrics,
   type HttpServerStats,
@@ -21,7 +22,8 @@ export interface MetricsServer extends AsyncDisposable {
 /**
  * Serves `render()` as Prometheus text at `GET /metrics` (and answers `GET /status` with `ok`),
  * for programs whose only HTTP surface is their metrics. It serves through `serveHttp` (a
- * connection cap and deadlines) and adds its own `llama_http_*` metrics to `render()`'s.
+ * connection cap and deadlines; with `security`, a token for `/metrics` and HTTPS) and adds its
+ * own `llama_http_*` metrics to `render()`'s.
  *
  * @example
  * ```ts
@@ -34,7 +36,7 @@ export interface MetricsServer extends AsyncDisposable {
 export async function serveMetrics(
   address: SocketAddress,
   render: () => string,
-  options: { limits?: Partial<HttpLimits> } = {},
+  options: { limits?: Partial<HttpLimits>; security?: HttpSecurity } = {},
 ): Promise<MetricsServer> {
   const log = getLogger(["llama", "metrics"]);
   const server: HttpServer = await serveHttp(address, (request) => {
@@ -54,12 +56,14 @@ export async function serveMetrics(
   }, {
     name: "metrics",
     limits: options.limits,
+    security: options.security,
     onError: (error) => {
       log.error("Metrics request failed: {error}", { error });
       return new Response("internal error\n", { status: 500 });
     },
   });
-  log.info("Serving metrics on http://{address}/metrics", {
+  log.info("Serving metrics on {scheme}://{address}/metrics", {
+    scheme: server.scheme,
     address: formatAddress(server.address),
   });
   return {

@@ -88,12 +88,22 @@ export {
   HTTP_LIMITS,
   type HttpDeadline,
   type HttpLimits,
+  type HttpSecurity,
   type HttpServer,
   httpServerMetrics,
   type HttpServerOptions,
   type HttpServerStats,
   serveHttp,
 } from "./http_server.ts";
+export {
+  type ApiTokens,
+  loadTokenFile,
+  MIN_TOKEN_LENGTH,
+  parseTokenFile,
+  type TokenCheck,
+} from "./api_tokens.ts";
+export { loadCaFile, loadTlsIdentity, type TlsIdentity } from "./tls_files.ts";
+export { type ApiSecurity, type ApiSecurityFiles, loadApiSecurity } from "./api_security.ts";
 export {
   checkWholeNumber,
   LOGGING_FLAGS,
@@ -118,11 +128,13 @@ export { IcmpErrorReport, type IcmpErrorSink } from "./_icmp_errors.ts";
 export { type Engine, ENGINE_CHOICES, type EngineChoice, selectEngine } from "./engine.ts";
 export { capMallocMmapThreshold, fullGarbageCollector } from "./heap.ts";
 export type {
+  DelayStatistics,
   FlowSummary,
   IntervalHeader,
   IntervalSummary,
   IntervalSummaryWithoutFlows,
   IntervalTrend,
+  OneWayDelay,
   PathSummary,
   PathSummaryWithoutFlows,
   PathTrend,

@@ -61,13 +61,16 @@ export function readProgramFlags<S extends Record<string, FlagSpec>>(
   options: {
     print: (text: string) => void;
     validate?: (values: FlagValues<S & typeof LOGGING_FLAGS>) => void;
+    /** Printed after the flags by `--help` (config keys, examples). */
+    notes?: string;
   },
 ): ProgramFlags<S> {
   const fullSpec = { ...spec, ...LOGGING_FLAGS } as S & typeof LOGGING_FLAGS;
   try {
     const parsed = parseFlags(args, fullSpec);
     if (parsed.help) {
-      options.print(formatUsage(program, fullSpec));
+      const usage = formatUsage(program, fullSpec);
+      options.print(options.notes === undefined ? usage : `${usage}\n\n${options.notes}`);
       return { exitCode: 0 };
     }
     if (parsed.positionals.length > 0) {

@@ -26,6 +26,31 @@ export interface RttStatistics {
   p99: number;
 }
 
+/** Delay statistics of one direction, in milliseconds. */
+export interface DelayStatistics {
+  /** Smallest. */
+  min: number;
+  /** Mean. */
+  mean: number;
+  /** Largest. */
+  max: number;
+}
+
+/**
+ * One-way delays of STAMP answers (RFC 8762): forward `t2 − t1`, from the collector's send
+ * timestamp to the reflector's receive timestamp, and backward `t4 − t3`, from the reflector's
+ * transmit timestamp to the collector's receive time. Each mixes two clocks: they are only as
+ * right as the clocks are synchronized, which llama cannot tell (`clockSynchronized` says so).
+ */
+export interface OneWayDelay {
+  /** Collector to reflector. */
+  forward: DelayStatistics;
+  /** Reflector to collector. */
+  backward: DelayStatistics;
+  /** False: llama does not know that both clocks are synchronized; read the delays with care. */
+  clockSynchronized: boolean;
+}
+
 /** What one interval says about a flow or a path. */
 export interface ProbeStatistics {
   /** Probes sent in the interval. */
@@ -49,6 +74,18 @@ export interface ProbeStatistics {
   jitter: number | null;
   /** Answers whose reflector reported its dwell time, which was subtracted from the RTT. */
   dwellCorrected: number;
+  /** STAMP flows: the one-way delays of the answers with reflector timestamps; absent otherwise. */
+  oneWayDelay?: OneWayDelay;
+  /**
+   * STAMP flows with a stateful reflector: the lost probes that never reached it
+   * (`lost − lostBackward`); absent otherwise.
+   */
+  lostForward?: number;
+  /**
+   * STAMP flows with a stateful reflector: the lost probes whose reply was lost on the way back
+   * (gaps in the reflector's own sequence numbers), at most `lost`; absent otherwise.
+   */
+  lostBackward?: number;
 }
 
 /** The traffic class along a flow: a change between these shows DSCP re-marking on the way. */

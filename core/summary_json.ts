@@ -203,6 +203,56 @@ function checkStatistics(value: Record<string, unknown>, index: number, flowInde
     wholeNumber(tos.atReflector, 255, index, flowIndex, "tos.atReflector");
   }
   if (tos.onReturn !== null) wholeNumber(tos.onReturn, 255, index, flowIndex, "tos.onReturn");
+  checkStamp(value, index, flowIndex);
+}
+
+/** The optional STAMP fields: `oneWayDelay`, `lostForward` and `lostBackward`. */
+function checkStamp(value: Record<string, unknown>, index: number, flowIndex: number): void {
+  const split = ["lostForward", "lostBackward"].filter((name) => value[name] !== undefined);
+  if (split.length === 1) {
+    throw failure(
+      `${where(index, flowIndex)}.${split[0] === "lostForward" ? "lostBackward" : "lostForward"}`,
+      "is missing",
+      undefined,
+    );
+  }
+  if (split.length === 2) {
+    for (const name of split) {
+      wholeNumber(value[name], Number.MAX_SAFE_INTEGER, index, flowIndex, name);
+    }
+    if ((value.lostForward as number) + (value.lostBackward as number) !== value.lost) {
+      throw failure(
+        `${where(index, flowIndex)}.lostForward`,
+        `plus lostBackward is not lost (${value.lost})`,
+        value.lostForward,
+      );
+    }
+  }
+  const delay = value.oneWayDelay;
+  if (delay === undefined) return;
+  if (!isObject(delay)) {
+    throw failure(`${where(index, flowIndex)}.oneWayDelay`, "is not an object", delay);
+  }
+  for (const direction of ["forward", "backward"]) {
+    const statistics = delay[direction];
+    if (!isObject(statistics)) {
+      throw failure(
+        `${where(index, flowIndex)}.oneWayDelay.${direction}`,
+        "is not an object",
+        statistics,
+      );
+    }
+    for (const name of ["min", "mean", "max"]) {
+      finite(statistics[name], index, flowIndex, `oneWayDelay.${direction}.${name}`);
+    }
+  }
+  if (typeof delay.clockSynchronized !== "boolean") {
+    throw failure(
+      `${where(index, flowIndex)}.oneWayDelay.clockSynchronized`,
+      "is not a boolean",
+      delay.clockSynchronized,
+    );
+  }
 }
 
 function checkTags(tags: unknown, index: number): void {

@@ -231,3 +231,38 @@ Deno.test("parseIntervalSummary with onInvalid leaves out a bad path or flow and
   // Nothing wrong: the body as it is.
   assert.equal(parseIntervalSummary(collectorBody, { onInvalid: () => {} }), collectorBody);
 });
+
+Deno.test("parseIntervalSummary accepts a STAMP path's one-way delays and loss split, and names bad ones", () => {
+  const stamp = changed((body) => {
+    const path = body.paths[0];
+    path.oneWayDelay = {
+      forward: { min: 0.1, mean: 0.2, max: 0.3 },
+      backward: { min: 0.1, mean: 0.2, max: 0.4 },
+      clockSynchronized: false,
+    };
+    path.lostBackward = path.lost;
+    path.lostForward = 0;
+  });
+  assert.equal(parseIntervalSummary(stamp), stamp);
+  const stampPath = (stamp as { paths: unknown[] }).paths[0];
+  // deno-lint-ignore no-explicit-any -- broken on purpose, as above
+  const bad = (change: (path: any) => void) =>
+    changed((body) => {
+      const path = body.paths[0];
+      Object.assign(path, structuredClone(stampPath));
+      change(path);
+    });
+  assertNames(
+    bad((path) => path.oneWayDelay.forward.mean = "0.2"),
+    'paths[0].oneWayDelay.forward.mean is not a number: got "0.2"',
+  );
+  assertNames(
+    bad((path) => path.oneWayDelay.clockSynchronized = "no"),
+    'paths[0].oneWayDelay.clockSynchronized is not a boolean: got "no"',
+  );
+  assertNames(bad((path) => delete path.lostForward), "paths[0].lostForward is missing");
+  assertNames(
+    bad((path) => path.lostForward = path.lost + 1),
+    /paths\[0\]\.lostForward plus lostBackward is not lost/,
+  );
+});

@@ -39,7 +39,23 @@ export async function getJson(url: URL, options: GetJsonOptions): Promise<GetJso
       redirect: "manual",
     });
   } catch (error) {
+    if (!options.signal.aborted && isCertificateError(error)) {
+      throw new ScrapeRefusedError(
+        `${what} failed: the collector's HTTPS certificate is not trusted ` +
+          `(${describeCause(error)}); give its CA with --collector-ca (or collector_ca)`,
+        "tls",
+        { cause: error },
+      );
+    }
     throw failed(error);
+  }
+  if (response.status === 401 || response.status === 403) {
+    await response.body?.cancel().catch(() => {});
+    throw new ScrapeRefusedError(
+      `${what} answered HTTP ${response.status}: the collector wants an API token ` +
+        "(--collector-token-file, or collector_token_file), and ours is missing or wrong",
+      "unauthorized",
+    );
   }
   if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
     await response.body?.cancel().catch(() => {});
@@ -101,6 +117,21 @@ export async function getJson(url: URL, options: GetJsonOptions): Promise<GetJso
 }
 
 class TooLarge extends Error {}
+
+/** Whether a failed fetch failed on the peer's certificate (Deno names it in the cause). */
+function isCertificateError(error: unknown): boolean {
+  return /certificate|UnknownIssuer|NotValidForName/i.test(describeCause(error));
+}
+
+/** The innermost message of an error and its causes (fetch's own is "fetch failed"). */
+function describeCause(error: unknown): string {
+  let innermost = error;
+  for (let depth = 0; depth < 4 && innermost instanceof Error && innermost.cause; depth++) {
+    innermost = innermost.cause;
+  }
+  const message = innermost instanceof Error ? innermost.message : String(innermost);
+  return message.replace(/^.*client error \(Connect\): /, "");
+}
 
 /** Objects and lists a body may hold: this many, plus one per `BYTES_PER_CONTAINER` bytes. */
 const CONTAINERS_ALLOWED = 1024;

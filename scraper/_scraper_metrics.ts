@@ -6,6 +6,7 @@
 import { formatPrometheus, type MetricFamily } from "@llama/core";
 import type { OutputHost } from "./output_host.ts";
 import type { CollectorStatus } from "./collector_status.ts";
+import { REFUSAL_REASONS } from "./errors.ts";
 
 /** The metrics of a scraper whose collectors are doing as `statuses` say, writing to `hosts`. */
 export function scraperMetrics(
@@ -84,10 +85,11 @@ export function scraperMetrics(
       name: "llama_scraper_responses_refused_total",
       help: "Answers of the collector refused: a redirect (never followed), a body over " +
         "max_response_bytes, one far denser in objects and lists than a summary, or " +
-        "/api/v1/traces breaking the trace contract (invalid_traces).",
+        "/api/v1/traces breaking the trace contract (invalid_traces); or none: HTTP 401 or 403 " +
+        "(unauthorized: no API token, or a wrong one), an HTTPS certificate not trusted (tls).",
       type: "counter",
       samples: statuses.flatMap((status) =>
-        (["redirect", "too_large", "too_dense", "invalid_traces"] as const).map((reason) => ({
+        REFUSAL_REASONS.map((reason) => ({
           labels: { collector: status.collector.name, reason },
           value: status.refused[reason],
         }))

@@ -25,7 +25,8 @@ export interface CollectorStatus {
   /**
    * Answers refused by why: redirects (never followed), bodies over `max_response_bytes`, and
    * bodies far denser in objects and lists than a summary, and `/api/v1/traces` bodies breaking
-   * the trace contract.
+   * the trace contract; requests the collector answered 401 or 403, and HTTPS connections to
+   * it whose certificate was not trusted.
    */
   refused: Record<RefusalReason, number>;
   /** Whether it traces flows (`/api/v1/traces`); undefined before its traces were first asked. */

@@ -9,6 +9,9 @@ import {
   UsageError,
 } from "@llama/core";
 import { loadPlugin, type OutputPlugin, type TagResolverPlugin } from "@llama/plugins";
+import { parseSecurity, type ScraperSecurityConfig } from "./_security_config.ts";
+
+export type { ScraperSecurityConfig } from "./_security_config.ts";
 
 /** A collector to scrape. */
 export interface CollectorTarget {
@@ -67,6 +70,8 @@ export interface ScraperConfig {
   outputs: PluginUse[];
   /** Tag resolvers, applied in order (later ones win). */
   tags: PluginUse[];
+  /** API tokens and HTTPS of its servers, and of the collectors it scrapes. */
+  security: ScraperSecurityConfig;
 }
 
 const KEYS = [
@@ -84,6 +89,9 @@ const KEYS = [
   "write_timeout_ms",
   "outputs",
   "tags",
+  "api",
+  "collector_token_file",
+  "collector_ca",
 ] as const;
 
 /** The largest `max_response_bytes`: 500 MiB, below the longest string JavaScript can hold. */
@@ -106,6 +114,7 @@ export const SCRAPER_DEFAULTS: Omit<ScraperConfig, "file" | "directory" | "colle
   writeTimeoutMs: 10_000,
   outputs: [],
   tags: [],
+  security: { api: {}, collectorTokenFile: undefined, collectorCa: undefined },
 };
 
 /**
@@ -193,6 +202,7 @@ export function parseScraperConfig(text: string, options: { file?: string } = {}
         config.retry.maxMs,
     };
   }
+  config.security = parseSecurity(fields, directory);
   config.outputs = parseUses(fields.get("outputs"));
   config.tags = parseUses(fields.get("tags"));
   return config;

@@ -2,9 +2,27 @@ import { type LlamaErrorOptions, ProtocolError } from "@llama/core";
 
 /**
  * Why a collector's answer was refused: before it was read (a redirect, too large, too dense),
- * or, for `/api/v1/traces`, because its body broke the trace contract (`invalid_traces`).
+ * or, for `/api/v1/traces`, because its body broke the trace contract (`invalid_traces`); or
+ * why there was none: the collector wants an API token the scraper did not send or it refused
+ * (`unauthorized`: HTTP 401 or 403), or its HTTPS certificate is not trusted (`tls`).
  */
-export type RefusalReason = "redirect" | "too_large" | "too_dense" | "invalid_traces";
+export type RefusalReason =
+  | "redirect"
+  | "too_large"
+  | "too_dense"
+  | "invalid_traces"
+  | "unauthorized"
+  | "tls";
+
+/** Every refusal reason, in the order the metrics list them. */
+export const REFUSAL_REASONS: readonly RefusalReason[] = Object.freeze([
+  "redirect",
+  "too_large",
+  "too_dense",
+  "invalid_traces",
+  "unauthorized",
+  "tls",
+]);
 
 /**
  * A collector's answer that the scraper would not take: a redirect (never followed: it could

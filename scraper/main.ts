@@ -11,10 +11,15 @@
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import {
+  type ApiSecurity,
+  type ApiTokens,
   checkWholeNumber,
   ConfigError,
   formatPrometheus,
   httpServerMetrics,
+  loadApiSecurity,
+  loadCaFile,
+  loadTokenFile,
   parseHostPort,
   readProgramFlags,
   serveMetrics,
@@ -30,6 +35,7 @@ import {
   type ScraperConfig,
 } from "./config.ts";
 import { startScraper } from "./scraper.ts";
+import { collectorClient } from "./collector_client.ts";
 import { type MatrixServer, serveMatrixUi } from "@llama/ui";
 
 const FLAGS = {
@@ -48,6 +54,34 @@ const FLAGS = {
     type: "string",
     placeholder: "HOST:PORT",
     description: "Serve the loss and latency matrix of every collector at http://HOST:PORT/",
+  },
+  // API security (issue 19); the same as api.*, collector_token_file and collector_ca in YAML.
+  "api-token-file": {
+    type: "string",
+    placeholder: "FILE",
+    description:
+      "Bearer tokens, one a line: --ui and --metrics answer 401 without one (not /status)",
+  },
+  "tls-cert": {
+    type: "string",
+    placeholder: "FILE",
+    description:
+      "Serve --ui and --metrics over HTTPS with this PEM certificate chain (with --tls-key)",
+  },
+  "tls-key": {
+    type: "string",
+    placeholder: "FILE",
+    description: "The PEM private key of --tls-cert",
+  },
+  "collector-token-file": {
+    type: "string",
+    placeholder: "FILE",
+    description: "Send the first token of FILE to collectors (Authorization: Bearer)",
+  },
+  "collector-ca": {
+    type: "string",
+    placeholder: "FILE",
+    description: "Trust the PEM CA certificates of FILE for collectors' HTTPS (https:// URLs)",
   },
   once: { type: "boolean", description: "Scrape once, write, and exit" },
   check: {
@@ -122,6 +156,9 @@ export async function main(args: readonly string[]): Promise<number> {
   let config: ScraperConfig;
   let text: string | undefined;
   let plugins;
+  let security: ApiSecurity;
+  let collectorToken: ApiTokens | undefined;
+  let collectorCa: string | undefined;
   try {
     if (values.config !== undefined) {
       try {
@@ -146,6 +183,17 @@ export async function main(args: readonly string[]): Promise<number> {
     if (values.metrics !== undefined) config.metrics = parseHostPort(values.metrics, "--metrics");
     if (values.ui !== undefined) config.ui = parseHostPort(values.ui, "--ui");
     plugins = await loadScraperPlugins(config, text);
+    // Flags win over the config, file by file.
+    const api = config.security.api;
+    security = await loadApiSecurity({
+      tokenFile: values["api-token-file"] ?? api.tokenFile,
+      tlsCert: values["tls-cert"] ?? (values["tls-key"] === undefined ? api.tlsCert : undefined),
+      tlsKey: values["tls-key"] ?? (values["tls-cert"] === undefined ? api.tlsKey : undefined),
+    });
+    const tokenFile = values["collector-token-file"] ?? config.security.collectorTokenFile;
+    collectorToken = tokenFile === undefined ? undefined : await loadTokenFile(tokenFile);
+    const caFile = values["collector-ca"] ?? config.security.collectorCa;
+    collectorCa = caFile === undefined ? undefined : await loadCaFile(caFile);
   } catch (error) {
     if (!(error instanceof ConfigError) && !(error instanceof UsageError)) throw error;
     console.error(`llama-scraper: ${error.message}`);
@@ -176,9 +224,21 @@ export async function main(args: readonly string[]): Promise<number> {
 
   await using _logging = await setupLogging(flags.logging);
   const log = getLogger(["llama", "scraper"]);
+  const plain = config.collectors.filter((collector) => collector.url.protocol === "http:");
+  if (collectorToken !== undefined && plain.length > 0) {
+    log.warn("The collector token is sent in clear to {count} http:// collectors: {names}", {
+      count: plain.length,
+      names: plain.slice(0, 3).map((collector) => collector.name).join(", "),
+    });
+  }
+  using client = collectorClient({
+    token: collectorToken?.first,
+    caCerts: collectorCa === undefined ? undefined : [collectorCa],
+  });
+  const serverSecurity = { tokens: () => security.tokens, tls: security.tls };
   let scraper;
   try {
-    scraper = await startScraper(config, plugins);
+    scraper = await startScraper(config, plugins, { fetch: client.fetch });
   } catch (error) {
     log.fatal("Cannot start: {error}", { error });
     return 1;
@@ -214,7 +274,9 @@ export async function main(args: readonly string[]): Promise<number> {
   try {
     metrics = config.metrics === undefined
       ? undefined
-      : await serveMetrics(config.metrics, () => scraper.metrics() + uiMetrics());
+      : await serveMetrics(config.metrics, () => scraper.metrics() + uiMetrics(), {
+        security: serverSecurity,
+      });
   } catch (error) {
     log.fatal("Cannot serve metrics: {error}", { error });
     return 1;
@@ -229,6 +291,7 @@ export async function main(args: readonly string[]): Promise<number> {
         "/api/v1/suspects": () => scraper.suspects(),
         "/api/v1/traces": () => scraper.traces(),
       },
+      security: serverSecurity,
     });
   } catch (error) {
     log.fatal("Cannot serve the matrix page: {error}", { error });

@@ -22,11 +22,17 @@ export {
   type PluginUse,
   type ScraperConfig,
   type ScraperPlugins,
+  type ScraperSecurityConfig,
 } from "./config.ts";
 export type { CollectorStatus } from "./collector_status.ts";
 export type { CollectorTrace, FleetSuspect, FleetSuspectsResponse } from "./fleet_traces.ts";
 export { type Scraper, type ScraperDependencies, startScraper } from "./scraper.ts";
 export { type RefusalReason, ScrapeRefusedError } from "./errors.ts";
+export {
+  type CollectorClient,
+  collectorClient,
+  type CollectorClientOptions,
+} from "./collector_client.ts";
 export {
   type OutputHost,
   type OutputHostCounters,

@@ -50,7 +50,10 @@ Deno.test("output host writes everything in order after an outage, through memor
     const { output, stored, state } = flakyOutput();
     host = new OutputHost("flaky", output, settings, await Spool.open(directory), log);
     for (let batch = 0; batch < 10; batch++) host.enqueue(points(batch * 5, 5));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Spilling to disk takes a few writes: wait for them rather than for a fixed time.
+    for (let waited = 0; host.counters.queued < 50 && waited < 10_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     assert.ok(host.counters.spooled > 0, "past memory_points, points went to disk");
     assert.equal(host.counters.queued, 50);
     state.down = false;

@@ -116,6 +116,21 @@ function statsFields(stats: ProbeStatistics): Record<string, number> {
     fields.rtt_p99 = stats.rtt.p99;
   }
   if (stats.jitter !== null) fields.jitter = stats.jitter;
+  // STAMP targets only: one-way delays (clocks unsynchronized as far as llama knows) and, from a
+  // stateful reflector, the loss split.
+  const delay = stats.oneWayDelay;
+  if (delay !== undefined) {
+    fields.owd_forward = delay.forward.mean;
+    fields.owd_forward_min = delay.forward.min;
+    fields.owd_forward_max = delay.forward.max;
+    fields.owd_backward = delay.backward.mean;
+    fields.owd_backward_min = delay.backward.min;
+    fields.owd_backward_max = delay.backward.max;
+  }
+  if (stats.lostForward !== undefined && stats.lostBackward !== undefined) {
+    fields.lost_forward = stats.lostForward;
+    fields.lost_backward = stats.lostBackward;
+  }
   return fields;
 }
 

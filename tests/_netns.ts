@@ -34,7 +34,13 @@ export interface TestNetwork extends AsyncDisposable {
   command(args: string[], options?: Omit<Deno.CommandOptions, "args">): Deno.Command;
   /** Drops `percent` (0–100, steps of 0.01) of matching packets arriving in the namespace. */
   dropInbound(percent: number, match?: DropMatch): Promise<void>;
-  /** Removes every rule `dropInbound` added. */
+  /**
+   * Drops `percent` of matching packets leaving the namespace (the other direction), at its veth
+   * end's egress hook: a drop there is silent to the sender (UDP ignores ENOBUFS), where one in
+   * the output hook would fail its send with EPERM.
+   */
+  dropOutbound(percent: number, match?: DropMatch): Promise<void>;
+  /** Removes every rule `dropInbound` and `dropOutbound` added. */
   clearRules(): Promise<void>;
   /** The namespace's nftables table with its counters, for debugging; "" without rules. */
   nftCounters(): Promise<string>;
@@ -42,6 +48,7 @@ export interface TestNetwork extends AsyncDisposable {
 
 const NAME_PREFIX = "llama-test-";
 const TABLE = ["inet", "llama_test"];
+const EGRESS_TABLE = ["netdev", "llama_test_egress"];
 // 10.213.0.0/16 cut into /30s: 16,384 networks; the slot also names the veth ends.
 const SLOTS = 16384;
 const ULA_PREFIX = "fd6c:6c61:6d61"; // not fd00::/64, which eth0 of our CI hosts already uses
@@ -136,6 +143,41 @@ export async function createTestNetwork(options: TestNetworkOptions = {}): Promi
     throw error;
   }
   const nft = (...args: string[]) => run([...inside, "nft", ...args]);
+  let hasEgress = false;
+  const addDrop = async (chain: "input" | "egress", percent: number, match: DropMatch) => {
+    if (!(percent >= 0 && percent <= 100)) {
+      throw new RangeError(`Cannot drop packets: percent must be 0..100, got ${percent}`);
+    }
+    if (chain === "input" && !hasTable) {
+      await nft("add", "table", ...TABLE);
+      await nft(
+        ...["add", "chain", ...TABLE, "input"],
+        "{ type filter hook input priority 0 ; policy accept ; }",
+      );
+      hasTable = true;
+    }
+    if (chain === "egress" && !hasEgress) {
+      await nft("add", "table", ...EGRESS_TABLE);
+      await nft(
+        ...["add", "chain", ...EGRESS_TABLE, "egress"],
+        `{ type filter hook egress device "${remoteLink}" priority 0 ; policy accept ; }`,
+      );
+      hasEgress = true;
+    }
+    const selector = [
+      ...(chain === "egress" ? ["meta", "l4proto", "udp"] : []),
+      ...(match.udpDestinationPort === undefined
+        ? []
+        : ["udp", "dport", `${match.udpDestinationPort}`]),
+      ...(match.udpSourcePort === undefined ? [] : ["udp", "sport", `${match.udpSourcePort}`]),
+    ];
+    // numgen gives a fresh random number per packet; mod 10000 allows hundredths of a percent.
+    const chance = percent >= 100
+      ? []
+      : ["numgen", "random", "mod", "10000", "<", `${Math.round(percent * 100)}`];
+    const table = chain === "input" ? TABLE : EGRESS_TABLE;
+    await nft("add", "rule", ...table, chain, ...selector, ...chance, "counter", "drop");
+  };
   return {
     name,
     execPrefix: inside,
@@ -144,36 +186,16 @@ export async function createTestNetwork(options: TestNetworkOptions = {}): Promi
     ...(ipv6 ? { hostAddress6, remoteAddress6 } : {}),
     command: (args, commandOptions = {}) =>
       new Deno.Command("ip", { ...commandOptions, args: ["netns", "exec", name, ...args] }),
-    async dropInbound(percent, match = {}) {
-      if (!(percent >= 0 && percent <= 100)) {
-        throw new RangeError(`Cannot drop packets: percent must be 0..100, got ${percent}`);
-      }
-      if (!hasTable) {
-        await nft("add", "table", ...TABLE);
-        await nft(
-          ...["add", "chain", ...TABLE, "input"],
-          "{ type filter hook input priority 0 ; policy accept ; }",
-        );
-        hasTable = true;
-      }
-      const selector = [
-        ...(match.udpDestinationPort === undefined
-          ? []
-          : ["udp", "dport", `${match.udpDestinationPort}`]),
-        ...(match.udpSourcePort === undefined ? [] : ["udp", "sport", `${match.udpSourcePort}`]),
-      ];
-      // numgen gives a fresh random number per packet; mod 10000 allows hundredths of a percent.
-      const chance = percent >= 100
-        ? []
-        : ["numgen", "random", "mod", "10000", "<", `${Math.round(percent * 100)}`];
-      await nft("add", "rule", ...TABLE, "input", ...selector, ...chance, "counter", "drop");
-    },
+    dropInbound: (percent, match = {}) => addDrop("input", percent, match),
+    dropOutbound: (percent, match = {}) => addDrop("egress", percent, match),
     async clearRules() {
-      if (!hasTable) return;
-      await nft("delete", "table", ...TABLE);
-      hasTable = false;
+      if (hasTable) await nft("delete", "table", ...TABLE);
+      if (hasEgress) await nft("delete", "table", ...EGRESS_TABLE);
+      hasTable = hasEgress = false;
     },
-    nftCounters: () => hasTable ? nft("list", "table", ...TABLE) : Promise.resolve(""),
+    nftCounters: async () =>
+      (hasTable ? await nft("list", "table", ...TABLE) : "") +
+      (hasEgress ? await nft("list", "table", ...EGRESS_TABLE) : ""),
     async [Symbol.asyncDispose]() {
       // The kernel tears a namespace down asynchronously; deleting the veth pair first frees
       // its name and addresses before dispose returns.

@@ -24,6 +24,7 @@ const PACKAGES: Record<string, string> = {
   "victoria-metrics": "victoria-metrics",
   promtool: "prometheus",
   prometheus: "prometheus",
+  openssl: "openssl",
 };
 
 // Probing PATH is cheap but done per test file and per test; the notice must print only once.

@@ -80,3 +80,61 @@ Deno.test("collector --check words .inf and .nan in a config number as written, 
     await Deno.remove(directory, { recursive: true });
   }
 });
+
+Deno.test("collector --check validates STAMP targets: a bad key file is named with its place, and a STAMP target's port defaults to 862", async () => {
+  const directory = await Deno.makeTempDir({ prefix: "llama-check-" });
+  try {
+    const file = `${directory}/collector.yaml`;
+    const config = (target: string) =>
+      `ports: {p: {port: 0}}
+port_groups: {g: [{port: p}]}
+rate_limits: {r: {cps: 1}}
+tests: [{targets: t, port_group: g, rate_limit: r}]
+targets:
+  t:
+    - ${target}
+`;
+    await Deno.writeTextFile(`${directory}/keys.txt`, "lab 0011\n");
+    await Deno.writeTextFile(
+      file,
+      config("{ip: 10.0.0.1, protocol: stamp, stamp_key_file: keys.txt}"),
+    );
+    const short = await runProgram("collector/main.ts", ["--check", "--config", file]);
+    assert.equal(short.code, 2, short.stderr);
+    assert.match(short.stderr, /collector\.yaml:7:\d+: targets\.t\[0\]\.stamp_key_file: /);
+    assert.match(short.stderr, /keys\.txt:1:\d+: the secret of key "lab" is 2 bytes/);
+    await Deno.writeTextFile(
+      file,
+      config("{ip: 10.0.0.1, protocol: stamp, stamp_key_file: none.txt}"),
+    );
+    const missing = await runProgram("collector/main.ts", ["--check", "--config", file]);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /none\.txt.*cannot read the key file/);
+    await Deno.writeTextFile(
+      file,
+      config("{ip: 10.0.0.1, protocol: stamp, stamp_mode: sometimes}"),
+    );
+    const mode = await runProgram("collector/main.ts", ["--check", "--config", file]);
+    assert.equal(mode.code, 2, mode.stderr);
+    assert.match(mode.stderr, /stamp_mode: expected "stateless" or "stateful", got "sometimes"/);
+    await Deno.writeTextFile(`${directory}/keys.txt`, `lab ${"ab".repeat(16)}\n`);
+    await Deno.writeTextFile(
+      file,
+      config("{ip: 10.0.0.1, protocol: stamp, stamp_mode: stateful, stamp_key_file: keys.txt}"),
+    );
+    const passed = await runProgram("collector/main.ts", ["--check", "--config", file]);
+    assert.equal(passed.code, 0, passed.stderr);
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+Deno.test("collector --help names the config keys llama adds: tracing and STAMP targets", async () => {
+  const { code, stderr } = await runProgram("collector/main.ts", ["--help"]);
+  assert.equal(code, 0);
+  for (
+    const key of ["tracing:", "budget", "protocol: llama|stamp", "stamp_mode", "stamp_key_file"]
+  ) {
+    assert.ok(stderr.includes(key), `--help lacks ${key}`);
+  }
+});

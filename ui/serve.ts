@@ -1,5 +1,5 @@
 import { getLogger } from "@logtape/logtape";
-import { formatAddress, type HttpServerStats, serveHttp } from "@llama/core";
+import { formatAddress, type HttpSecurity, type HttpServerStats, serveHttp } from "@llama/core";
 import { createMatrixUi, type MatrixUi } from "./api.ts";
 import { selectHistory } from "./history.ts";
 import type { MatrixSource } from "./types.ts";
@@ -23,6 +23,8 @@ export interface ServeMatrixUiOptions {
    * `/api/v1/traces`): each GET answers what its function returns, as JSON.
    */
   json?: Readonly<Record<string, () => unknown>>;
+  /** API tokens (every route but `/status`) and HTTPS; without it, open plain HTTP. */
+  security?: HttpSecurity;
 }
 
 /**
@@ -72,12 +74,16 @@ export async function serveMatrixUi(
   };
   const server = await serveHttp(address, handle, {
     name: "ui",
+    security: options.security,
     onError: (error) => {
       log.error("Matrix request failed: {error}", { error });
       return Response.json({ error: "internal error" }, { status: 500 });
     },
   });
-  log.info("Serving the matrix on http://{address}/", { address: formatAddress(server.address) });
+  log.info("Serving the matrix on {scheme}://{address}/", {
+    scheme: server.scheme,
+    address: formatAddress(server.address),
+  });
   return {
     address: server.address,
     ui,

@@ -53,16 +53,16 @@ export const staticTags: TagResolverPlugin<StaticTagsOptions> = {
   async create(options, context) {
     const path = resolve(context.configDirectory, options.file);
     let table = await readTable(path);
-    let modified = (await Deno.stat(path)).mtime?.getTime();
+    let modified = versionOf(await Deno.stat(path));
     let checkedAt = Date.now();
     let checking: Promise<void> | undefined;
     let reported: string | undefined;
     const check = async () => {
       try {
         const stat = await Deno.stat(path);
-        if (stat.mtime?.getTime() === modified) return;
+        if (versionOf(stat) === modified) return;
         table = await readTable(path);
-        modified = stat.mtime?.getTime();
+        modified = versionOf(stat);
         reported = undefined;
         context.logger.info("Reloaded {file}", { file: path });
       } catch (error) {
@@ -229,4 +229,12 @@ function setOwn(tags: Record<string, string>, name: string, value: string): void
     writable: true,
     configurable: true,
   });
+}
+
+/**
+ * What tells one version of the file from the next: its modification time alone does not (two
+ * writes within a millisecond), its inode changes when an editor renames a new file into place.
+ */
+function versionOf(stat: Deno.FileInfo): string {
+  return `${stat.mtime?.getTime()}|${stat.size}|${stat.ino}`;
 }

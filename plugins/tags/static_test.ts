@@ -123,13 +123,22 @@ Deno.test("static reloads the file after it changes, checking every check_every_
   );
 });
 
+/**
+ * Replaces `file` in one step, as editors and config managers do: a reload that caught a plain
+ * write half-done would see an empty file (and rightly keep the old tags), not the edit tested.
+ */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  await Deno.writeTextFile(`${file}.new`, text);
+  await Deno.rename(`${file}.new`, file);
+}
+
 Deno.test("static keeps the tags it had when an edit breaks the file, and logs it once", async () => {
   await using folder = await tempFolder();
   await using logs = await recordLogs();
   const file = join(folder.path, "hosts.yaml");
   await Deno.writeTextFile(file, "10.1.2.3: { hostname: good }\n");
   await using resolver = await staticIn(folder.path, "hosts.yaml", 100);
-  await Deno.writeTextFile(file, "10.1.2.3: { hostname: broken\n");
+  await writeAtomically(file, "10.1.2.3: { hostname: broken\n");
   const errors = () => logs.filter((record) => record.level === "error");
   await waitFor(async () => {
     await resolver.resolve("10.1.2.3", signal);
@@ -146,7 +155,7 @@ Deno.test("static keeps the tags it had when an edit breaks the file, and logs i
   }
   assert.equal(errors().length, 1);
   // A bad entry, rather than bad syntax, is kept out the same way.
-  await Deno.writeTextFile(file, "10.1.2.3: { hostname: fixed }\n10.1.2.300: { hostname: x }\n");
+  await writeAtomically(file, "10.1.2.3: { hostname: fixed }\n10.1.2.300: { hostname: x }\n");
   await waitFor(async () => {
     await resolver.resolve("10.1.2.3", signal);
     return errors().length > 1;
@@ -154,7 +163,7 @@ Deno.test("static keeps the tags it had when an edit breaks the file, and logs i
   assert.match(renderRecord(errors()[1]), /10\.1\.2\.300: expected an IP address or CIDR prefix/);
   assert.deepEqual(await resolver.resolve("10.1.2.3", signal), { hostname: "good" });
   // Fixing the file is picked up.
-  await Deno.writeTextFile(file, "10.1.2.3: { hostname: fixed }\n");
+  await writeAtomically(file, "10.1.2.3: { hostname: fixed }\n");
   await waitFor(
     async () => (await resolver.resolve("10.1.2.3", signal)).hostname === "fixed",
     "the fixed tags",
