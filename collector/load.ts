@@ -48,7 +48,11 @@ export async function loadCollectorConfig(
     config = parseCollectorConfig(text, { file, dstPort: options.dstPort });
   }
   if (options.authKeyFile !== undefined) config.auth = { keyFile: options.authKeyFile };
-  const plan = planFleet(config);
+  // With discovered lists the plan waits for them (`planResolvedFleet`, once they are read): a
+  // discovered member list, or discovered targets, would be cut here before they exist.
+  const plan = config.discovery === undefined
+    ? planFleet(config)
+    : { targets: config.targets, report: undefined };
   const resolved = await resolveTargets(
     { ...config, targets: plan.targets },
     options.lookup ?? systemLookup,

@@ -30,7 +30,7 @@ import {
 } from "@llama/core";
 import { startCollector } from "./collector.ts";
 import { loadCollectorConfig } from "./load.ts";
-import { formatFleetReport } from "./mesh.ts";
+import { formatFleetReport, planResolvedFleet } from "./mesh.ts";
 import type { ResolvedConfig } from "./resolve.ts";
 import { TargetDiscovery } from "./discovery.ts";
 import { printDiscoveryCheck } from "./_discovery_check.ts";
@@ -143,7 +143,7 @@ export async function main(args: readonly string[]): Promise<number> {
   let config: ResolvedConfig | undefined;
   let security: ApiSecurity;
   try {
-    config = await discovery.resolve(await load());
+    config = planResolvedFleet(await discovery.resolve(await load()));
     security = await loadApiSecurity(securityFiles(config.api));
   } catch (error) {
     if (!(error instanceof ConfigError) && !(error instanceof UsageError)) throw error;
@@ -207,7 +207,7 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   await using _collector = collector;
   const running = collector;
-  discovery.follow((changed) => running.reload(changed));
+  discovery.follow((changed) => running.reload(planResolvedFleet(changed)));
   const format = config.format;
   logFleet(log, config);
   // The collector keeps what it needs of the config; its targets' objects can go.

@@ -45,6 +45,7 @@ export {
   type MeshLevelReport,
   planFleet,
   type PlannableConfig,
+  planResolvedFleet,
   targetIdentity,
   targetKey,
   type TargetListReport,
