@@ -1,4 +1,3 @@
-import { getLogger, type Logger } from "@logtape/logtape";
 /**
  * A probing socket: stages probes into batches, sends them, and matches the answers it receives
  * against the probes it has in flight.
@@ -6,7 +5,7 @@ import { getLogger, type Logger } from "@logtape/logtape";
  * @module
  */
 import {
-  DatagramBatch,
+  type DatagramBatch,
   type DatagramSocket,
   type IcmpErrorReport,
   type PeerAddress,
@@ -19,19 +18,15 @@ import {
   reflectionTos,
   SIGNATURE_BYTES,
   type SocketAddress,
-  SocketError,
   type WallNanos,
 } from "@llama/core";
-import { ID_MASK, InFlightTable } from "./in_flight.ts";
+import { ID_MASK } from "./in_flight.ts";
 import type { IntervalBook } from "./interval_book.ts";
 import { ProbeBatches } from "./_probe_batches.ts";
-import { TransmitKeys } from "./_transmit_keys.ts";
+import { ProbingSocket } from "./_probing_socket.ts";
+import type { BatchRing } from "./_batch_ring.ts";
 import { TraceSlot } from "./_trace_slot.ts";
-import {
-  type ProbeSocketCounters,
-  type ProbeSocketSettings,
-  zeroSocketCounters,
-} from "./_probe_socket_types.ts";
+import type { ProbeSocketSettings } from "./_probe_socket_types.ts";
 
 export {
   type ProbeSocketCounters,
@@ -41,35 +36,17 @@ export {
   zeroSocketCounters,
 } from "./_probe_socket_types.ts";
 
-/** What a flush returns once its datagrams are sent. */
-const SENT: Promise<void> = Promise.resolve();
-
 /**
  * One probing socket: stages probes into batch slots that hold copies of the probe template,
  * sends them, and matches the replies it receives against its in-flight table.
  */
-export class ProbeSocket {
-  readonly socket: DatagramSocket;
-  readonly settings: ProbeSocketSettings;
-  readonly table: InFlightTable = new InFlightTable();
-  readonly counters: ProbeSocketCounters = zeroSocketCounters();
-  /** Set once the socket is no longer scheduled; it closes after its timeout. */
-  retiring = false;
+export class ProbeSocket extends ProbingSocket<ProbeSocketSettings> {
   #batches: ProbeBatches;
   #auth: ProbeAuthenticator | undefined;
-  readonly #transmitKeys: TransmitKeys;
-  readonly #book: IntervalBook;
   readonly #reader = new ProbeReader();
   readonly #wall: WallNanos;
   /** Trace probes' slot, made at the first. */
   #trace: TraceSlot | undefined;
-  /** Reads the ICMP errors of the error queue, when tracing. */
-  readonly #onIcmpError: ((report: IcmpErrorReport) => void) | undefined;
-  /** Lines about this socket carry its address. */
-  readonly #log: Logger;
-  readonly receiving: Promise<void>;
-  #closed = false;
-  readonly #closing = Promise.withResolvers<void>();
 
   constructor(
     socket: DatagramSocket,
@@ -77,20 +54,18 @@ export class ProbeSocket {
     book: IntervalBook,
     wall: WallNanos,
   ) {
-    this.socket = socket;
-    this.#log = getLogger(["llama", "collector"]).with({
-      address: `${socket.localAddress.hostname}:${socket.localAddress.port}`,
-    });
-    this.settings = settings;
-    this.#book = book;
+    super(socket, settings, book);
     this.#auth = settings.auth;
     this.#batches = new ProbeBatches(settings.tos, wall, settings.auth);
     this.#wall = wall;
-    this.#transmitKeys = new TransmitKeys(this.table, this.counters);
     if (settings.tracing !== undefined && socket.readErrorQueue !== undefined) {
-      this.#onIcmpError = (report) => this.#icmpError(report);
+      this.icmpErrors = (report) => this.#icmpError(report);
     }
-    this.receiving = this.#receive();
+    this.startReceiving();
+  }
+
+  protected get ring(): BatchRing {
+    return this.#batches;
   }
 
   /**
@@ -104,11 +79,6 @@ export class ProbeSocket {
     // Batches the old one is still sending stay its own until their promises settle.
     this.#batches = new ProbeBatches(this.settings.tos, this.#wall, auth);
     this.#trace = undefined;
-  }
-
-  /** The bound address. */
-  get localAddress(): SocketAddress {
-    return this.socket.localAddress;
   }
 
   /**
@@ -134,72 +104,9 @@ export class ProbeSocket {
     const nonce = batches.nonce();
     const id = this.table.insert(flow, interval, sequence, nonce, now);
     batches.stage(id, this.settings.instanceTag, sequence, target, now);
-    this.#book.sent(flow, interval);
+    this.book.sent(flow, interval);
     this.counters.sent++;
     return undefined;
-  }
-
-  /** Sends the staged probes, and records when each one left. */
-  flush(): Promise<void> {
-    const batches = this.#batches;
-    const count = batches.staged;
-    if (count === 0) return Promise.resolve();
-    const index = batches.take();
-    const batch = batches.batch(index);
-    // The native engine sends at once: no promise a flush (four sockets flush every turn of the
-    // prober, ~1,000 turns a second at 20k probes/s).
-    let sending: Promise<number> | undefined;
-    if (this.socket.sendNow === undefined) sending = this.socket.send(batch, count);
-    else {
-      try {
-        const sent = this.socket.sendNow(batch, count);
-        if (sent < count) this.counters.unsent += count - sent;
-      } catch (error) {
-        this.#sendFailed(error);
-      }
-    }
-    // The socket stamped each slot's send time before returning: give them to the table now,
-    // before any reply can be handled.
-    const ids = batches.ids(index);
-    for (let slot = 0; slot < count; slot++) {
-      this.table.setSentAt(ids[slot], batch.sentAt[slot]);
-      const key = batch.transmitKeys[slot];
-      // The kernel's own transmit time replaces it once it is read (readTransmitTimes).
-      if (key >= 0) this.#transmitKeys.expect(key, ids[slot]);
-    }
-    if (sending === undefined) return SENT;
-    const done = sending.then(
-      (sent) => {
-        if (sent < count) this.counters.unsent += count - sent;
-      },
-      (error) => this.#sendFailed(error),
-    );
-    batches.sending(index, done);
-    return done;
-  }
-
-  #sendFailed(error: unknown): void {
-    if (this.#closed) return;
-    this.counters.errors++;
-    if (this.counters.errors <= 10 || this.counters.errors % 1000 === 0) {
-      this.#log.warn("Send from {address} failed ({count} so far): {error}", {
-        count: this.counters.errors,
-        error,
-      });
-    }
-  }
-
-  /** Declares lost every probe older than the timeout. */
-  expire(now: number): void {
-    // Transmit times wait in the socket's error queue, which counts against its receive buffer:
-    // read them here too, for targets that never answer.
-    this.readTransmitTimes();
-    this.table.expire(now - this.settings.timeoutMs, this.#book);
-  }
-
-  /** Takes the kernel's transmit times queued so far as the send times of their probes. */
-  readTransmitTimes(): void {
-    if (!this.#closed) this.#transmitKeys.read(this.socket, this.#onIcmpError);
   }
 
   /**
@@ -208,13 +115,13 @@ export class ProbeSocket {
    * was not sent (a socket that cannot set a TTL, or a failed send).
    */
   sendTrace(target: PeerAddress, ttl: number, id: number, nonce: number): number {
-    if (this.#closed || this.socket.sendNow === undefined) return NaN;
+    if (this.closed || this.socket.sendNow === undefined) return NaN;
     const trace = this.#trace ??= this.#traceSlot();
     const batch = trace.stage(target, ttl, id, nonce, this.socket.now());
     try {
       return this.socket.sendNow(batch, 1) === 1 ? batch.sentAt[0] : NaN;
     } catch (error) {
-      this.#sendFailed(error);
+      this.sendFailed(error);
       return NaN;
     }
   }
@@ -239,73 +146,8 @@ export class ProbeSocket {
     );
   }
 
-  /** Stops receiving and closes the socket. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#closing.resolve();
-    await this.#batches.sent();
-    this.socket.close();
-    await this.receiving;
-  }
-
-  /**
-   * Reads and handles every answer queued now, without waiting (native engine; nothing
-   * otherwise). The prober calls it on each of its turns while it is busy, so that at high rates
-   * answers are read in batches on its turns instead of one promise each. `batch` is scratch
-   * space: every socket's answers are read and handled before `drain` returns, so one batch
-   * serves every socket.
-   */
-  drain(batch: DatagramBatch): void {
-    if (this.#closed || this.socket.receiveQueued === undefined) return;
-    for (;;) {
-      let count: number;
-      try {
-        count = this.socket.receiveQueued(batch);
-      } catch (error) {
-        this.#receiveFailed(error);
-        return;
-      }
-      if (count === 0) return;
-      this.#handle(batch, count);
-      if (count < batch.capacity) return;
-    }
-  }
-
-  async #receive(): Promise<void> {
-    // The native engine takes up to 64 answers per call; Deno's takes one, of any size.
-    const batch = this.socket.engine === "native"
-      ? new DatagramBatch(64, 2048)
-      : new DatagramBatch(1, 65536);
-    const pace = this.settings.pace;
-    for (;;) {
-      // While the prober turns every few milliseconds, it drains the socket on each turn: wait
-      // for it to go quiet rather than keep a read (and a promise an answer) going.
-      if (pace !== undefined && this.socket.receiveQueued !== undefined && pace.busy()) {
-        // Closing wakes it too: a busy prober may never go quiet (a reload retires this socket).
-        await Promise.race([pace.whenIdle(), this.#closing.promise]);
-        if (this.#closed) return;
-      }
-      let count: number;
-      try {
-        count = await this.socket.receive(batch);
-      } catch (error) {
-        if (this.#closed || (error instanceof SocketError && error.operation === "closed")) return;
-        this.#receiveFailed(error);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        continue;
-      }
-      this.#handle(batch, count);
-    }
-  }
-
-  #receiveFailed(error: unknown): void {
-    this.counters.errors++;
-    this.#log.warn("Receive on {address} failed: {error}", { error });
-  }
-
   /** Matches the `count` answers in `batch` against the probes in flight. */
-  #handle(batch: DatagramBatch, count: number): void {
+  protected handle(batch: DatagramBatch, count: number): void {
     const reader = this.#reader;
     // The kernel queued each probe's transmit time before its reply could arrive: take them
     // first, so every RTT below runs from the kernel's send time to its receive time.
@@ -365,14 +207,14 @@ export class ProbeSocket {
         view.getUint32(signature + 4, true),
         batch.receivedAt[index],
         dwellMs,
-        this.#book,
+        this.book,
       );
       if (result === "answered") {
         this.counters.answered++;
         const ttl = batch.ttl[index];
         if (ttl > 0) this.settings.tracing?.hops.observe(this.table.lastFlow, ttl);
         if (tosAtReflector >= 0 || batch.tos[index] >= 0) {
-          this.#book.observeTos(
+          this.book.observeTos(
             this.table.lastFlow,
             this.table.lastInterval,
             tosAtReflector,
