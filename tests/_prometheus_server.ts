@@ -1,7 +1,7 @@
 // A real Prometheus (Debian's `prometheus`) for integration tests: its remote_write receiver on,
 // no scrape jobs, listening on loopback only, its TSDB in a temporary folder that stays across
 // stop() and start() so a test can take it down for a while.
-import { freePort, type ManagedServer, ServerProcess } from "./_servers.ts";
+import { freePort, type ManagedServer, ServerProcess, startOnFreePort } from "./_servers.ts";
 
 /** One series of a PromQL range-vector result: its labels and raw samples. */
 export interface PromSeries {
@@ -22,8 +22,6 @@ export interface PrometheusServer extends ManagedServer {
   query(promql: string, time: number): Promise<PromSeries[]>;
 }
 
-const START_ATTEMPTS = 3;
-
 /** Starts Prometheus with `--web.enable-remote-write-receiver` and waits for `/-/ready`. */
 export async function startPrometheus(): Promise<PrometheusServer> {
   const directory = await Deno.makeTempDir({ prefix: "llama-prometheus-" });
@@ -31,38 +29,22 @@ export async function startPrometheus(): Promise<PrometheusServer> {
   const configFile = `${directory}/prometheus.yml`;
   // No scrape jobs: only what the test writes is in the TSDB.
   await Deno.writeTextFile(configFile, "global:\n  scrape_interval: 1h\n");
-  let process: ServerProcess | undefined;
-  try {
-    for (let attempt = 1;; attempt++) {
-      const port = freePort();
-      const candidate = new ServerProcess({
-        name: "prometheus",
-        command: "prometheus",
-        args: [
-          `--config.file=${configFile}`,
-          `--storage.tsdb.path=${dataDirectory}`,
-          `--web.listen-address=127.0.0.1:${port}`,
-          "--web.enable-remote-write-receiver",
-          "--log.level=error",
-        ],
-        readyUrl: `http://127.0.0.1:${port}/-/ready`,
-        readyStatus: 200,
-      });
-      try {
-        await candidate.start();
-        process = candidate;
-        break;
-      } catch (error) {
-        if (attempt === START_ATTEMPTS || !/address already in use/.test(candidate.output())) {
-          throw error;
-        }
-      }
-    }
-  } catch (error) {
-    await Deno.remove(directory, { recursive: true });
-    throw error;
-  }
-  const running = process;
+  const running = await startOnFreePort(directory, () => {
+    const port = freePort();
+    return new ServerProcess({
+      name: "prometheus",
+      command: "prometheus",
+      args: [
+        `--config.file=${configFile}`,
+        `--storage.tsdb.path=${dataDirectory}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        "--web.enable-remote-write-receiver",
+        "--log.level=error",
+      ],
+      readyUrl: `http://127.0.0.1:${port}/-/ready`,
+      readyStatus: 200,
+    });
+  });
   const url = new URL(running.readyUrl).origin;
   return {
     url,

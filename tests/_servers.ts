@@ -79,40 +79,19 @@ const OUTPUT_LIMIT = 64 * 1024;
 const START_ATTEMPTS = 3;
 
 /**
- * Starts influxd with a config that listens on loopback only (HTTP and the backup RPC service on
- * free ports, every other listener off, no usage reporting, quiet logs), and waits for `/ping`.
+ * Starts the server `make` describes for a free port, trying another port when the one chosen
+ * was taken in between (another test's server); on failure removes `directory` and throws.
  */
-export async function startInfluxd(options: InfluxdOptions = {}): Promise<InfluxServer> {
-  const directory = await Deno.makeTempDir({ prefix: "llama-influxd-" });
-  const dataDirectory = options.dataDirectory ?? directory;
-  const configFile = `${directory}/influxdb.conf`;
-  const authorization = options.auth === undefined
-    ? undefined
-    : `Basic ${btoa(`${options.auth.username}:${options.auth.password}`)}`;
-  let process: ServerProcess | undefined;
+export async function startOnFreePort(
+  directory: string,
+  make: () => ServerProcess | Promise<ServerProcess>,
+): Promise<ServerProcess> {
   try {
     for (let attempt = 1;; attempt++) {
-      const httpPort = freePort();
-      await Deno.writeTextFile(
-        configFile,
-        influxdConfig({
-          dataDirectory,
-          httpPort,
-          rpcPort: freePort(),
-          auth: options.auth !== undefined,
-        }),
-      );
-      const candidate = new ServerProcess({
-        name: "influxd",
-        command: "influxd",
-        args: ["-config", configFile],
-        readyUrl: `http://127.0.0.1:${httpPort}/ping`,
-        readyStatus: 204,
-      });
+      const candidate = await make();
       try {
         await candidate.start();
-        process = candidate;
-        break;
+        return candidate;
       } catch (error) {
         if (attempt === START_ATTEMPTS || !/address already in use/.test(candidate.output())) {
           throw error;
@@ -123,7 +102,38 @@ export async function startInfluxd(options: InfluxdOptions = {}): Promise<Influx
     await Deno.remove(directory, { recursive: true });
     throw error;
   }
-  const running = process;
+}
+
+/**
+ * Starts influxd with a config that listens on loopback only (HTTP and the backup RPC service on
+ * free ports, every other listener off, no usage reporting, quiet logs), and waits for `/ping`.
+ */
+export async function startInfluxd(options: InfluxdOptions = {}): Promise<InfluxServer> {
+  const directory = await Deno.makeTempDir({ prefix: "llama-influxd-" });
+  const dataDirectory = options.dataDirectory ?? directory;
+  const configFile = `${directory}/influxdb.conf`;
+  const authorization = options.auth === undefined
+    ? undefined
+    : `Basic ${btoa(`${options.auth.username}:${options.auth.password}`)}`;
+  const running = await startOnFreePort(directory, async () => {
+    const httpPort = freePort();
+    await Deno.writeTextFile(
+      configFile,
+      influxdConfig({
+        dataDirectory,
+        httpPort,
+        rpcPort: freePort(),
+        auth: options.auth !== undefined,
+      }),
+    );
+    return new ServerProcess({
+      name: "influxd",
+      command: "influxd",
+      args: ["-config", configFile],
+      readyUrl: `http://127.0.0.1:${httpPort}/ping`,
+      readyStatus: 204,
+    });
+  });
   const url = new URL(running.readyUrl).origin;
   const query = async (statement: string, database?: string) => {
     const target = new URL("/query", url);
@@ -232,42 +242,26 @@ bind-address = "127.0.0.1:${settings.rpcPort}"
 export async function startVictoriaMetrics(): Promise<VictoriaServer> {
   const directory = await Deno.makeTempDir({ prefix: "llama-victoria-metrics-" });
   const dataDirectory = `${directory}/data`;
-  let process: ServerProcess | undefined;
-  try {
-    for (let attempt = 1;; attempt++) {
-      const port = freePort();
-      const candidate = new ServerProcess({
-        name: "victoria-metrics",
-        command: "victoria-metrics",
-        args: [
-          `-httpListenAddr=127.0.0.1:${port}`,
-          `-storageDataPath=${dataDirectory}`,
-          // Quiet: only errors.
-          "-loggerLevel=ERROR",
-          // Shut down in about a second rather than waiting up to 7 s for open connections.
-          "-http.maxGracefulShutdownDuration=1s",
-          // Keep samples of any age (the default, one month, silently drops older ones), so
-          // tests may use fixed timestamps.
-          "-retentionPeriod=100y",
-        ],
-        readyUrl: `http://127.0.0.1:${port}/health`,
-        readyStatus: 200,
-      });
-      try {
-        await candidate.start();
-        process = candidate;
-        break;
-      } catch (error) {
-        if (attempt === START_ATTEMPTS || !/address already in use/.test(candidate.output())) {
-          throw error;
-        }
-      }
-    }
-  } catch (error) {
-    await Deno.remove(directory, { recursive: true });
-    throw error;
-  }
-  const running = process;
+  const running = await startOnFreePort(directory, () => {
+    const port = freePort();
+    return new ServerProcess({
+      name: "victoria-metrics",
+      command: "victoria-metrics",
+      args: [
+        `-httpListenAddr=127.0.0.1:${port}`,
+        `-storageDataPath=${dataDirectory}`,
+        // Quiet: only errors.
+        "-loggerLevel=ERROR",
+        // Shut down in about a second rather than waiting up to 7 s for open connections.
+        "-http.maxGracefulShutdownDuration=1s",
+        // Keep samples of any age (the default, one month, silently drops older ones), so
+        // tests may use fixed timestamps.
+        "-retentionPeriod=100y",
+      ],
+      readyUrl: `http://127.0.0.1:${port}/health`,
+      readyStatus: 200,
+    });
+  });
   const url = new URL(running.readyUrl).origin;
   return {
     url,
