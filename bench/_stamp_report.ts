@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ProbeblastResult } from "./_tools.ts";
+import type { ProbeblastResult } from "./_probeblast.ts";
 import { markdownTable, textTable } from "./_tools.ts";
 import type { Stampblast } from "./_stampblast.ts";
 import {

@@ -5,7 +5,13 @@
  * @module
  */
 
-import { onCpus, PrerequisiteError, type ProbeblastResult, type RoundTripTimes } from "./_tools.ts";
+import { PrerequisiteError } from "./_tools.ts";
+import {
+  type ProbeblastResult,
+  roundTrip,
+  type RoundTripTimes,
+  runJsonTool,
+} from "./_probeblast.ts";
 
 const SOURCES = ["Makefile", "stampblast.c", "_stampblast_proc.h"];
 
@@ -122,10 +128,6 @@ export interface StampblastResult extends ProbeblastResult {
   sendErrors: number;
 }
 
-function roundTrip(json: Record<string, number | null>): RoundTripTimes {
-  return { count: json.n ?? 0, p50: json.p50, p99: json.p99, max: json.max };
-}
-
 /** Runs `stampblast` against a STAMP reflector and returns its report. */
 export async function runStampblast(
   tool: Stampblast,
@@ -140,24 +142,7 @@ export async function runStampblast(
     ...(options.stateful ? ["-S"] : []),
     ...(options.reflectorPid === undefined ? [] : ["-c", `${options.reflectorPid}`]),
   ];
-  const pinned = onCpus(options.cpus, tool.path, args);
-  const output = await new Deno.Command(pinned.command, {
-    args: pinned.args,
-    stdin: "null",
-    signal: options.signal,
-  }).output();
-  options.signal?.throwIfAborted();
-  const stdout = new TextDecoder().decode(output.stdout).trim();
-  if (!output.success) {
-    const stderr = new TextDecoder().decode(output.stderr).trim();
-    throw new Error(`stampblast ${args.join(" ")} failed (exit code ${output.code}): ${stderr}`);
-  }
-  let json;
-  try {
-    json = JSON.parse(stdout);
-  } catch (error) {
-    throw new Error(`stampblast printed something other than JSON: ${stdout}`, { cause: error });
-  }
+  const json = await runJsonTool("stampblast", tool.path, args, options);
   return {
     mode: json.mode,
     targetRate: json.target_pps,

@@ -22,16 +22,15 @@ import {
   markdownTable,
   median,
   planFlags,
-  type ProbeblastResult,
   type ProcessUsage,
   readProcessUsage,
   readUdpSocketDrops,
   type ReadyProcess,
   type ReferenceTools,
-  runProbeblast,
   spawnUntilReady,
   textTable,
 } from "./_tools.ts";
+import { type ProbeblastResult, runProbeblast } from "./_probeblast.ts";
 
 const FLAGS = planFlags(
   "Fewer rates, single trials, shorter intervals: a smoke test of the harness in a few minutes",

@@ -20,13 +20,12 @@ import {
   markdownTable,
   median,
   planFlags,
-  type ProbeblastResult,
   type ReadyProcess,
   type ReferenceTools,
-  runProbeblast,
   spawnUntilReady,
   textTable,
 } from "./_tools.ts";
+import { type ProbeblastResult, runProbeblast } from "./_probeblast.ts";
 
 const FLAGS = planFlags(
   "3-second single trials and fewer rates: a smoke test of the harness in a few minutes",

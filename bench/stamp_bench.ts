@@ -23,9 +23,9 @@ import {
   planFlags,
   type ReadyProcess,
   type ReferenceTools,
-  runProbeblast,
   spawnUntilReady,
 } from "./_tools.ts";
+import { runProbeblast } from "./_probeblast.ts";
 import { buildStampblast, runStampblast, type Stampblast } from "./_stampblast.ts";
 import { findHighestRate, judge, REQUIRED_ANSWERED } from "./_rate_ladder.ts";
 import {
