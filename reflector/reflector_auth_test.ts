@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   encodeProbe,
-  nativeEngineStatus,
   PADDING_ANSWER_MARK,
   parseKeyFile,
   ProbeAuthenticator,
@@ -10,7 +9,8 @@ import {
   ReflectionFlag,
   reflectionFlags,
 } from "@llama/core";
-import { type ReflectorOptions, startReflector } from "./reflector.ts";
+import { startReflector } from "./reflector.ts";
+import { ENGINE_VARIANTS } from "./_test_util.ts";
 import { reflectorMetrics } from "./metrics.ts";
 import { UdpClient } from "../tests/_udp.ts";
 
@@ -49,15 +49,7 @@ async function settle(check: () => boolean): Promise<void> {
   while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
-const native = nativeEngineStatus();
-const variants = [
-  { label: "deno", engine: "deno", ownThread: false },
-  { label: "native", engine: "native", ownThread: true },
-  { label: "native, event loop", engine: "native", ownThread: false },
-] as const satisfies (ReflectorOptions & { label: string })[];
-for (const { label, engine, ownThread } of variants) {
-  const ignore = engine === "native" && !native.available && Deno.env.get("CI") !== "true";
-
+for (const { label, engine, ownThread, ignore } of ENGINE_VARIANTS) {
   Deno.test(
     `[${label}] an authenticated reflector answers signed probes, re-signed with the probe's key`,
     { ignore },

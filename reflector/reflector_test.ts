@@ -2,14 +2,14 @@ import assert from "node:assert/strict";
 import {
   decodeProbe,
   encodeProbe,
-  nativeEngineStatus,
   PADDING_ANSWER_MARK,
   ProbeReader,
   ProbeWriter,
   ProtocolError,
   ReflectionFlag,
 } from "@llama/core";
-import { type ReflectorOptions, startReflector } from "./reflector.ts";
+import { startReflector } from "./reflector.ts";
+import { ENGINE_VARIANTS, SKIP_NATIVE } from "./_test_util.ts";
 import { reflectorMetrics } from "./metrics.ts";
 import { UdpClient } from "../tests/_udp.ts";
 
@@ -26,17 +26,7 @@ function markedAnswer(probe: Uint8Array): Uint8Array {
   return answer;
 }
 
-const native = nativeEngineStatus();
-// Deno's engine; the native one with its loop on a Worker of its own (the default); the native one
-// on the event loop.
-const variants = [
-  { label: "deno", engine: "deno", ownThread: false },
-  { label: "native", engine: "native", ownThread: true },
-  { label: "native, event loop", engine: "native", ownThread: false },
-] as const satisfies (ReflectorOptions & { label: string })[];
-for (const { label, engine, ownThread } of variants) {
-  // The native engine needs Linux and FFI: skipped where it cannot run, except in CI.
-  const ignore = engine === "native" && !native.available && Deno.env.get("CI") !== "true";
+for (const { label, engine, ownThread, ignore } of ENGINE_VARIANTS) {
   Deno.test(
     `[${label}] reflector answers an original LLAMA probe with its bytes, the first padding byte marked, over IPv4 and IPv6`,
     { ignore },
@@ -311,7 +301,7 @@ for (const { label, engine, ownThread } of variants) {
 
 Deno.test(
   "[native] reflector answers in the probe's TOS and reports the TOS and a kernel time it received",
-  { ignore: !native.available && Deno.env.get("CI") !== "true" },
+  { ignore: SKIP_NATIVE },
   async () => {
     const { DatagramBatch, openNativeSocket } = await import("@llama/core");
     await using reflector = await startReflector({

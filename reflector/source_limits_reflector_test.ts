@@ -1,8 +1,9 @@
 // `allow` and `perSource` in each receive loop (Deno's, the native Worker's, the native event
 // loop's) and on the STAMP port, over real loopback sockets.
 import assert from "node:assert/strict";
-import { nativeEngineStatus, StampTestPacketWriter } from "@llama/core";
-import { type Reflector, type ReflectorOptions, startReflector } from "./reflector.ts";
+import { StampTestPacketWriter } from "@llama/core";
+import { type Reflector, startReflector } from "./reflector.ts";
+import { ENGINE_VARIANTS, SKIP_NATIVE } from "./_test_util.ts";
 import { reflectorMetrics } from "./metrics.ts";
 import { UdpClient } from "../tests/_udp.ts";
 
@@ -30,14 +31,7 @@ async function answers(client: UdpClient, ms = 300): Promise<number> {
   return count;
 }
 
-const native = nativeEngineStatus();
-const variants = [
-  { label: "deno", engine: "deno", ownThread: false },
-  { label: "native", engine: "native", ownThread: true },
-  { label: "native, event loop", engine: "native", ownThread: false },
-] as const satisfies (ReflectorOptions & { label: string })[];
-for (const { label, engine, ownThread } of variants) {
-  const ignore = engine === "native" && !native.available && Deno.env.get("CI") !== "true";
+for (const { label, engine, ownThread, ignore } of ENGINE_VARIANTS) {
   Deno.test(
     `[${label}] reflector answers only sources inside --allow, over IPv4 and IPv6, counting the rest`,
     { ignore },
@@ -103,7 +97,7 @@ for (const { label, engine, ownThread } of variants) {
 
 Deno.test(
   "the STAMP port applies --allow and --per-source-pps too, with counters of its own",
-  { ignore: !native.available && Deno.env.get("CI") !== "true" },
+  { ignore: SKIP_NATIVE },
   async () => {
     await using reflector = await startReflector({
       engine: "native",
