@@ -78,11 +78,18 @@ export class TraceSlot {
     for (let index = 0; index < signature; index++) {
       if (bytes[index] !== writer.bytes[index]) return false;
     }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const id = view.getUint32(signature, true);
-    if (view.getUint16(signature + 8, true) !== this.#instanceTag || id <= ID_MASK) return false;
+    // Read in place, without a DataView: a dead target's port unreachables come at probe rate.
+    const id = uint32At(bytes, signature);
+    const tag = bytes[signature + 8] | (bytes[signature + 9] << 8);
+    if (tag !== this.#instanceTag || id <= ID_MASK) return false;
     this.quotedId = id;
-    this.quotedNonce = view.getUint32(signature + 4, true);
+    this.quotedNonce = uint32At(bytes, signature + 4);
     return true;
   }
+}
+
+/** The little-endian unsigned 32-bit number at `offset` of `bytes`. */
+function uint32At(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) |
+    (bytes[offset + 3] << 24)) >>> 0;
 }
