@@ -238,6 +238,11 @@ export class OutputHost {
           this.#wake = undefined;
           continue;
         }
+        if (this.#stop.signal.aborted) {
+          // close() came while #next was reading: the batch goes back, unwritten, to be kept.
+          await this.#keepForRetry(next, next.points);
+          break;
+        }
         // Points written or set aside, from the front: what a retry no longer needs to send.
         await this.#deliver(next.points, (count) => (settled += count));
         await next.done();

@@ -144,6 +144,8 @@ function slowOutput(delayMs: number) {
   const output: Output = {
     write(batch, signal) {
       return new Promise((resolve, reject) => {
+        // As fetch does: a write begun with an aborted signal fails at once.
+        if (signal.aborted) return reject(signal.reason);
         const timer = setTimeout(() => {
           stored.push(...batch.map((point) => point.fields.n));
           resolve();
