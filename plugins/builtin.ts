@@ -2,6 +2,7 @@
 import type { OutputPlugin, TagResolverPlugin } from "./contract.ts";
 import { csvOutput } from "./outputs/csv.ts";
 import { influxdbOutput } from "./outputs/influxdb.ts";
+import { remoteWriteOutput } from "./outputs/remote_write.ts";
 import { stdoutOutput } from "./outputs/stdout.ts";
 import { dnsTags } from "./tags/dns.ts";
 import { staticTags } from "./tags/static.ts";
@@ -15,6 +16,7 @@ export const BUILTIN_PLUGINS: {
     influxdb: influxdbOutput as OutputPlugin,
     stdout: stdoutOutput as OutputPlugin,
     csv: csvOutput as OutputPlugin,
+    remote_write: remoteWriteOutput as OutputPlugin,
   },
   tags: {
     static: staticTags as TagResolverPlugin,

@@ -57,6 +57,12 @@ export interface Output {
    * `signal` aborts: the host's timeout.
    */
   write(points: readonly Point[], signal: AbortSignal): Promise<void>;
+  /**
+   * Optional: given every point one scrape round took (from all of the scraper's collectors),
+   * returns points derived from them, such as per-group aggregates, which the host then queues
+   * for this output alone like any others (spooled, retried, written in order). Pure and quick.
+   */
+  aggregate?(points: readonly Point[]): Point[];
   /** Releases connections and files. */
   [Symbol.asyncDispose]?(): Promise<void>;
 }

@@ -57,7 +57,7 @@ async function assertLoadError(
 }
 
 Deno.test("loadPlugin returns each built-in output by name, without importing anything", async () => {
-  for (const name of ["influxdb", "stdout", "csv"]) {
+  for (const name of ["influxdb", "stdout", "csv", "remote_write"]) {
     const plugin = await loadPlugin(name, "output", { baseDirectory: "/nonexistent" });
     assert.equal(plugin, BUILTIN_PLUGINS.output[name]);
     assert.equal(plugin.kind, "output");
@@ -206,7 +206,7 @@ Deno.test("loadPlugin refuses a plugin of the wrong kind", async () => {
     "dns",
     "output",
     folder,
-    /"dns" is a built-in tags plugin, but an output plugin is needed here \(influxdb, stdout, csv\)/,
+    /"dns" is a built-in tags plugin, but an output plugin is needed here \(influxdb, stdout, csv, remote_write\)/,
   );
 });
 
@@ -268,7 +268,7 @@ Deno.test("loadPlugin refuses a bare name that is not built-in and lists the bui
     "influx",
     "output",
     "/nonexistent",
-    /not a built-in output plugin \(influxdb, stdout, csv\) nor a module: write a path \(\.\/plugin\.ts\)/,
+    /not a built-in output plugin \(influxdb, stdout, csv, remote_write\) nor a module: write a path \(\.\/plugin\.ts\)/,
   );
   await assertLoadError(
     "plugins/my_tags.ts",
@@ -284,7 +284,7 @@ Deno.test("loadPlugin treats names inherited from Object.prototype as unknown pl
       name,
       "output",
       "/nonexistent",
-      /not a built-in output plugin \(influxdb, stdout, csv\) nor a module/,
+      /not a built-in output plugin \(influxdb, stdout, csv, remote_write\) nor a module/,
     );
     await assertLoadError(name, "tags", "/nonexistent", /not a built-in tags plugin/);
   }

@@ -1,7 +1,7 @@
 /**
- * llama's plugin contract, loader and built-in plugins: outputs (`influxdb`, `stdout`, `csv`)
- * and tag resolvers (`static`, `dns`). A plugin module's default export describes the plugin;
- * see `docs/plugins.md` for a guide with a complete example.
+ * llama's plugin contract, loader and built-in plugins: outputs (`influxdb`, `remote_write`,
+ * `stdout`, `csv`) and tag resolvers (`static`, `dns`). A plugin module's default export
+ * describes the plugin; see `docs/plugins.md` for a guide with a complete example.
  *
  * @example A custom output
  * ```ts
@@ -50,5 +50,6 @@ export type { Precision } from "./line_protocol.ts";
 export { type StdoutOptions, stdoutOutput } from "./outputs/stdout.ts";
 export { type CsvOptions, csvOutput } from "./outputs/csv.ts";
 export { type InfluxdbOptions, influxdbOutput } from "./outputs/influxdb.ts";
+export { type RemoteWriteOptions, remoteWriteOutput } from "./outputs/remote_write.ts";
 export { staticTags, type StaticTagsOptions } from "./tags/static.ts";
 export { dnsTags, type DnsTagsOptions } from "./tags/dns.ts";

@@ -151,6 +151,27 @@ export class OutputHost {
     return Promise.resolve();
   }
 
+  /**
+   * Queues what the output derives from a whole scrape round's points (its `aggregate` hook,
+   * per-group aggregates say), like any other points; nothing when it has no such hook. A hook
+   * that throws is logged, not passed on: the round's own points are queued already.
+   */
+  enqueueAggregates(roundPoints: readonly Point[]): Promise<void> {
+    const aggregate = this.#output.aggregate;
+    if (aggregate === undefined || roundPoints.length === 0) return Promise.resolve();
+    let derived: Point[];
+    try {
+      derived = aggregate.call(this.#output, roundPoints);
+    } catch (error) {
+      this.#log.error("{output}: cannot aggregate {count} points of a round: {error}", {
+        count: roundPoints.length,
+        error,
+      });
+      return Promise.resolve();
+    }
+    return this.enqueue(derived);
+  }
+
   /** Resolves once nothing waits (true), or after `timeoutMs` (false). */
   async drained(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;

@@ -258,9 +258,11 @@ class RunningScraper implements Scraper {
   /** One round: every collector on its own, none waiting for another; then one line of health. */
   #round(boundary: number): Promise<void> {
     const before = this.#status.map((status) => ({ ...status }));
+    // Every point the round takes, for the outputs that aggregate a whole round.
+    const taken: Point[] = [];
     const round = Promise.all(
       this.#status.map(async (status, index) => {
-        await this.#scrape(status, this.#collectorLogs[index], boundary);
+        await this.#scrape(status, this.#collectorLogs[index], boundary, taken);
         if (status.up && status.api === "llama") {
           await this.#traces(status, this.#collectorLogs[index]);
         }
@@ -268,6 +270,7 @@ class RunningScraper implements Scraper {
     ).then(
       async () => {
         if (this.#stop.signal.aborted) return;
+        await Promise.all(this.#hosts.map((host) => host.enqueueAggregates(taken)));
         const suspects = this.#fleet.suspectPoints(boundary);
         if (suspects.length > 0) await this.#enqueue(suspects);
         this.#gaps.save().catch((error) =>
@@ -299,7 +302,12 @@ class RunningScraper implements Scraper {
     return round;
   }
 
-  async #scrape(status: CollectorStatus, log: Logger, boundary: number): Promise<void> {
+  async #scrape(
+    status: CollectorStatus,
+    log: Logger,
+    boundary: number,
+    taken: Point[],
+  ): Promise<void> {
     const started = performance.now();
     const signal = AbortSignal.any([
       this.#stop.signal,
@@ -352,6 +360,7 @@ class RunningScraper implements Scraper {
       }));
       // Counted as taken only once every output holds them (on disk, when it has a spool).
       await Promise.all(this.#hosts.map((host) => host.enqueue(points)));
+      for (const point of points) taken.push(point);
       status.ok++;
       status.lastInterval = result.intervalStart;
       this.#reportGap(status, log, result.intervalStart, result.intervalSeconds);

@@ -24,6 +24,7 @@ const PACKAGES: Record<string, string> = {
   "victoria-metrics": "victoria-metrics",
   promtool: "prometheus",
   named: "bind9",
+  prometheus: "prometheus",
   openssl: "openssl",
 };
 

@@ -311,7 +311,7 @@ export function freePort(): number {
 }
 
 /** One server program: started, watched until ready, stopped, started again with the same args. */
-class ServerProcess {
+export class ServerProcess {
   readonly name: string;
   readonly readyUrl: string;
   readonly #command: string;

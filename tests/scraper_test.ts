@@ -288,7 +288,7 @@ Deno.test("every sample scraper config in configs/ passes --check", async () => 
     .map((entry) => entry.name)
     .filter((name) => name.startsWith("scraper") && name.endsWith(".yaml"))
     .sort();
-  assert.deepEqual(names, ["scraper.influxdb.yaml", "scraper.yaml"]);
+  assert.deepEqual(names, ["scraper.influxdb.yaml", "scraper.remote_write.yaml", "scraper.yaml"]);
   for (const name of names) {
     const { code, stderr } = await runProgram("scraper/main.ts", [
       "--config",
