@@ -13,6 +13,7 @@
  * @module
  */
 import { formatUsage } from "@llama/core";
+import { readTsdbHistory } from "@llama/scraper";
 import { startVictoriaMetrics, type VictoriaServer } from "../tests/_servers.ts";
 import type { ScenarioResult } from "./_scrape_rounds.ts";
 import {
@@ -40,6 +41,8 @@ const FULL_PLAN: Plan = { fleets: [100, 300, 1000], paths: 100 };
 const QUICK_PLAN: Plan = { fleets: [20, 60], paths: 100 };
 /** Samples per path and interval that `remote_write` writes for a double's path (14 fields). */
 const SAMPLES_PER_PATH = 14;
+/** The collector double's interval (its default). */
+const INTERVAL_SECONDS = 30;
 /** Rounds per fleet: the first writes new series, the second the same series at a new time. */
 const ROUNDS = 2;
 
@@ -62,6 +65,8 @@ interface FleetResult {
   scraperBaselineKilobytes: number;
   /** Per-path series of `llama_path_probes_sent` in VictoriaMetrics afterwards. */
   storedPaths: number;
+  /** `--history-from`'s read of the last intervals: its time and paths, or why it failed. */
+  history: { milliseconds: number; intervals: number; paths: number } | { error: string };
   /** VictoriaMetrics' resident memory after the fleet's rounds, KiB. */
   victoriaKilobytes: number | undefined;
 }
@@ -102,6 +107,25 @@ async function storedPaths(victoria: VictoriaServer): Promise<number> {
   url.searchParams.set("query", "count(llama_path_probes_sent)");
   const body = await (await fetch(url)).json();
   return Number(body?.data?.result?.[0]?.value?.[1] ?? 0);
+}
+
+/** What the matrix page's refresh with `--history-from` costs: reading both rounds back. */
+async function readHistory(victoria: VictoriaServer): Promise<FleetResult["history"]> {
+  const started = performance.now();
+  try {
+    const intervals = await readTsdbHistory({
+      url: new URL(victoria.url),
+      intervals: ROUNDS,
+      intervalSeconds: INTERVAL_SECONDS,
+    });
+    return {
+      milliseconds: performance.now() - started,
+      intervals: intervals.length,
+      paths: intervals.reduce((sum, interval) => sum + interval.paths.length, 0),
+    };
+  } catch (error) {
+    return { error: (error as Error).message.slice(0, 300) };
+  }
 }
 
 /** Resident memory of the victoria-metrics whose data lives in `directory`, KiB. */
@@ -171,12 +195,16 @@ async function measureFleet(
         `written in ${Math.round(rounds.at(-1)!.writtenMilliseconds)} ms`,
     );
   }
+  const stored = await storedPaths(victoria);
+  const history = await readHistory(victoria);
+  context.progress(`  history read: ${JSON.stringify(history)}`);
   return {
     collectors,
     rounds,
+    history,
     scraperPeakKilobytes: peaks,
     scraperBaselineKilobytes: baseline,
-    storedPaths: await storedPaths(victoria),
+    storedPaths: stored,
     victoriaKilobytes: await victoriaMemory(victoria.dataDirectory),
   };
 }
@@ -191,6 +219,7 @@ const HEADER = [
   "scraper peak RSS (each)",
   "path series stored",
   "VictoriaMetrics RSS",
+  "history read back (--history-from)",
 ];
 
 function rows(results: readonly FleetResult[]): string[][] {
@@ -207,6 +236,12 @@ function rows(results: readonly FleetResult[]): string[][] {
       })`,
       `${number(fleet.storedPaths)} of ${number(round.points)}`,
       fleet.victoriaKilobytes === undefined ? "—" : mebibytes(fleet.victoriaKilobytes),
+      index > 0
+        ? ""
+        : "error" in fleet.history
+        ? `failed: ${fleet.history.error}`
+        : `${number(fleet.history.paths)} paths of ${fleet.history.intervals} intervals in ` +
+          `${(fleet.history.milliseconds / 1000).toFixed(2)} s`,
     ])
   );
 }
