@@ -11,6 +11,7 @@ import {
   unknownName,
 } from "./_config_fields.ts";
 import { DEFAULT_TRACING, parseTracing, type TracingConfig } from "./_tracing_config.ts";
+import { type FleetConfig, parseFleet } from "./_fleet_config.ts";
 import {
   type DiscoverySource,
   isDiscoveryNode,
@@ -30,6 +31,13 @@ export type { CollectorApiConfig } from "./_api_config.ts";
 
 export type { TracingConfig } from "./_tracing_config.ts";
 export type { ProbeAuthConfig } from "./_probe_auth_config.ts";
+export type {
+  FleetConfig,
+  MemberSource,
+  MeshConfig,
+  MeshLevel,
+  ShardingConfig,
+} from "./_fleet_config.ts";
 
 /** A port definition: what each socket of a port group binds and how its probes behave. */
 export interface PortConfig {
@@ -123,6 +131,11 @@ export interface CollectorConfig {
    * replies signed with a key of this file. Absent: probes are unsigned, as the original's.
    */
   auth?: ProbeAuthConfig;
+  /**
+   * Identity, mesh levels and sharding (a llama extension; see `planFleet`); undefined: every
+   * target is probed.
+   */
+  fleet?: FleetConfig;
 }
 
 /** Options for reading a config. */
@@ -144,6 +157,9 @@ const FULL_KEYS = [
   "source_tags",
   "tracing",
   "auth_key_file",
+  "identity",
+  "mesh",
+  "sharding",
 ] as const;
 
 /**
@@ -427,6 +443,8 @@ function parseFull(root: ConfigNode, file: string | undefined, dstPort: number):
       ...(stamp === undefined ? {} : { stamp }),
     };
   });
+  const fleet = parseFleet(fields, config.sourceTags, config.targets);
+  if (fleet !== undefined) config.fleet = fleet;
   if (config.tests.length === 0) {
     throw tests.error(
       "expected at least one test (targets, port_group and rate_limit), got an empty list: " +

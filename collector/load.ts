@@ -3,6 +3,7 @@ import { ConfigError } from "@llama/core";
 import { loadProbeKeyring } from "./_probe_auth_config.ts";
 import { defaultCollectorConfig, parseCollectorConfig } from "./config.ts";
 import { type Lookup, type ResolvedConfig, resolveTargets, systemLookup } from "./resolve.ts";
+import { planFleet } from "./mesh.ts";
 import { loadStampKeyrings } from "./_stamp_keys.ts";
 
 /** Options of `loadCollectorConfig`. */
@@ -17,7 +18,8 @@ export interface LoadConfigOptions {
 
 /**
  * Reads, validates and resolves a collector config file; with no file, the original's default
- * config. Throws `ConfigError` naming the file, line, column and path of the problem.
+ * config. Mesh levels and sharding cut the target lists down first (`planFleet`), so only the
+ * targets this collector probes are resolved; `fleetReport` says how. Throws `ConfigError` naming the file, line, column and path of the problem.
  *
  * @example
  * ```ts
@@ -46,7 +48,15 @@ export async function loadCollectorConfig(
     config = parseCollectorConfig(text, { file, dstPort: options.dstPort });
   }
   if (options.authKeyFile !== undefined) config.auth = { keyFile: options.authKeyFile };
-  const resolved = await resolveTargets(config, options.lookup ?? systemLookup);
+  // With discovered lists the plan waits for them (`planResolvedFleet`, once they are read): a
+  // discovered member list, or discovered targets, would be cut here before they exist.
+  const plan = config.discovery === undefined
+    ? planFleet(config)
+    : { targets: config.targets, report: undefined };
+  const resolved = await resolveTargets(
+    { ...config, targets: plan.targets },
+    options.lookup ?? systemLookup,
+  );
   checkAddressFamilies(resolved);
   const stampKeyrings = await loadStampKeyrings(resolved);
   const authKeyring = await loadProbeKeyring(config.auth, config.file);
@@ -54,6 +64,7 @@ export async function loadCollectorConfig(
     ...resolved,
     ...(stampKeyrings.size === 0 ? {} : { stampKeyrings }),
     ...(authKeyring === undefined ? {} : { authKeyring }),
+    ...(plan.report === undefined ? {} : { fleetReport: plan.report }),
   };
 }
 

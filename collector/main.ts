@@ -30,6 +30,7 @@ import {
 } from "@llama/core";
 import { startCollector } from "./collector.ts";
 import { loadCollectorConfig } from "./load.ts";
+import { formatFleetReport, planResolvedFleet } from "./mesh.ts";
 import type { ResolvedConfig } from "./resolve.ts";
 import { TargetDiscovery } from "./discovery.ts";
 import { printDiscoveryCheck } from "./_discovery_check.ts";
@@ -99,7 +100,10 @@ const CONFIG_NOTES = `Config keys llama adds (see configs/collector.full.yaml, d
   tracing: {mode: auto|on|off, budget, probes_per_hop, max_hops, gap_limit, timeout, refresh,
             loss_threshold, concurrency}   hop-by-hop traces of every flow (docs/tracing.md)
   targets/tests: protocol: llama|stamp, stamp_mode: stateless|stateful, stamp_key_file: FILE
-            probe STAMP (RFC 8762/8972) reflectors, such as routers' (docs/stamp.md)`;
+            probe STAMP (RFC 8762/8972) reflectors, such as routers' (docs/stamp.md)
+  identity: "{src_hostname}"   this collector's name in rendezvous hashing (docs/fleet.md)
+  mesh: {target_lists, levels: [{name, same, differ, per_group}]}   a sample by tags
+  sharding: {members: [..] | {targets: LIST}, replicas, target_lists}   a shared target list`;
 
 /** Runs the collector until SIGINT or SIGTERM; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
@@ -139,7 +143,7 @@ export async function main(args: readonly string[]): Promise<number> {
   let config: ResolvedConfig | undefined;
   let security: ApiSecurity;
   try {
-    config = await discovery.resolve(await load());
+    config = planResolvedFleet(await discovery.resolve(await load()));
     security = await loadApiSecurity(securityFiles(config.api));
   } catch (error) {
     if (!(error instanceof ConfigError) && !(error instanceof UsageError)) throw error;
@@ -154,11 +158,18 @@ export async function main(args: readonly string[]): Promise<number> {
       `llama-collector: ${
         values.config ?? "the default config"
       } is valid (${config.format} format, ${targets} targets${
+        config.fleetReport === undefined ? "" : " probed by this collector"
+      }${
         config.authKeyring === undefined
           ? ""
           : `, probes signed with key "${config.authKeyring.signingKey.id}" of ${config.authKeyring.size}`
       })`,
     );
+    if (config.fleetReport !== undefined) {
+      for (const line of formatFleetReport(config.fleetReport)) {
+        console.error(`llama-collector:   ${line}`);
+      }
+    }
     const failed = printDiscoveryCheck(config, discovery.status(), {
       out: (line) => console.log(line),
       error: (line) => console.error(`llama-collector: ${line}`),
@@ -196,8 +207,9 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   await using _collector = collector;
   const running = collector;
-  discovery.follow((changed) => running.reload(changed));
+  discovery.follow((changed) => running.reload(planResolvedFleet(changed)));
   const format = config.format;
+  logFleet(log, config);
   // The collector keeps what it needs of the config; its targets' objects can go.
   config = undefined;
   // Parsing a large config (and setting up its flows) leaves garbage in V8's old generation, which
@@ -226,6 +238,7 @@ export async function main(args: readonly string[]): Promise<number> {
         const nextTokens = tokenFile === undefined ? tokens : await loadTokenFile(tokenFile);
         await discovery.reconfigure(next);
         tokens = nextTokens;
+        logFleet(log, next);
         log.info("Reloaded {file}", { file: values.config ?? "(built-in default)" });
       } catch (error) {
         log.error("Reload failed, keeping the running config: {error}", { error });
@@ -243,6 +256,15 @@ export async function main(args: readonly string[]): Promise<number> {
     await collector.close();
   }
   return 0;
+}
+
+/** One line of what mesh levels and sharding chose, when the config has them. */
+function logFleet(log: ReturnType<typeof getLogger>, config: ResolvedConfig): void {
+  if (config.fleetReport === undefined) return;
+  log.info("Fleet plan: {plan}", {
+    plan: formatFleetReport(config.fleetReport).join("; "),
+    fleet: config.fleetReport,
+  });
 }
 
 if (import.meta.main) {

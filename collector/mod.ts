@@ -18,10 +18,15 @@ export {
   type CollectorConfig,
   type ConfigLocation,
   defaultCollectorConfig,
+  type FleetConfig,
+  type MemberSource,
+  type MeshConfig,
+  type MeshLevel,
   parseCollectorConfig,
   type ParseConfigOptions,
   type PortConfig,
   type PortGroupMember,
+  type ShardingConfig,
   type TargetConfig,
   type TestConfig,
 } from "./config.ts";
@@ -33,6 +38,18 @@ export {
   resolveTargets,
   systemLookup,
 } from "./resolve.ts";
+export {
+  type FleetPlan,
+  type FleetReport,
+  formatFleetReport,
+  type MeshLevelReport,
+  planFleet,
+  type PlannableConfig,
+  planResolvedFleet,
+  targetIdentity,
+  targetKey,
+  type TargetListReport,
+} from "./mesh.ts";
 export { checkAddressFamilies, loadCollectorConfig, type LoadConfigOptions } from "./load.ts";
 export {
   type Collector,

@@ -13,7 +13,6 @@ import {
   ProbeAuthCheck,
   type ProbeAuthenticator,
   ProbeReader,
-  ProbeWriter,
   reflectionDwellNs,
   ReflectionFlag,
   reflectionFlags,
@@ -27,95 +26,20 @@ import { ID_MASK, InFlightTable } from "./in_flight.ts";
 import type { IntervalBook } from "./interval_book.ts";
 import { ProbeBatches } from "./_probe_batches.ts";
 import { TransmitKeys } from "./_transmit_keys.ts";
-import type { TraceReceiver } from "./tracer.ts";
-import type { ReverseHops } from "./reverse_hops.ts";
+import { TraceSlot } from "./_trace_slot.ts";
+import {
+  type ProbeSocketCounters,
+  type ProbeSocketSettings,
+  zeroSocketCounters,
+} from "./_probe_socket_types.ts";
 
-/** How one socket's probes look and behave. */
-export interface ProbeSocketSettings {
-  /** TOS byte written into its probes. */
-  tos: number;
-  /** Milliseconds after which a probe is lost. */
-  timeoutMs: number;
-  /** Identifies this collector's probes in signatures (bytes 8–9). */
-  instanceTag: number;
-  /** Tells when the prober drains the socket on its turns (see `drain`). */
-  pace?: ReceivePace;
-  /** Where trace probes' answers go and replies' TTLs are counted; absent: no tracing. */
-  tracing?: ProbeSocketTracing;
-  /** Signs probes and checks replies (authenticated probes); absent: unsigned, like the original. */
-  auth?: ProbeAuthenticator;
-}
-
-/** What a probe socket hands on for tracing. */
-export interface ProbeSocketTracing {
-  /** Takes the answers to trace probes (replies and ICMP errors). */
-  receiver: TraceReceiver | undefined;
-  /** Counts each reply's TTL, by flow. */
-  hops: ReverseHops;
-}
-
-/** Whether the prober is turning often enough to read every socket on its turns. */
-export interface ReceivePace {
-  /** True while the prober's turns come every few milliseconds and drain the sockets. */
-  busy(): boolean;
-  /** Resolves when the prober stops being busy (or stops). */
-  whenIdle(): Promise<void>;
-}
-
-/** Counters of one socket, cumulative. */
-export interface ProbeSocketCounters {
-  /** Probes handed to the socket. */
-  sent: number;
-  /** Replies matched to a probe in flight. */
-  answered: number;
-  /** Replies after their timeout. */
-  late: number;
-  /** Replies received a second time. */
-  duplicates: number;
-  /** Datagrams that matched no probe (not a probe, or another sender's). */
-  unmatched: number;
-  /** Failed sends and receives. */
-  errors: number;
-  /**
-   * Probes a send left out without failing (the send buffer stayed full through the socket's
-   * retries): they stay in flight and end up lost.
-   */
-  unsent: number;
-  /** Probes whose send time is the kernel's transmit timestamp. */
-  kernelSendTimes: number;
-  /** Kernel transmit times refused as implausible for the probe their key pointed to. */
-  sendTimeMismatches: number;
-  /** ICMP errors about this socket's regular probes (a target's port unreachable, say). */
-  icmpErrors: number;
-  /** Authenticated probes: replies whose tag names no key of ours or does not verify. */
-  forged: number;
-  /**
-   * Authenticated probes: replies without a tag, or without a filled reflection block (an echo
-   * by a reflector without keys, such as the original).
-   */
-  unsigned: number;
-  /** Authenticated probes: replies that verify but whose probe was already answered, or unknown. */
-  replayed: number;
-}
-
-/** Counters of a socket that has done nothing yet. */
-export function zeroSocketCounters(): ProbeSocketCounters {
-  return {
-    sent: 0,
-    answered: 0,
-    late: 0,
-    duplicates: 0,
-    unmatched: 0,
-    errors: 0,
-    unsent: 0,
-    kernelSendTimes: 0,
-    sendTimeMismatches: 0,
-    icmpErrors: 0,
-    forged: 0,
-    unsigned: 0,
-    replayed: 0,
-  };
-}
+export {
+  type ProbeSocketCounters,
+  type ProbeSocketSettings,
+  type ProbeSocketTracing,
+  type ReceivePace,
+  zeroSocketCounters,
+} from "./_probe_socket_types.ts";
 
 /** What a flush returns once its datagrams are sent. */
 const SENT: Promise<void> = Promise.resolve();
@@ -137,8 +61,8 @@ export class ProbeSocket {
   readonly #book: IntervalBook;
   readonly #reader = new ProbeReader();
   readonly #wall: WallNanos;
-  /** One slot for trace probes, made at the first. */
-  #trace: { batch: DatagramBatch; writer: ProbeWriter } | undefined;
+  /** Trace probes' slot, made at the first. */
+  #trace: TraceSlot | undefined;
   /** Reads the ICMP errors of the error queue, when tracing. */
   readonly #onIcmpError: ((report: IcmpErrorReport) => void) | undefined;
   /** Lines about this socket carry its address. */
@@ -286,20 +210,7 @@ export class ProbeSocket {
   sendTrace(target: PeerAddress, ttl: number, id: number, nonce: number): number {
     if (this.#closed || this.socket.sendNow === undefined) return NaN;
     const trace = this.#trace ??= this.#traceSlot();
-    const { batch, writer } = trace;
-    const view = batch.view;
-    const signature = writer.signatureOffset;
-    view.setUint32(signature, id, true);
-    view.setUint32(signature + 4, nonce, true);
-    view.setUint16(signature + 8, this.settings.instanceTag, true);
-    const now = this.socket.now();
-    this.#wall.convert(now);
-    writer.stamp(batch.slots[0], view, this.#wall.high, this.#wall.low, 0);
-    const length = writer.bytes.length;
-    batch.lengths[0] = length;
-    this.#auth?.sign(batch.slots[0], length, writer.authOffset, length);
-    batch.addresses[0] = target;
-    batch.ttl[0] = ttl;
+    const batch = trace.stage(target, ttl, id, nonce, this.socket.now());
     try {
       return this.socket.sendNow(batch, 1) === 1 ? batch.sentAt[0] : NaN;
     } catch (error) {
@@ -308,43 +219,20 @@ export class ProbeSocket {
     }
   }
 
-  #traceSlot(): { batch: DatagramBatch; writer: ProbeWriter } {
-    const auth = this.#auth;
-    const writer = new ProbeWriter({ tos: this.settings.tos, authLength: auth?.authLength ?? 0 });
-    auth?.writeKeyId(writer.bytes, writer.authOffset);
-    const batch = new DatagramBatch(1, writer.bytes.length);
-    batch.slots[0].set(writer.bytes);
-    return { batch, writer };
+  #traceSlot(): TraceSlot {
+    return new TraceSlot(this.settings, this.#wall, this.#auth);
   }
 
-  /**
-   * An ICMP error from the error queue: one about a trace probe goes to the tracer. A router
-   * quotes only the start of a probe (576 bytes of the whole packet at most for ICMP, often
-   * less), never all of its padding: the signature is read where this socket's probes carry it.
-   */
+  /** An ICMP error from the error queue: one about a trace probe goes to the tracer. */
   #icmpError(report: IcmpErrorReport): void {
-    const { writer } = this.#trace ??= this.#traceSlot();
-    const signature = writer.signatureOffset;
-    const bytes = report.payload;
-    if (report.payloadLength < signature + SIGNATURE_BYTES) {
-      this.counters.icmpErrors++;
-      return;
-    }
-    for (let index = 0; index < signature; index++) {
-      if (bytes[index] !== writer.bytes[index]) {
-        this.counters.icmpErrors++;
-        return;
-      }
-    }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const id = view.getUint32(signature, true);
-    if (view.getUint16(signature + 8, true) !== this.settings.instanceTag || id <= ID_MASK) {
+    const trace = this.#trace ??= this.#traceSlot();
+    if (!trace.readQuote(report)) {
       this.counters.icmpErrors++;
       return;
     }
     this.settings.tracing?.receiver?.icmpError(
-      id,
-      view.getUint32(signature + 4, true),
+      trace.quotedId,
+      trace.quotedNonce,
       report.timeExceeded ? "time-exceeded" : "unreachable",
       report.offender,
       report.receivedAt,

@@ -3,6 +3,7 @@ import { lookup as dnsLookup } from "node:dns/promises";
 import { ConfigError, type Keyring, whyNotUnicast } from "@llama/core";
 import type { CollectorConfig, TargetConfig } from "./config.ts";
 import { notUnicastMessage } from "./_config_fields.ts";
+import type { FleetReport } from "./mesh.ts";
 
 /** Turns a hostname into an IP address. */
 export type Lookup = (hostname: string) => Promise<string>;
@@ -21,6 +22,8 @@ export interface ResolvedTarget extends TargetConfig {
 export interface ResolvedConfig extends Omit<CollectorConfig, "targets"> {
   /** Target lists by name, resolved. */
   targets: Record<string, ResolvedTarget[]>;
+  /** How mesh levels and sharding cut the target lists down, when the config has them. */
+  fleetReport?: FleetReport;
   /** The keyrings of the STAMP key files the tests use, by absolute path (`loadCollectorConfig`). */
   stampKeyrings?: ReadonlyMap<string, Keyring>;
   /** The keys of `auth` (or `--auth-key-file`), loaded: probes are signed and replies checked. */

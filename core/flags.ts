@@ -15,6 +15,15 @@ export type FlagSpec =
     description: string;
     aliases?: readonly string[];
     placeholder?: string;
+    /** Given any number of times: the value is every one given, in order (`[]` when none). */
+    repeatable?: false;
+  }
+  | {
+    type: "string";
+    repeatable: true;
+    description: string;
+    aliases?: readonly string[];
+    placeholder?: string;
   }
   | {
     type: "number";
@@ -27,7 +36,8 @@ export type FlagSpec =
 
 /** The values a spec produces: a flag without a default and not given is `undefined`. */
 export type FlagValues<S extends Record<string, FlagSpec>> = {
-  [K in keyof S]: S[K] extends { type: "string"; default: string } ? string
+  [K in keyof S]: S[K] extends { type: "string"; repeatable: true } ? string[]
+    : S[K] extends { type: "string"; default: string } ? string
     : S[K] extends { type: "string" } ? string | undefined
     : S[K] extends { type: "number"; default: number } ? number
     : S[K] extends { type: "number" } ? number | undefined
@@ -68,7 +78,9 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
   }
   const values: Record<string, unknown> = {};
   for (const [name, flag] of Object.entries(spec)) {
-    values[name] = flag.default ?? (flag.type === "boolean" ? false : undefined);
+    values[name] = flag.type === "string" && flag.repeatable === true
+      ? []
+      : defaultOf(flag) ?? (flag.type === "boolean" ? false : undefined);
   }
   let help = false;
   let index = 0;
@@ -108,6 +120,8 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
         throw new UsageError(`Flag -${given} takes a number, got "${text}"`);
       }
       values[name] = number;
+    } else if (flag.repeatable === true) {
+      (values[name] as string[]).push(text);
     } else {
       values[name] = text;
     }
@@ -137,10 +151,16 @@ export function formatUsage(program: string, spec: Record<string, FlagSpec>): st
     lines.push(
       `  --${name}${placeholder}${aliases.length ? `  (also ${aliases.join(", ")})` : ""}`,
     );
-    const fallback = flag.default === undefined || flag.default === false
+    const fallback = flag.type === "string" && flag.repeatable === true
+      ? " (repeatable)"
+      : defaultOf(flag) === undefined || defaultOf(flag) === false
       ? ""
-      : ` (default ${flag.default})`;
+      : ` (default ${defaultOf(flag)})`;
     lines.push(`      ${flag.description}${fallback}`);
   }
   return lines.join("\n");
+}
+
+function defaultOf(flag: FlagSpec): string | number | boolean | undefined {
+  return "default" in flag ? flag.default : undefined;
 }

@@ -204,3 +204,10 @@ export {
   type StampWriterOptions,
   writeStampTimestamp,
 } from "./stamp.ts";
+export {
+  type RendezvousCandidate,
+  rendezvousHash,
+  RendezvousMembers,
+  rendezvousTop,
+  rendezvousWeight,
+} from "./rendezvous.ts";

@@ -1,7 +1,16 @@
 import type { StampDropReason } from "@llama/core";
 
-/** Why a STAMP request was not answered: the codec's reasons, and the reflector's refusals. */
-export type StampNotAnsweredReason = StampDropReason | "source-port" | "throttled";
+/**
+ * Why a STAMP request was not answered: the codec's reasons, and the reflector's refusals (the
+ * same as the LLAMA port's: see `RefusalReason`).
+ */
+export type StampNotAnsweredReason =
+  | StampDropReason
+  | "not-allowed"
+  | "source-port"
+  | "per-source-rate"
+  | "per-source-table-full"
+  | "throttled";
 
 /** The STAMP port's counters since it started. */
 export interface StampCounters {
@@ -15,4 +24,6 @@ export interface StampCounters {
   sendErrors: number;
   /** Sessions a stateful reflector holds now. */
   sessions: number;
+  /** Sources the STAMP port's per-source table tracks now (0 without `--per-source-pps`). */
+  perSourceTracked: number;
 }

@@ -18,6 +18,7 @@ import {
   WallNanos,
 } from "@llama/core";
 import type { StampCounters } from "./_stamp_counters.ts";
+import { OVER_RATE, SourceLimits, type SourceLimitSettings, WITHIN_RATE } from "./source_limits.ts";
 
 /**
  * Why a datagram was not answered because it is not a probe: a `ProbeRejection`, or `answer` for
@@ -26,13 +27,24 @@ import type { StampCounters } from "./_stamp_counters.ts";
 export type InvalidReason = ProbeRejection | "answer";
 
 /**
- * Why a probe was refused: `source-port`, it came from a port no prober sends from (see
- * `--refuse-source-ports`); `unmarkable`, it has neither a reflection block nor padding, so its
- * answer could not be told from a probe and two reflectors would bounce it forever. With
- * `--auth-key-file`: `unsigned`, no authentication tag (field 10); `unknown-key`, a tag naming a
- * key the reflector does not hold; `bad-hmac`, a tag that does not verify (altered or forged).
+ * Why a probe was refused: `not-allowed`, its source is outside `--allow`; `source-port`, it came
+ * from a port no prober sends from (see `--refuse-source-ports`); `unmarkable`, it has neither a
+ * reflection block nor padding, so its answer could not be told from a probe and two reflectors
+ * would bounce it forever; `per-source-rate`, its source's bucket (`--per-source-pps`) is empty;
+ * `per-source-table-full`, its source found no room in the per-source table and the overflow
+ * bucket shared by such sources is empty. With `--auth-key-file`: `unsigned`, no authentication
+ * tag (field 10); `unknown-key`, a tag naming a key the reflector does not hold; `bad-hmac`, a tag
+ * that does not verify (altered or forged).
  */
-export type RefusalReason = "source-port" | "unmarkable" | "unsigned" | "unknown-key" | "bad-hmac";
+export type RefusalReason =
+  | "not-allowed"
+  | "source-port"
+  | "unmarkable"
+  | "per-source-rate"
+  | "per-source-table-full"
+  | "unsigned"
+  | "unknown-key"
+  | "bad-hmac";
 
 /** The reflector's counters since it started. */
 export interface ReflectorCounters {
@@ -57,6 +69,8 @@ export interface ReflectorCounters {
   unsent: number;
   /** Answers waiting in the backlog now. */
   backlog: number;
+  /** Sources the per-source table tracks now (0 without `--per-source-pps`). */
+  perSourceTracked: number;
   /** The STAMP port's, when the reflector has one. */
   stamp?: StampCounters;
 }
@@ -71,15 +85,18 @@ const INVALID_REASONS: readonly InvalidReason[] = [
   "answer",
 ];
 const REFUSAL_REASONS: readonly RefusalReason[] = [
+  "not-allowed",
   "source-port",
   "unmarkable",
+  "per-source-rate",
+  "per-source-table-full",
   "unsigned",
   "unknown-key",
   "bad-hmac",
 ];
 const RECEIVED = 0, ANSWERED = 1, THROTTLED = 2, DROPPED = 3, SEND_ERRORS = 4, BACKLOG = 5;
-const UNSENT = 6;
-const INVALID = 7;
+const UNSENT = 6, PER_SOURCE_TRACKED = 7;
+const INVALID = 8;
 const ANSWER = INVALID + INVALID_REASONS.indexOf("answer");
 const REFUSED = INVALID + INVALID_REASONS.length;
 const SOURCE_PORT = REFUSED + REFUSAL_REASONS.indexOf("source-port");
@@ -96,6 +113,9 @@ const REFUSED_BY_CHECK: readonly number[] = (() => {
   slots[-ProbeAuthCheck.badMac] = BAD_HMAC;
   return slots;
 })();
+const NOT_ALLOWED = REFUSED + REFUSAL_REASONS.indexOf("not-allowed");
+const PER_SOURCE_RATE = REFUSED + REFUSAL_REASONS.indexOf("per-source-rate");
+const PER_SOURCE_TABLE_FULL = REFUSED + REFUSAL_REASONS.indexOf("per-source-table-full");
 
 /** Slots of the counters array: a Float64Array, shared with the main thread when the loop runs on a Worker. */
 export const COUNTER_SLOTS = REFUSED + REFUSAL_REASONS.length;
@@ -116,6 +136,7 @@ export function readCounters(values: Float64Array): ReflectorCounters {
     sendErrors: values[SEND_ERRORS],
     unsent: values[UNSENT],
     backlog: values[BACKLOG],
+    perSourceTracked: values[PER_SOURCE_TRACKED],
   };
 }
 
@@ -149,6 +170,8 @@ export interface AnswererSettings {
    * answered, and each answer is signed again with the key that verified its probe.
    */
   authKeys?: readonly SharedKey[];
+  /** `--allow` and `--per-source-pps`; default: every source, no per-source limit. */
+  sourceLimits?: SourceLimitSettings;
 }
 
 /**
@@ -167,6 +190,7 @@ export class Answerer {
   readonly #warn: Warn;
   readonly #refusedPorts: Uint8Array;
   readonly #auth: ProbeAuthenticator | undefined;
+  readonly #sourceLimits: SourceLimits | undefined;
   /** Per counter slot, the count at which the next datagram not answered for it is logged. */
   readonly #nextLogged = new Float64Array(COUNTER_SLOTS).fill(1);
 
@@ -187,6 +211,7 @@ export class Answerer {
     this.#auth = settings.authKeys === undefined
       ? undefined
       : new ProbeAuthenticator(settings.authKeys);
+    this.#sourceLimits = SourceLimits.from(settings.sourceLimits);
     this.#socket = socket;
     this.#wall = new WallNanos(clock);
     this.#backlogLimit = settings.backlogLimit;
@@ -213,12 +238,17 @@ export class Answerer {
   answerBatch(batch: DatagramBatch, count: number): number {
     const counters = this.#counters;
     const refusedPorts = this.#refusedPorts;
+    const limits = this.#sourceLimits;
     const addresses = batch.addresses;
     let answers = 0;
     for (let index = 0; index < count; index++) {
       counters[RECEIVED]++;
       const bytes = batch.slots[index];
       const length = batch.lengths[index];
+      if (limits !== undefined && !limits.allows(addresses[index].hostname)) {
+        this.#notAnswered(batch, index, NOT_ALLOWED);
+        continue;
+      }
       if (refusedPorts[addresses[index].port] === 1) {
         this.#notAnswered(batch, index, SOURCE_PORT);
         continue;
@@ -261,6 +291,18 @@ export class Answerer {
           continue;
         }
       }
+      // Only what would be answered costs a token: junk cannot empty a source's bucket.
+      if (limits !== undefined) {
+        const verdict = limits.take(addresses[index].hostname, batch.receivedAt[index]);
+        if (verdict !== WITHIN_RATE) {
+          this.#notAnswered(
+            batch,
+            index,
+            verdict === OVER_RATE ? PER_SOURCE_RATE : PER_SOURCE_TABLE_FULL,
+          );
+          continue;
+        }
+      }
       if (reflection < 0) bytes[reader.paddingOffset] = PADDING_ANSWER_MARK;
       if (this.#bucket !== undefined && (this.#backlog.length > 0 || !this.#bucket.take())) {
         this.#delay(batch, index, reader.reflectionOffset, keyIndex);
@@ -282,6 +324,7 @@ export class Answerer {
       }
       answers++;
     }
+    if (limits !== undefined) counters[PER_SOURCE_TRACKED] = limits.tracked;
     return answers;
   }
 

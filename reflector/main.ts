@@ -25,6 +25,12 @@ import {
 } from "@llama/core";
 import { DEFAULT_REFUSED_SOURCE_PORTS, parseSourcePorts, startReflector } from "./reflector.ts";
 import { reflectorMetrics, totalInvalid, totalRefused } from "./metrics.ts";
+import {
+  checkSourceLimits,
+  DEFAULT_PER_SOURCE_ENTRIES,
+  MAX_PER_SOURCE_ENTRIES,
+  type PerSourceOptions,
+} from "./source_limits.ts";
 
 const FLAGS = {
   port: { type: "number", default: 8100, description: "UDP port to answer probes on" },
@@ -95,6 +101,36 @@ const FLAGS = {
     placeholder: "BYTES",
     description: "Kernel receive buffer of the native engine",
   },
+  // Abuse limits (issue 19): who is answered, and how much per source, on both ports.
+  allow: {
+    type: "string",
+    repeatable: true,
+    placeholder: "CIDR",
+    description:
+      "Answer only sources inside this prefix (10.0.0.0/8, 2001:db8::/32, or one address), on " +
+      "the LLAMA and STAMP ports; give it once per prefix (without it, every source is answered)",
+  },
+  "per-source-pps": {
+    type: "number",
+    default: 0,
+    description:
+      "Most answers per second to one source address (one /64 for IPv6) on each port, besides " +
+      "--max-pps; a source over it is refused, not delayed (0 = no per-source limit)",
+  },
+  "per-source-burst": {
+    type: "number",
+    placeholder: "N",
+    description:
+      "Answers a source may get at once after a quiet spell (default: --per-source-pps, at least 2)",
+  },
+  "per-source-table": {
+    type: "number",
+    default: DEFAULT_PER_SOURCE_ENTRIES,
+    placeholder: "ENTRIES",
+    description:
+      "Most sources the per-source limit tracks at once (~25 bytes each, allocated at start); " +
+      "spoofed sources cannot grow it",
+  },
 } as const;
 
 const COUNTER_LOG_INTERVAL_MS = 60_000;
@@ -121,6 +157,16 @@ export async function main(args: readonly string[]): Promise<number> {
       }
       if (values["stamp-key-file"] !== undefined && values["stamp-port"] === 0) {
         throw new UsageError("--stamp-key-file needs --stamp-port");
+      }
+      checkWholeNumber("per-source-pps", values["per-source-pps"], 0, 100_000_000);
+      if (values["per-source-burst"] !== undefined) {
+        checkWholeNumber("per-source-burst", values["per-source-burst"], 1, 100_000_000);
+      }
+      checkWholeNumber("per-source-table", values["per-source-table"], 8, MAX_PER_SOURCE_ENTRIES);
+      try {
+        checkSourceLimits({ allow: values.allow }, "--allow");
+      } catch (error) {
+        throw new UsageError((error as Error).message);
       }
     },
   });
@@ -159,6 +205,8 @@ export async function main(args: readonly string[]): Promise<number> {
       refusedSourcePorts: sourcePorts(values["refuse-source-ports"]),
       stamp,
       authKeyring,
+      allow: values.allow,
+      perSource: perSourceOptions(values),
     });
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {
@@ -208,6 +256,17 @@ export async function main(args: readonly string[]): Promise<number> {
     logCounters();
   }
   return 0;
+}
+
+function perSourceOptions(
+  values: { "per-source-pps": number; "per-source-burst"?: number; "per-source-table": number },
+): PerSourceOptions | undefined {
+  if (values["per-source-pps"] === 0) return undefined;
+  return {
+    pps: values["per-source-pps"],
+    burst: values["per-source-burst"],
+    entries: values["per-source-table"],
+  };
 }
 
 function sourcePorts(text: string): number[] {

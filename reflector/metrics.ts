@@ -39,7 +39,7 @@ export function reflectorMetrics(counters: ReflectorCounters): string {
     {
       name: "llama_reflector_refused_total",
       help:
-        "Datagrams not answered although they may be probes, by reason: source-port (sent from a port in --refuse-source-ports, the reflector's own or 0), unmarkable (neither a reflection block nor padding, so its answer would be answerable); with --auth-key-file: unsigned (no HMAC tag), unknown-key (a tag naming a key not in the file), bad-hmac (a tag that does not verify: altered or forged).",
+        "Datagrams not answered although they may be probes, by reason: not-allowed (source outside --allow), source-port (sent from a port in --refuse-source-ports, the reflector's own or 0), unmarkable (neither a reflection block nor padding, so its answer would be answerable), per-source-rate (the source's --per-source-pps bucket is empty), per-source-table-full (no room for the source in the per-source table, and the overflow bucket is empty); with --auth-key-file: unsigned (no HMAC tag), unknown-key (a tag naming a key not in the file), bad-hmac (a tag that does not verify: altered or forged).",
       type: "counter",
       samples: Object.entries(counters.refused).map(([reason, value]) => ({
         labels: { reason },
@@ -77,6 +77,13 @@ export function reflectorMetrics(counters: ReflectorCounters): string {
       type: "gauge",
       samples: [{ value: counters.backlog }],
     },
+    {
+      name: "llama_reflector_per_source_tracked",
+      help:
+        "Sources (IPv4 addresses, IPv6 /64s) the per-source table holds, bounded by --per-source-table.",
+      type: "gauge",
+      samples: [{ value: counters.perSourceTracked }],
+    },
     ...stampMetrics(counters.stamp),
   ]);
 }
@@ -109,7 +116,7 @@ function stampMetrics(stamp: StampCounters | undefined): MetricFamily[] {
     {
       name: "llama_reflector_stamp_dropped_total",
       help:
-        "STAMP datagrams not answered, by reason: too-short (shorter than the base packet of the mode), malformed (a field a reply fills is not zero: a reply, or junk), bad-hmac (authenticated mode, no key verifies), source-port (see --refuse-source-ports), throttled (--max-pps).",
+        "STAMP datagrams not answered, by reason: too-short (shorter than the base packet of the mode), malformed (a field a reply fills is not zero: a reply, or junk), bad-hmac (authenticated mode, no key verifies), not-allowed (source outside --allow), source-port (see --refuse-source-ports), per-source-rate and per-source-table-full (see --per-source-pps), throttled (--max-pps).",
       type: "counter",
       samples: Object.entries(stamp.dropped).map(([reason, value]) => ({
         labels: { reason },
@@ -127,6 +134,12 @@ function stampMetrics(stamp: StampCounters | undefined): MetricFamily[] {
       help: "Sessions a stateful STAMP reflector holds (--stamp-mode stateful).",
       type: "gauge",
       samples: [{ value: stamp.sessions }],
+    },
+    {
+      name: "llama_reflector_stamp_per_source_tracked",
+      help: "Sources the STAMP port's per-source table holds, bounded by --per-source-table.",
+      type: "gauge",
+      samples: [{ value: stamp.perSourceTracked }],
     },
   ];
 }

@@ -16,6 +16,7 @@ export {
   DEFAULT_REFUSED_SOURCE_PORTS,
   type InvalidReason,
   parseSourcePorts,
+  type PerSourceOptions,
   type Reflector,
   type ReflectorCounters,
   type ReflectorDependencies,

@@ -7,6 +7,7 @@
  */
 import { adoptNativeSocket, DatagramBatch, type SharedKey, systemClock } from "@llama/core";
 import { Answerer } from "./answerer.ts";
+import type { SourceLimitSettings } from "./source_limits.ts";
 import { type PostedProperties, postedProperties } from "./_worker_errors.ts";
 
 /** The Worker's global scope (typed here: a published module may not switch its lib to deno.worker). */
@@ -28,6 +29,8 @@ export interface ReflectWorkerStart {
   refusedSourcePorts: Uint8Array;
   /** Keys of `--auth-key-file` (answer only probes they verify), or undefined. */
   authKeys: readonly SharedKey[] | undefined;
+  /** `--allow` and `--per-source-pps`, applied here as on the event loop. */
+  sourceLimits?: SourceLimitSettings;
   /** Datagrams per recvmmsg. */
   batchSize: number;
   /** Largest datagram. */
@@ -61,6 +64,7 @@ function run(start: ReflectWorkerStart): void {
       backlogLimit: start.backlogLimit,
       refusedSourcePorts: start.refusedSourcePorts,
       authKeys: start.authKeys,
+      sourceLimits: start.sourceLimits,
     },
     new Float64Array(start.counters),
     warn,

@@ -29,6 +29,7 @@ import type { ReflectWorkerMessage, ReflectWorkerStart } from "./reflect_worker.
 import { receivedProperties } from "./_worker_errors.ts";
 import { StampPort, type StampPortOptions, withStampPort } from "./stamp_port.ts";
 import type { Reflector } from "./_reflector_interface.ts";
+import { checkSourceLimits, type PerSourceOptions } from "./source_limits.ts";
 
 export type { Reflector } from "./_reflector_interface.ts";
 
@@ -36,6 +37,7 @@ export type { InvalidReason, ReflectorCounters, RefusalReason } from "./answerer
 export type { StampPortOptions } from "./stamp_port.ts";
 export type { StampCounters, StampNotAnsweredReason } from "./_stamp_counters.ts";
 export { DEFAULT_REFUSED_SOURCE_PORTS, parseSourcePorts } from "./_source_ports.ts";
+export type { PerSourceOptions } from "./source_limits.ts";
 
 /** How a reflector runs. Every field has the original LLAMA's default. */
 export interface ReflectorOptions {
@@ -57,6 +59,17 @@ export interface ReflectorOptions {
    * chargen 19, DNS 53, NTP 123, …).
    */
   refusedSourcePorts?: readonly number[];
+  /**
+   * CIDR prefixes (`10.0.0.0/8`, `2001:db8::/32`, or bare addresses) whose sources are answered,
+   * on the LLAMA and STAMP ports alike; others are refused before anything else is looked at.
+   * Default: every source.
+   */
+  allow?: readonly string[];
+  /**
+   * A token bucket per source address (per /64 for IPv6) on each port, in a table of bounded
+   * size, besides `maxPps`: a source over its rate is refused, not delayed. Default: none.
+   */
+  perSource?: PerSourceOptions;
   /** Batches in flight while the next receive runs. Default 2 with the native engine, 8 with Deno's. */
   pipeline?: number;
   /** Datagrams per batch: 64 with the native engine (one recvmmsg), 1 with Deno's. */
@@ -130,6 +143,8 @@ export async function startReflector(
   checkInteger("port", port, 0, 65535);
   checkInteger("maxPps", maxPps, 0, 100_000_000);
   checkInteger("backlog", backlogLimit, 0, 10_000_000);
+  const sourceLimits = { allow: [...(options.allow ?? [])], perSource: options.perSource };
+  checkSourceLimits(sourceLimits, "allow");
   const socket = await bindReflectorSocket(
     openSocket,
     options.hostname,
@@ -163,6 +178,7 @@ export async function startReflector(
     batchSize,
     refusedSourcePorts,
     authKeys: options.authKeyring?.keys,
+    sourceLimits,
   };
   let reflector: Reflector | undefined;
   if (
@@ -187,6 +203,7 @@ export async function startReflector(
         hostname: reflector.address.hostname,
         maxPps,
         refusedSourcePorts,
+        sourceLimits,
         receiveBufferBytes: options.receiveBufferBytes,
       });
       reflector = withStampPort(reflector, stamp);
@@ -196,7 +213,8 @@ export async function startReflector(
     }
   }
   getLogger(["llama", "reflector"]).info(
-    "Reflecting probes on udp://{address} ({engine} engine{thread}, max {maxPps} answers/s{auth})",
+    "Reflecting probes on udp://{address} ({engine} engine{thread}, max {maxPps} answers/s" +
+      "{perSource}{allow}{auth})",
     {
       auth: options.authKeyring === undefined
         ? ""
@@ -205,6 +223,8 @@ export async function startReflector(
       engine: reflector.engine,
       thread: reflector.ownThread ? " on its own thread" : "",
       maxPps: maxPps === 0 ? "unlimited" : maxPps,
+      perSource: options.perSource === undefined ? "" : `, ${options.perSource.pps} per source`,
+      allow: sourceLimits.allow.length === 0 ? "" : `, sources in ${sourceLimits.allow.join(" ")}`,
     },
   );
   return reflector;
@@ -437,6 +457,7 @@ class WorkerReflector implements Reflector {
       backlogLimit: settings.backlogLimit,
       refusedSourcePorts: settings.refusedSourcePorts,
       authKeys: settings.authKeys,
+      sourceLimits: settings.sourceLimits,
       batchSize: settings.batchSize,
       slotBytes: SLOT_BYTES,
       counters: this.#counters.buffer as SharedArrayBuffer,

@@ -197,8 +197,11 @@ for (const { label, engine, ownThread } of variants) {
       assert.equal(counters.answered, 2);
       assert.equal(counters.invalid.answer, 1);
       assert.deepEqual(counters.refused, {
+        "not-allowed": 0,
         "source-port": 0,
         "unmarkable": 3,
+        "per-source-rate": 0,
+        "per-source-table-full": 0,
         "unsigned": 0,
         "unknown-key": 0,
         "bad-hmac": 0,

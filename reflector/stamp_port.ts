@@ -16,6 +16,7 @@ import {
 } from "@llama/core";
 import type { Reflector } from "./_reflector_interface.ts";
 import type { StampCounters, StampNotAnsweredReason } from "./_stamp_counters.ts";
+import { OVER_RATE, SourceLimits, type SourceLimitSettings, WITHIN_RATE } from "./source_limits.ts";
 
 /** How the reflector's STAMP port runs. */
 export interface StampPortOptions {
@@ -29,10 +30,16 @@ export interface StampPortOptions {
 
 const REASONS: readonly StampNotAnsweredReason[] = [
   ...STAMP_DROP_REASONS,
+  "not-allowed",
   "source-port",
+  "per-source-rate",
+  "per-source-table-full",
   "throttled",
 ];
+const NOT_ALLOWED = REASONS.indexOf("not-allowed");
 const SOURCE_PORT = REASONS.indexOf("source-port");
+const PER_SOURCE_RATE = REASONS.indexOf("per-source-rate");
+const PER_SOURCE_TABLE_FULL = REASONS.indexOf("per-source-table-full");
 const THROTTLED = REASONS.indexOf("throttled");
 const SLOT_BYTES = 65536;
 
@@ -48,6 +55,7 @@ export class StampPort {
   readonly #socket: DatagramSocket;
   readonly #reflector: StampReflector;
   readonly #refused: Uint8Array;
+  readonly #limits: SourceLimits | undefined;
   readonly #bucket: TokenBucket | undefined;
   readonly #dropped = new Float64Array(REASONS.length);
   readonly #log = getLogger(["llama", "reflector", "stamp"]);
@@ -63,6 +71,7 @@ export class StampPort {
       hostname: string;
       maxPps: number;
       refusedSourcePorts: Uint8Array;
+      sourceLimits?: SourceLimitSettings;
       receiveBufferBytes?: number;
     },
   ): Promise<StampPort> {
@@ -77,11 +86,16 @@ export class StampPort {
 
   private constructor(
     socket: DatagramSocket,
-    options: StampPortOptions & { maxPps: number; refusedSourcePorts: Uint8Array },
+    options: StampPortOptions & {
+      maxPps: number;
+      refusedSourcePorts: Uint8Array;
+      sourceLimits?: SourceLimitSettings;
+    },
   ) {
     this.#socket = socket;
     this.address = socket.localAddress;
     this.#refused = options.refusedSourcePorts;
+    this.#limits = SourceLimits.from(options.sourceLimits);
     this.#reflector = new StampReflector({
       mode: options.mode,
       keyring: options.keyring,
@@ -115,6 +129,7 @@ export class StampPort {
       dropped,
       sendErrors: this.#sendErrors,
       sessions: this.#reflector.sessions,
+      perSourceTracked: this.#limits?.tracked ?? 0,
     };
   }
 
@@ -132,6 +147,7 @@ export class StampPort {
     const meta: StampReceiveMeta = { receivedAt: 0, ttl: -1, tos: -1, address: batch.addresses[0] };
     const reflector = this.#reflector;
     const socket = this.#socket;
+    const limits = this.#limits;
     let consecutiveErrors = 0;
     while (!this.#closed) {
       let count: number;
@@ -151,6 +167,10 @@ export class StampPort {
         const address = batch.addresses[index];
         const length = batch.lengths[index];
         batch.lengths[index] = 0;
+        if (limits !== undefined && !limits.allows(address.hostname)) {
+          this.#dropped[NOT_ALLOWED]++;
+          continue;
+        }
         if (this.#refused[address.port] === 1) {
           this.#dropped[SOURCE_PORT]++;
           continue;
@@ -165,7 +185,14 @@ export class StampPort {
           this.#dropped[STAMP_DROP_REASONS.indexOf(reflector.lastDrop!)]++;
           continue;
         }
-        // Junk costs no token: only what would be answered is counted against --max-pps.
+        // Junk costs no token: only what would be answered is counted against the limits.
+        if (limits !== undefined) {
+          const verdict = limits.take(address.hostname, meta.receivedAt);
+          if (verdict !== WITHIN_RATE) {
+            this.#dropped[verdict === OVER_RATE ? PER_SOURCE_RATE : PER_SOURCE_TABLE_FULL]++;
+            continue;
+          }
+        }
         if (this.#bucket !== undefined && !this.#bucket.take()) {
           this.#dropped[THROTTLED]++;
           continue;

@@ -9,6 +9,7 @@ import {
   UsageError,
 } from "@llama/core";
 import { loadPlugin, type OutputPlugin, type TagResolverPlugin } from "@llama/plugins";
+import { parseScraperSharding, type ScraperSharding, shardCollectors } from "./sharding.ts";
 import { parseSecurity, type ScraperSecurityConfig } from "./_security_config.ts";
 
 export type { ScraperSecurityConfig } from "./_security_config.ts";
@@ -39,8 +40,10 @@ export interface ScraperConfig {
   file: string | undefined;
   /** Folder that relative paths are resolved against: the file's, or the working directory. */
   directory: string;
-  /** Collectors, scraped concurrently. */
+  /** Collectors, scraped concurrently: with `sharding`, this scraper's share of those listed. */
   collectors: CollectorTarget[];
+  /** Collectors shared with other scrapers (a llama extension), if they are. */
+  sharding?: ScraperSharding;
   /** Seconds between scrapes, aligned to wall-clock multiples. */
   intervalSeconds: number;
   /** Seconds after each boundary to scrape, so collectors have published. */
@@ -92,6 +95,7 @@ const KEYS = [
   "api",
   "collector_token_file",
   "collector_ca",
+  "sharding",
 ] as const;
 
 /** The largest `max_response_bytes`: 500 MiB, below the longest string JavaScript can hold. */
@@ -146,6 +150,12 @@ export function parseScraperConfig(text: string, options: { file?: string } = {}
     throw root.error('missing "collectors": expected a list of host:port or URLs');
   }
   config.collectors = parseCollectors(collectors.items("a list of collectors (host:port or URLs)"));
+  const sharding = fields.get("sharding");
+  if (sharding !== undefined && !sharding.isMissing) {
+    const settings = parseScraperSharding(sharding);
+    config.sharding = { ...settings, of: config.collectors.length };
+    config.collectors = shardCollectors(config.collectors, settings);
+  }
   const number = (key: string, min: number, max: number, unit: string) =>
     fields.get(key)?.number({ min, max, unit });
   config.intervalSeconds = number("interval", 1, 86400, "seconds") ?? config.intervalSeconds;

@@ -223,7 +223,11 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     const subject = values.config === undefined ? "the flags are" : `${values.config} is`;
     console.error(
-      `llama-scraper: ${subject} valid: ${config.collectors.length} collectors, ` +
+      `llama-scraper: ${subject} valid: ${config.collectors.length} collectors` +
+        (config.sharding === undefined
+          ? ", "
+          : ` (${JSON.stringify(config.sharding.identity)}'s share of ${config.sharding.of}, ` +
+            `${config.sharding.replicas} of ${config.sharding.members.length} scrapers each), `) +
         `outputs: ${plugins.outputs.map((output) => output.name).join(", ") || "stdout"}` +
         (plugins.tags.length ? `, tags: ${plugins.tags.map((tags) => tags.name).join(", ")}` : ""),
     );

@@ -16,6 +16,7 @@
  */
 export {
   type CollectorTarget,
+  collectorTarget,
   type LoadedPlugin,
   loadScraperPlugins,
   parseScraperConfig,
@@ -26,6 +27,7 @@ export {
 } from "./config.ts";
 export type { CollectorStatus } from "./collector_status.ts";
 export type { CollectorTrace, FleetSuspect, FleetSuspectsResponse } from "./fleet_traces.ts";
+export { type ScraperSharding, shardCollectors } from "./sharding.ts";
 export { type Scraper, type ScraperDependencies, startScraper } from "./scraper.ts";
 export {
   HISTORY_QUERY_SELECTOR,

@@ -43,6 +43,11 @@ for (const engine of ["deno", "native"]) {
           "0",
           "--metrics",
           "127.0.0.1:0",
+          // Through the abuse limits, which must let all of it by: a prefix, and a rate no fuzz reaches.
+          "--allow",
+          "127.0.0.0/8",
+          "--per-source-pps",
+          "100000000",
           "--engine",
           engine,
         ],
@@ -157,6 +162,14 @@ Deno.test("reflector rejects bad flags with a clear message and exit code 2", as
       /--refuse-source-ports takes ports 1\.\.65535 and ranges .*got "70000" in "7,70000"/,
     ],
     [["--refuse-source-ports", "19-7"], /--refuse-source-ports takes ports .*got "19-7"/],
+    [
+      ["--allow", "10.0.0.0/8", "--allow", "10.0.0.1/8"],
+      /--allow takes CIDR prefixes .*"10\.0\.0\.1\/8", which has bits set after its first 8/,
+    ],
+    [["--allow", "nowhere"], /--allow takes CIDR prefixes .*got "nowhere"/],
+    [["--per-source-pps", "-1"], /--per-source-pps takes a whole number/],
+    [["--per-source-pps", "5", "--per-source-burst", "0"], /--per-source-burst takes a whole/],
+    [["--per-source-table", "4"], /--per-source-table takes a whole number from 8/],
   ];
   for (const [args, message] of cases) {
     const { code, stderr } = await runProgram("reflector/main.ts", args);
@@ -202,4 +215,22 @@ Deno.test("reflector exits with code 1 when its port is taken", async () => {
     stderr,
     /Cannot start: (Cannot bind UDP 127\.0\.0\.1:\d+|bind 127\.0\.0\.1:\d+ failed: EADDRINUSE \(98\))/,
   );
+});
+
+Deno.test("reflector with --allow answers no source outside it and says so in its log", async () => {
+  await using reflector = await startProgram(
+    "reflector/main.ts",
+    ["--host", "127.0.0.1", "--port", "0", "--allow", "10.0.0.0/8", "--allow", "192.0.2.0/24"],
+    { readyPattern: READY },
+  );
+  assert.match(reflector.stderr(), /sources in 10\.0\.0\.0\/8 192\.0\.2\.0\/24\)/);
+  using client = new UdpClient();
+  await client.send(original, "127.0.0.1", Number(reflector.ready[2]));
+  assert.equal(await client.receive(500), undefined);
+  assert.equal((await reflector.stop("SIGINT")).code, 0);
+  assert.match(
+    reflector.stderr(),
+    /Not answered: a \d+-byte datagram from 127\.0\.0\.1:\d+: not-allowed/,
+  );
+  assert.match(reflector.stderr(), /Counters: 1 received, 0 answered, 0 invalid, 1 refused/);
 });

@@ -37,6 +37,11 @@ Deno.test({
         "0",
         "--metrics",
         "127.0.0.1:0",
+        // Through the abuse limits, which must let all of it by: a prefix, and a rate no fuzz reaches.
+        "--allow",
+        "127.0.0.0/8",
+        "--per-source-pps",
+        "100000000",
         "--engine",
         "native",
       ],

@@ -3,7 +3,7 @@ import type { OutputPlugin } from "../contract.ts";
 import { PLUGIN_CONTRACT_VERSION } from "../contract.ts";
 import { OptionsReader } from "../options.ts";
 import { groupAggregates } from "./_group_aggregates.ts";
-import { labelName, type PathSeries, toRemoteSeries } from "./_prometheus_series.ts";
+import { labelName, toRemoteSeries } from "./_prometheus_series.ts";
 import { encodeWriteRequest } from "./_remote_write_codec.ts";
 
 /** Options of the `remote_write` output. */
@@ -11,7 +11,7 @@ export interface RemoteWriteOptions {
   /** The receiver: `http://prometheus:9090/api/v1/write`, `http://victoria:8428/api/v1/write`. */
   url: URL;
   /** Per-path (and per-flow) series: every path's, lossy paths' only, or none. */
-  paths: PathSeries;
+  paths: "all" | "lossy" | "none";
   /** The two tags that make a group for the aggregates (`src_rack`, `dst_rack`). */
   groupBy: readonly [string, string];
   /** Labels added to every series that lacks them (one per scraper, when several write). */
