@@ -9,7 +9,7 @@
  *     deno run -A bench/_scrape_rounds.ts --double … --output influxdb \
  *       --influx http://127.0.0.1:8086 --database llama
  *     deno run -A bench/_scrape_rounds.ts --double … --output remote_write \
- *       --remote-write http://127.0.0.1:8428/api/v1/write --first 51 --collectors 50
+ *       --remote-write http://127.0.0.1:8428/api/v1/write --shard scraper-2 --label scraper-2
  *     deno run -A bench/_scrape_rounds.ts --double … --output transfer   # GETs only
  *
  * Before every round but the first it asks the double to move to the next interval. No tag
@@ -42,6 +42,11 @@ const FLAGS = {
   },
   "remote-write": { type: "string", description: "Receiver URL, for --output remote_write" },
   label: { type: "string", default: "scraper-1", description: "remote_write's scraper label" },
+  shard: {
+    type: "string",
+    description: "Take this member's share of the collectors: sharding with members MEMBERS",
+  },
+  members: { type: "string", default: "scraper-1,scraper-2", description: "Sharding members" },
   influx: { type: "string", description: "InfluxDB URL, for --output influxdb" },
   database: { type: "string", default: "llama", description: "InfluxDB database" },
   rounds: { type: "number", default: 1, description: "Rounds of scrape-then-drain" },
@@ -119,6 +124,8 @@ function configText(
   collectors: number,
   values: {
     first: number;
+    shard?: string;
+    members: string;
     output: string;
     remoteWrite?: string;
     label: string;
@@ -139,6 +146,9 @@ function configText(
         return `  - {url: "${new URL(`c${number}/`, double).href}", name: c${number}}`;
       },
     ),
+    ...(values.shard === undefined ? [] : [
+      `sharding: {identity: ${values.shard}, members: [${values.members}]}`,
+    ]),
     "interval: 86400",
     `offset: ${(secondOfDay + 43200) % 86400}`,
     "timeout: 300",
@@ -213,6 +223,8 @@ async function main(args: readonly string[]): Promise<number> {
   }
   const text = configText(double, collectors, {
     first: values.first,
+    shard: values.shard,
+    members: values.members,
     output,
     remoteWrite: values["remote-write"],
     label: values.label,
@@ -257,7 +269,8 @@ async function main(args: readonly string[]): Promise<number> {
   }
   const result: ScenarioResult = {
     output,
-    collectors,
+    // With --shard, this scraper's share.
+    collectors: config.collectors.length,
     rounds,
     counted: output === "count" ? counting.count() : undefined,
     baselineRssKilobytes: baseline.rss,

@@ -51,6 +51,8 @@ interface FleetRound {
   writtenMilliseconds: number;
   /** Paths (points) scraped by both. */
   points: number;
+  /** Collectors each scraper took (its share by rendezvous hashing). */
+  shares: [number, number];
   dropped: number;
   rejected: number;
   failed: number;
@@ -74,11 +76,11 @@ interface FleetResult {
 async function scrapeShard(
   context: BenchmarkContext,
   doubleUrl: string,
-  shard: { first: number; collectors: number; label: string; writeUrl: string },
+  shard: { collectors: number; label: string; writeUrl: string },
 ): Promise<ScenarioResult> {
   const args = [
     ...["run", "-A", "bench/_scrape_rounds.ts", "--double", doubleUrl, "--rounds", "1"],
-    ...["--first", `${shard.first}`, "--collectors", `${shard.collectors}`],
+    ...["--collectors", `${shard.collectors}`, "--shard", shard.label],
     ...["--output", "remote_write", "--remote-write", shard.writeUrl, "--label", shard.label],
     ...["--batch-points", "5000", "--memory-points", "5000000"],
   ];
@@ -165,12 +167,9 @@ async function measureFleet(
     signal: context.signal,
   });
   const doubleUrl = double.ready.groups!.url;
-  const half = Math.ceil(collectors / 2);
   const writeUrl = `${victoria.url}/api/v1/write`;
-  const shards = [
-    { first: 1, collectors: half, label: "scraper-1", writeUrl },
-    { first: half + 1, collectors: collectors - half, label: "scraper-2", writeUrl },
-  ];
+  // Both list every collector; `sharding:` gives each its rendezvous-hashed share.
+  const shards = ["scraper-1", "scraper-2"].map((label) => ({ collectors, label, writeUrl }));
   const rounds: FleetRound[] = [];
   const peaks: [number, number] = [0, 0];
   // The double's intervals are simulated: read them back as at the end of the last one.
@@ -192,6 +191,7 @@ async function measureFleet(
     rounds.push({
       writtenMilliseconds: Math.max(first.writtenMilliseconds, second.writtenMilliseconds),
       points: first.points + second.points,
+      shares: [results[0].collectors, results[1].collectors],
       dropped: first.dropped + second.dropped,
       rejected: first.rejected + second.rejected,
       failed: first.failed + second.failed,
@@ -231,7 +231,7 @@ const HEADER = [
 function rows(results: readonly FleetResult[]): string[][] {
   return results.flatMap((fleet) =>
     fleet.rounds.map((round, index) => [
-      number(fleet.collectors),
+      `${number(fleet.collectors)} (${round.shares.join(" + ")})`,
       number(round.points),
       index === 0 ? "1 (new series)" : `${index + 1}`,
       `${(round.writtenMilliseconds / 1000).toFixed(2)} s`,
@@ -268,8 +268,9 @@ function method(plan: Plan): string {
   return `Method: per fleet size, a fresh VictoriaMetrics (\`tests/_servers.ts\`) and a collector ` +
     `double (\`bench/_collector_double.ts\`) serving N collectors of ${plan.paths} paths each ` +
     "(real summary JSON, every path its own series). Two scrapers, each a process of its own " +
-    "(`bench/_scrape_rounds.ts`, the library scraper), take half of the collectors each (split " +
-    "by config, not by rendezvous hashing) and write through `remote_write` " +
+    "(`bench/_scrape_rounds.ts`, the library scraper), list every collector and take their " +
+    "share by `sharding: {identity, members: [scraper-1, scraper-2]}` (rendezvous hashing; the " +
+    "shares are in the first column) and write through `remote_write` " +
     `(\`paths: all\`, each with its own \`labels: {scraper: …}\`): ${SAMPLES_PER_PATH} samples ` +
     "per path, plus the per-group aggregates. Both scrape at once; a round's time is the slower " +
     "scraper's, from `scrapeNow()` to `drained()`; samples/s = paths × " +
