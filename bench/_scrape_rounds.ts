@@ -8,6 +8,8 @@
  *       --output count --rounds 2
  *     deno run -A bench/_scrape_rounds.ts --double … --output influxdb \
  *       --influx http://127.0.0.1:8086 --database llama
+ *     deno run -A bench/_scrape_rounds.ts --double … --output remote_write \
+ *       --remote-write http://127.0.0.1:8428/api/v1/write --shard scraper-2 --label scraper-2
  *     deno run -A bench/_scrape_rounds.ts --double … --output transfer   # GETs only
  *
  * Before every round but the first it asks the double to move to the next interval. No tag
@@ -27,11 +29,24 @@ import {
 const FLAGS = {
   double: { type: "string", description: "Base URL of the collector double" },
   collectors: { type: "number", default: 100, description: "Collectors to scrape: /c1/ … /cN/" },
+  first: {
+    type: "number",
+    default: 1,
+    description: "Number of the first collector (a shard of the double: /cFIRST/ onwards)",
+  },
   output: {
     type: "string",
     default: "count",
-    description: "count (an in-process output that counts), influxdb, or transfer (GETs only)",
+    description:
+      "count (an in-process output that counts), influxdb, remote_write, or transfer (GETs only)",
   },
+  "remote-write": { type: "string", description: "Receiver URL, for --output remote_write" },
+  label: { type: "string", default: "scraper-1", description: "remote_write's scraper label" },
+  shard: {
+    type: "string",
+    description: "Take this member's share of the collectors: sharding with members MEMBERS",
+  },
+  members: { type: "string", default: "scraper-1,scraper-2", description: "Sharding members" },
   influx: { type: "string", description: "InfluxDB URL, for --output influxdb" },
   database: { type: "string", default: "llama", description: "InfluxDB database" },
   rounds: { type: "number", default: 1, description: "Rounds of scrape-then-drain" },
@@ -108,7 +123,12 @@ function configText(
   double: URL,
   collectors: number,
   values: {
+    first: number;
+    shard?: string;
+    members: string;
     output: string;
+    remoteWrite?: string;
+    label: string;
     influx?: string;
     database: string;
     batchPoints: number;
@@ -121,8 +141,14 @@ function configText(
     "collectors:",
     ...Array.from(
       { length: collectors },
-      (_, index) => `  - {url: "${new URL(`c${index + 1}/`, double).href}", name: c${index + 1}}`,
+      (_, index) => {
+        const number = values.first + index;
+        return `  - {url: "${new URL(`c${number}/`, double).href}", name: c${number}}`;
+      },
     ),
+    ...(values.shard === undefined ? [] : [
+      `sharding: {identity: ${values.shard}, members: [${values.members}]}`,
+    ]),
     "interval: 86400",
     `offset: ${(secondOfDay + 43200) % 86400}`,
     "timeout: 300",
@@ -132,6 +158,13 @@ function configText(
       ? [
         "outputs:",
         `  - {use: influxdb, options: {url: "${values.influx}", database: ${values.database}}}`,
+      ]
+      : []),
+    ...(values.output === "remote_write"
+      ? [
+        "outputs:",
+        `  - {use: remote_write, options: {url: "${values.remoteWrite}", paths: all, ` +
+        `labels: {scraper: ${values.label}}}}`,
       ]
       : []),
     "",
@@ -157,8 +190,13 @@ async function main(args: readonly string[]): Promise<number> {
   try {
     ({ values } = parseFlags(args, FLAGS));
     if (values.double === undefined) throw new UsageError("--double is required");
-    if (!["count", "influxdb", "transfer"].includes(values.output)) {
-      throw new UsageError(`--output takes count, influxdb or transfer, got "${values.output}"`);
+    if (!["count", "influxdb", "remote_write", "transfer"].includes(values.output)) {
+      throw new UsageError(
+        `--output takes count, influxdb, remote_write or transfer, got "${values.output}"`,
+      );
+    }
+    if (values.output === "remote_write" && values["remote-write"] === undefined) {
+      throw new UsageError("--output remote_write needs --remote-write URL");
     }
     if (values.output === "influxdb" && values.influx === undefined) {
       throw new UsageError("--output influxdb needs --influx");
@@ -184,7 +222,12 @@ async function main(args: readonly string[]): Promise<number> {
     return 0;
   }
   const text = configText(double, collectors, {
+    first: values.first,
+    shard: values.shard,
+    members: values.members,
     output,
+    remoteWrite: values["remote-write"],
+    label: values.label,
     influx: values.influx,
     database: values.database,
     batchPoints: values["batch-points"],
@@ -226,7 +269,8 @@ async function main(args: readonly string[]): Promise<number> {
   }
   const result: ScenarioResult = {
     output,
-    collectors,
+    // With --shard, this scraper's share.
+    collectors: config.collectors.length,
     rounds,
     counted: output === "count" ? counting.count() : undefined,
     baselineRssKilobytes: baseline.rss,

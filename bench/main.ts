@@ -29,6 +29,7 @@ import {
 
 const BENCHMARKS: Record<string, () => Promise<{ default: Benchmark }>> = {
   collector: () => import("./collector_bench.ts"),
+  fleet: () => import("./fleet_bench.ts"),
   probe_auth: () => import("./probe_auth_bench.ts"),
   reflector: () => import("./reflector_bench.ts"),
   scraper: () => import("./scraper_bench.ts"),

@@ -36,6 +36,7 @@ import {
 } from "./config.ts";
 import { startScraper } from "./scraper.ts";
 import { collectorClient } from "./collector_client.ts";
+import { TsdbHistory } from "./tsdb_history.ts";
 import { type MatrixServer, serveMatrixUi } from "@llama/ui";
 
 const FLAGS = {
@@ -54,6 +55,12 @@ const FLAGS = {
     type: "string",
     placeholder: "HOST:PORT",
     description: "Serve the loss and latency matrix of every collector at http://HOST:PORT/",
+  },
+  "history-from": {
+    type: "string",
+    placeholder: "URL",
+    description:
+      "Draw --ui's matrix and history from Prometheus/VictoriaMetrics at URL (PromQL), not memory",
   },
   // API security (issue 19); the same as api.*, collector_token_file and collector_ca in YAML.
   "api-token-file": {
@@ -143,6 +150,7 @@ export async function main(args: readonly string[]): Promise<number> {
       }
       if (values.metrics !== undefined) parseHostPort(values.metrics, "--metrics");
       if (values.ui !== undefined) parseHostPort(values.ui, "--ui");
+      if (values["history-from"] !== undefined) historyUrl(values["history-from"]);
       if (values.config === undefined && values["llama.collector-hosts"] === undefined) {
         throw new UsageError(
           "No collectors: give --config FILE or -llama.collector-hosts HOST[,HOST…]",
@@ -242,7 +250,9 @@ export async function main(args: readonly string[]): Promise<number> {
   const serverSecurity = { tokens: () => security.tokens, tls: security.tls };
   let scraper;
   try {
-    scraper = await startScraper(config, plugins, { fetch: client.fetch });
+    // With --history-from the matrix reads the TSDB: the scraper keeps no history in memory.
+    const kept = values["history-from"] === undefined ? config : { ...config, ui: undefined };
+    scraper = await startScraper(kept, plugins, { fetch: client.fetch });
   } catch (error) {
     log.fatal("Cannot start: {error}", { error });
     return 1;
@@ -286,9 +296,23 @@ export async function main(args: readonly string[]): Promise<number> {
     return 1;
   }
   await using _metrics = metrics;
+  // With --history-from, the matrix reads the TSDB (every interval) instead of this memory.
+  const fromUrl = values["history-from"];
+  const tsdb = fromUrl === undefined ? undefined : new TsdbHistory({
+    url: historyUrl(fromUrl),
+    intervals: UI_HISTORY_INTERVALS,
+    intervalSeconds: config.intervalSeconds,
+    onError: (error) =>
+      log.warn("Cannot read the history from {url}: {error}", { url: fromUrl, error }),
+  });
+  await tsdb?.refresh();
+  const refreshTimer = tsdb === undefined
+    ? undefined
+    : setInterval(() => tsdb.refresh(), config.intervalSeconds * 1000);
+  using _refreshTimer = { [Symbol.dispose]: () => clearInterval(refreshTimer) };
   try {
     ui = config.ui === undefined ? undefined : await serveMatrixUi(config.ui, {
-      history: () => scraper.history(),
+      history: () => tsdb?.history() ?? scraper.history(),
       describe: () => describeCollectors(config.collectors.map((collector) => collector.name)),
     }, {
       json: {
@@ -329,6 +353,23 @@ export function defaultDataDirectory(env: (name: string) => string | undefined):
   if (xdg) return join(xdg, "llama-scraper");
   const home = env("HOME");
   return home ? join(home, ".local", "state", "llama-scraper") : "/var/lib/llama-scraper";
+}
+
+/** The intervals the matrix page serves at most (its API's limit). */
+const UI_HISTORY_INTERVALS = 30;
+
+/** The URL of `--history-from`, checked. */
+function historyUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--history-from: "${text}" is not a URL (like http://127.0.0.1:8428)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`--history-from: "${text}" is not an http:// or https:// URL`);
+  }
+  return url;
 }
 
 /** `scraper of 3 collectors: c1, c2, c3` (the first three names only, for a fleet). */

@@ -29,6 +29,13 @@ export type { CollectorStatus } from "./collector_status.ts";
 export type { CollectorTrace, FleetSuspect, FleetSuspectsResponse } from "./fleet_traces.ts";
 export { type ScraperSharding, shardCollectors } from "./sharding.ts";
 export { type Scraper, type ScraperDependencies, startScraper } from "./scraper.ts";
+export {
+  HISTORY_QUERY_SELECTOR,
+  readTsdbHistory,
+  TsdbHistory,
+  type TsdbHistoryHolderOptions,
+  type TsdbHistoryOptions,
+} from "./tsdb_history.ts";
 export { type RefusalReason, ScrapeRefusedError } from "./errors.ts";
 export {
   type CollectorClient,
