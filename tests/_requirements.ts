@@ -26,6 +26,7 @@ const PACKAGES: Record<string, string> = {
   named: "bind9",
   prometheus: "prometheus",
   openssl: "openssl",
+  "systemd-analyze": "systemd",
 };
 
 // Probing PATH is cheap but done per test file and per test; the notice must print only once.
