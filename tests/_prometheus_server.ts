@@ -1,5 +1,5 @@
 // A real Prometheus (Debian's `prometheus`) for integration tests: its remote_write receiver on,
-// no scrape jobs, listening on loopback only, its TSDB in a temporary folder that stays across
+// no scrape jobs unless asked for (`scrape`), listening on loopback only, its TSDB in a temporary folder that stays across
 // stop() and start() so a test can take it down for a while.
 import { freePort, type ManagedServer, ServerProcess, startOnFreePort } from "./_servers.ts";
 
@@ -22,13 +22,25 @@ export interface PrometheusServer extends ManagedServer {
   query(promql: string, time: number): Promise<PromSeries[]>;
 }
 
-/** Starts Prometheus with `--web.enable-remote-write-receiver` and waits for `/-/ready`. */
-export async function startPrometheus(): Promise<PrometheusServer> {
+/** A scrape job: Prometheus reads `http://TARGET/metrics` of each target every second. */
+export interface ScrapeJob {
+  /** The `job` label. */
+  job: string;
+  /** `host:port` of each target. */
+  targets: string[];
+}
+
+/**
+ * Starts Prometheus with `--web.enable-remote-write-receiver` and waits for `/-/ready`. Without
+ * `scrape` only what the test writes is in the TSDB; with it, each job is scraped every second.
+ */
+export async function startPrometheus(
+  options: { scrape?: ScrapeJob[]; ruleFiles?: string[] } = {},
+): Promise<PrometheusServer> {
   const directory = await Deno.makeTempDir({ prefix: "llama-prometheus-" });
   const dataDirectory = `${directory}/data`;
   const configFile = `${directory}/prometheus.yml`;
-  // No scrape jobs: only what the test writes is in the TSDB.
-  await Deno.writeTextFile(configFile, "global:\n  scrape_interval: 1h\n");
+  await Deno.writeTextFile(configFile, prometheusConfig(options.scrape ?? [], options.ruleFiles));
   const running = await startOnFreePort(directory, () => {
     const port = freePort();
     return new ServerProcess({
@@ -75,4 +87,17 @@ export async function startPrometheus(): Promise<PrometheusServer> {
       await Deno.remove(directory, { recursive: true });
     },
   };
+}
+
+function prometheusConfig(jobs: ScrapeJob[], ruleFiles: string[] = []): string {
+  if (jobs.length === 0 && ruleFiles.length === 0) return "global:\n  scrape_interval: 1h\n";
+  // JSON is YAML: no quoting to get wrong.
+  return JSON.stringify({
+    global: { scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" },
+    rule_files: ruleFiles,
+    scrape_configs: jobs.map(({ job, targets }) => ({
+      job_name: job,
+      static_configs: [{ targets }],
+    })),
+  });
 }
