@@ -35,6 +35,7 @@ import type { ResolvedConfig } from "./resolve.ts";
 import { TargetDiscovery } from "./discovery.ts";
 import { printDiscoveryCheck } from "./_discovery_check.ts";
 import type { CollectorApiConfig } from "./config.ts";
+import packageManifest from "./deno.json" with { type: "json" };
 
 const FLAGS = {
   config: {
@@ -109,6 +110,7 @@ const CONFIG_NOTES = `Config keys llama adds (see configs/collector.full.yaml, d
 export async function main(args: readonly string[]): Promise<number> {
   const flags = readProgramFlags("llama-collector", args, FLAGS, {
     print: (text) => console.error(text),
+    version: packageManifest.version,
     notes: CONFIG_NOTES,
     validate: (values) => {
       checkWholeNumber("dst-port", values["dst-port"], 1, 65535);
