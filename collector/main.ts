@@ -27,6 +27,7 @@ import {
   setupLogging,
   UsageError,
   waitForSignal,
+  writePidFile,
 } from "@llama/core";
 import { startCollector } from "./collector.ts";
 import { loadCollectorConfig } from "./load.ts";
@@ -93,6 +94,13 @@ const FLAGS = {
     type: "string",
     placeholder: "FILE",
     description: "The PEM private key of --tls-cert",
+  },
+  "pid-file": {
+    type: "string",
+    placeholder: "FILE",
+    description:
+      'Write this process\'s id to FILE once running (removed at exit): kill -HUP "$(cat FILE)" ' +
+      "reloads this collector only",
   },
 } as const;
 
@@ -248,6 +256,16 @@ export async function main(args: readonly string[]): Promise<number> {
     });
   };
   const signals = waitForSignal(["SIGINT", "SIGTERM"], { SIGHUP: reload });
+  // Written once SIGHUP reloads (not before: the default action of SIGHUP ends a process).
+  let pidFile;
+  try {
+    pidFile = values["pid-file"] === undefined ? undefined : await writePidFile(values["pid-file"]);
+  } catch (error) {
+    signals.dispose();
+    log.fatal("Cannot start: {error}", { error });
+    return 1;
+  }
+  await using _pidFile = pidFile;
   try {
     const signal = await signals.stopped;
     log.info("Stopping ({signal})", { signal });
