@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { nativeEngineStatus, ProbeWriter } from "@llama/core";
 import { createTestNetwork, type TestNetwork } from "./_netns.ts";
-import { ROOT, type RunningProgram, startProgram } from "./_process.ts";
+import { type RunningProgram, startProgram } from "./_process.ts";
 import { assertRequirement, requirement } from "./_requirements.ts";
 import { parsePrometheusText } from "./_prometheus.ts";
 import { collectorYaml, startRecordingCollector } from "./_collector.ts";
