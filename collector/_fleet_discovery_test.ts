@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadCollectorConfig } from "./load.ts";
 import { TargetDiscovery } from "./discovery.ts";
-import { planResolvedFleet } from "./mesh.ts";
+import { planResolvedFleet } from "./fleet_plan.ts";
 import type { ResolvedConfig } from "./resolve.ts";
 
 /**

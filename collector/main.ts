@@ -31,7 +31,8 @@ import {
 } from "@llama/core";
 import { startCollector } from "./collector.ts";
 import { loadCollectorConfig } from "./load.ts";
-import { formatFleetReport, planResolvedFleet } from "./mesh.ts";
+import { formatFleetReport } from "./mesh.ts";
+import { planResolvedFleet } from "./fleet_plan.ts";
 import type { ResolvedConfig } from "./resolve.ts";
 import { TargetDiscovery } from "./discovery.ts";
 import { printDiscoveryCheck } from "./_discovery_check.ts";

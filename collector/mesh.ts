@@ -7,7 +7,6 @@
  */
 import { rendezvousHash, RendezvousMembers, rendezvousTop } from "@llama/core";
 import type { TargetConfig } from "./config.ts";
-import type { ResolvedConfig } from "./resolve.ts";
 import {
   fillTemplate,
   type FleetConfig,
@@ -139,27 +138,6 @@ export function planFleet<T extends TargetConfig>(config: PlannableConfig<T>): F
     report.lists[name] = { mode, of: list.length, kept: kept.length };
   }
   return { targets, report };
-}
-
-/**
- * The fleet plan of a config whose discovered target lists have been read (`TargetDiscovery`):
- * its targets cut to this collector's share, with the plan's report. A config without discovered
- * lists was planned when it was loaded and is returned as it is.
- *
- * @example
- * ```ts ignore
- * import { planResolvedFleet } from "@llama/collector";
- * discovery.follow((config) => collector.reload(planResolvedFleet(config)));
- * ```
- */
-export function planResolvedFleet(config: ResolvedConfig): ResolvedConfig {
-  if (config.fleet === undefined || config.discovery === undefined) return config;
-  const plan = planFleet(config);
-  return {
-    ...config,
-    targets: plan.targets,
-    ...(plan.report === undefined ? {} : { fleetReport: plan.report }),
-  };
 }
 
 /** The name a target is hashed by: `host:port` as configured (`[v6]:port` for IPv6). */

@@ -45,7 +45,6 @@ export {
   type MeshLevelReport,
   planFleet,
   type PlannableConfig,
-  planResolvedFleet,
   targetIdentity,
   targetKey,
   type TargetListReport,
@@ -108,3 +107,4 @@ export type { TracingConfig } from "./_tracing_config.ts";
 export type { ProbeAuthConfig } from "./_probe_auth_config.ts";
 export type { TracingView } from "./_trace_api.ts";
 export type { PathChange, TraceRequest } from "./tracer.ts";
+export { planResolvedFleet } from "./fleet_plan.ts";
