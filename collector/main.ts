@@ -27,6 +27,7 @@ import {
   setupLogging,
   UsageError,
   waitForSignal,
+  writePidFile,
 } from "@llama/core";
 import { startCollector } from "./collector.ts";
 import { loadCollectorConfig } from "./load.ts";
@@ -36,6 +37,7 @@ import type { ResolvedConfig } from "./resolve.ts";
 import { TargetDiscovery } from "./discovery.ts";
 import { printDiscoveryCheck } from "./_discovery_check.ts";
 import type { CollectorApiConfig } from "./config.ts";
+import packageManifest from "./deno.json" with { type: "json" };
 
 const FLAGS = {
   config: {
@@ -94,6 +96,13 @@ const FLAGS = {
     placeholder: "FILE",
     description: "The PEM private key of --tls-cert",
   },
+  "pid-file": {
+    type: "string",
+    placeholder: "FILE",
+    description:
+      'Write this process\'s id to FILE once running (removed at exit): kill -HUP "$(cat FILE)" ' +
+      "reloads this collector only",
+  },
 } as const;
 
 /** What `--help` says of the config keys llama adds to the original's format. */
@@ -110,6 +119,7 @@ const CONFIG_NOTES = `Config keys llama adds (see configs/collector.full.yaml, d
 export async function main(args: readonly string[]): Promise<number> {
   const flags = readProgramFlags("llama-collector", args, FLAGS, {
     print: (text) => console.error(text),
+    version: packageManifest.version,
     notes: CONFIG_NOTES,
     validate: (values) => {
       checkWholeNumber("dst-port", values["dst-port"], 1, 65535);
@@ -247,6 +257,16 @@ export async function main(args: readonly string[]): Promise<number> {
     });
   };
   const signals = waitForSignal(["SIGINT", "SIGTERM"], { SIGHUP: reload });
+  // Written once SIGHUP reloads (not before: the default action of SIGHUP ends a process).
+  let pidFile;
+  try {
+    pidFile = values["pid-file"] === undefined ? undefined : await writePidFile(values["pid-file"]);
+  } catch (error) {
+    signals.dispose();
+    log.fatal("Cannot start: {error}", { error });
+    return 1;
+  }
+  await using _pidFile = pidFile;
   try {
     const signal = await signals.stopped;
     log.info("Stopping ({signal})", { signal });

@@ -172,6 +172,8 @@ export class PluginLoadError extends Error {
 /**
  * A plugin failed at run time: a write or a lookup. `retryable: false` tells the host that
  * trying the same data again cannot succeed (a 400 from a database), so it is set aside.
+ * `closed: true` says the destination is gone for good (standard output's reader closed the
+ * pipe): the host stops writing to it, and a program with nothing else to do ends quietly.
  *
  * @example
  * ```ts
@@ -185,15 +187,18 @@ export class PluginError extends Error {
   readonly plugin: string;
   /** Whether the same call may succeed later. */
   readonly retryable: boolean;
-  /** Creates a plugin error; retryable unless said otherwise. */
+  /** Whether the destination is gone for good, so that no later write can reach it. */
+  readonly closed: boolean;
+  /** Creates a plugin error; retryable unless said otherwise (a closed destination is not). */
   constructor(
     plugin: string,
     detail: string,
-    options: LlamaErrorOptions & { retryable?: boolean } = {},
+    options: LlamaErrorOptions & { retryable?: boolean; closed?: boolean } = {},
   ) {
     super(`${plugin}: ${detail}`, { cause: options.cause });
     this.name = "PluginError";
     this.plugin = plugin;
-    this.retryable = options.retryable ?? true;
+    this.closed = options.closed ?? false;
+    this.retryable = options.retryable ?? !this.closed;
   }
 }

@@ -52,6 +52,8 @@ export interface ParsedFlags<S extends Record<string, FlagSpec>> {
   positionals: string[];
   /** Whether `-h`, `-help` or `--help` was given. */
   help: boolean;
+  /** Whether `-version` or `--version` was given (unless the spec has a flag of that name). */
+  version: boolean;
 }
 
 /**
@@ -83,6 +85,7 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
       : defaultOf(flag) ?? (flag.type === "boolean" ? false : undefined);
   }
   let help = false;
+  let version = false;
   let index = 0;
   for (; index < args.length; index++) {
     const arg = args[index];
@@ -98,6 +101,10 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
       help = true;
       continue;
     }
+    if (given === "version" && !byName.has("version")) {
+      version = true;
+      continue;
+    }
     const name = byName.get(given);
     if (name === undefined) throw new UsageError(`Unknown flag ${arg.split("=")[0]}`);
     const flag = spec[name];
@@ -107,17 +114,22 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
         values[name] = true;
       } else if (/^(1|t|true|TRUE|True)$/.test(text)) values[name] = true;
       else if (/^(0|f|false|FALSE|False)$/.test(text)) values[name] = false;
-      else throw new UsageError(`Flag -${given} takes true or false, got "${text}"`);
+      else throw new UsageError(`--${given} takes true or false, got "${text}"`);
       continue;
     }
     if (text === undefined) {
-      if (index + 1 >= args.length) throw new UsageError(`Flag -${given} needs a value`);
+      if (index + 1 >= args.length) throw new UsageError(`--${given} needs a value`);
       text = args[++index];
     }
     if (flag.type === "number") {
-      const number = text.trim() === "" ? NaN : Number(text);
-      if (!Number.isFinite(number)) {
-        throw new UsageError(`Flag -${given} takes a number, got "${text}"`);
+      // Go's flag package (the original's) also takes "inf" and "+Inf" for a float.
+      const number = text.trim() === ""
+        ? NaN
+        : /^\+?inf(inity)?$/i.test(text.trim())
+        ? Infinity
+        : Number(text);
+      if (Number.isNaN(number) || number === -Infinity) {
+        throw new UsageError(`--${given} takes a number, got "${text}"`);
       }
       values[name] = number;
     } else if (flag.repeatable === true) {
@@ -126,7 +138,7 @@ export function parseFlags<S extends Record<string, FlagSpec>>(
       values[name] = text;
     }
   }
-  return { values: values as FlagValues<S>, positionals: args.slice(index), help };
+  return { values: values as FlagValues<S>, positionals: args.slice(index), help, version };
 }
 
 /**
@@ -158,6 +170,8 @@ export function formatUsage(program: string, spec: Record<string, FlagSpec>): st
       : ` (default ${defaultOf(flag)})`;
     lines.push(`      ${flag.description}${fallback}`);
   }
+  lines.push("  --help  (also -h)", "      Print this text and exit");
+  if (!("version" in spec)) lines.push("  --version", "      Print the program's version and exit");
   return lines.join("\n");
 }
 

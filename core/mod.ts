@@ -118,6 +118,7 @@ export {
   readProgramFlags,
   waitForSignal,
 } from "./program.ts";
+export { writePidFile } from "./pid_file.ts";
 export { ConfigNode, parseYamlConfig } from "./config_node.ts";
 export {
   adoptNativeSocket,

@@ -40,8 +40,8 @@ export type ProgramFlags<S extends Record<string, FlagSpec>> =
   | { exitCode: number };
 
 /**
- * Parses a program's flags plus the logging flags. `--help` prints the usage and gives exit
- * code 0; bad flags, or whatever `validate` throws as `UsageError`, print the message and the
+ * Parses a program's flags plus the logging flags. `--help` prints the usage and `--version`
+ * prints `program version`, both with exit code 0; bad flags, or whatever `validate` throws as `UsageError`, print the message and the
  * usage and give exit code 2.
  *
  * @example
@@ -63,6 +63,8 @@ export function readProgramFlags<S extends Record<string, FlagSpec>>(
     validate?: (values: FlagValues<S & typeof LOGGING_FLAGS>) => void;
     /** Printed after the flags by `--help` (config keys, examples). */
     notes?: string;
+    /** Printed by `--version` after the program's name: its package's `deno.json` version. */
+    version?: string;
   },
 ): ProgramFlags<S> {
   const fullSpec = { ...spec, ...LOGGING_FLAGS } as S & typeof LOGGING_FLAGS;
@@ -71,6 +73,10 @@ export function readProgramFlags<S extends Record<string, FlagSpec>>(
     if (parsed.help) {
       const usage = formatUsage(program, fullSpec);
       options.print(options.notes === undefined ? usage : `${usage}\n\n${options.notes}`);
+      return { exitCode: 0 };
+    }
+    if (parsed.version) {
+      options.print(`${program} ${options.version ?? "(version unknown)"}`);
       return { exitCode: 0 };
     }
     if (parsed.positionals.length > 0) {

@@ -8,6 +8,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import {
+  canonicalAddress,
   checkWholeNumber,
   ConfigError,
   ENGINE_CHOICES,
@@ -31,6 +32,7 @@ import {
   MAX_PER_SOURCE_ENTRIES,
   type PerSourceOptions,
 } from "./source_limits.ts";
+import packageManifest from "./deno.json" with { type: "json" };
 
 const FLAGS = {
   port: { type: "number", default: 8100, description: "UDP port to answer probes on" },
@@ -42,7 +44,9 @@ const FLAGS = {
   "max-pps": {
     type: "number",
     default: 5000,
-    description: "Most answers per second; above it answers wait (0 = unlimited)",
+    description:
+      "Most answers per second, any number (0.5 = one every 2 s); above it answers wait " +
+      "(0, inf or 1e8 and more = unlimited; the original answers nothing at 0)",
   },
   backlog: {
     type: "number",
@@ -135,13 +139,31 @@ const FLAGS = {
 
 const COUNTER_LOG_INTERVAL_MS = 60_000;
 
+/** Rates from here up are more than a host answers: they mean no limit, like 0. */
+const UNLIMITED_PPS = 100_000_000;
+
+/**
+ * `--max-pps` as the reflector takes it: any number of 0 or more, as the original's float flag
+ * (fractions too); 0 and rates of `UNLIMITED_PPS` or more (inf included) give 0, no limit.
+ */
+function maxAnswersPerSecond(value: number): number {
+  if (!(value >= 0)) {
+    throw new UsageError(`--max-pps takes a number of 0 or more (0 = unlimited), got ${value}`);
+  }
+  return value >= UNLIMITED_PPS ? 0 : value;
+}
+
 /** Runs the reflector until SIGINT or SIGTERM; returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   const flags = readProgramFlags("llama-reflector", args, FLAGS, {
     print: (text) => console.error(text),
+    version: packageManifest.version,
     validate: (values) => {
       checkWholeNumber("port", values.port, 0, 65535);
-      checkWholeNumber("max-pps", values["max-pps"], 0, 100_000_000);
+      maxAnswersPerSecond(values["max-pps"]);
+      if (values.host !== undefined && canonicalAddress(values.host) === undefined) {
+        throw new UsageError(`--host takes an IPv4 or IPv6 address, got "${values.host}"`);
+      }
       checkWholeNumber("backlog", values.backlog, 0, 10_000_000);
       if (values.metrics !== undefined) parseHostPort(values.metrics, "--metrics");
       if (!(ENGINE_CHOICES as readonly string[]).includes(values.engine)) {
@@ -198,7 +220,7 @@ export async function main(args: readonly string[]): Promise<number> {
     reflector = await startReflector({
       hostname: values.host,
       port: values.port,
-      maxPps: values["max-pps"],
+      maxPps: maxAnswersPerSecond(values["max-pps"]),
       backlog: values.backlog,
       engine: values.engine as EngineChoice,
       receiveBufferBytes: values["receive-buffer"],

@@ -48,7 +48,11 @@ export interface ReflectorOptions {
   hostname?: string;
   /** UDP port. Default 8100. */
   port?: number;
-  /** Most answers per second; 0 means unlimited. Default 5000. */
+  /**
+   * Most answers per second, any number of 0 or more (0.5 is one answer every 2 s); 0 means
+   * unlimited (the original reflector answers nothing at 0: see docs/compatibility.md).
+   * Default 5000.
+   */
   maxPps?: number;
   /** Answers waiting for the rate limit before new ones are dropped. Default 1024. */
   backlog?: number;
@@ -141,7 +145,11 @@ export async function startReflector(
   const maxPps = options.maxPps ?? 5000;
   const backlogLimit = options.backlog ?? 1024;
   checkInteger("port", port, 0, 65535);
-  checkInteger("maxPps", maxPps, 0, 100_000_000);
+  if (!(maxPps >= 0) || !Number.isFinite(maxPps)) {
+    throw new RangeError(
+      `Cannot start reflector: maxPps must be a finite number of 0 or more, got ${maxPps}`,
+    );
+  }
   checkInteger("backlog", backlogLimit, 0, 10_000_000);
   const sourceLimits = { allow: [...(options.allow ?? [])], perSource: options.perSource };
   checkSourceLimits(sourceLimits, "allow");

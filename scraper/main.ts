@@ -35,9 +35,11 @@ import {
   type ScraperConfig,
 } from "./config.ts";
 import { startScraper } from "./scraper.ts";
+import type { OutputHost } from "./output_host.ts";
 import { collectorClient } from "./collector_client.ts";
 import { TsdbHistory } from "./tsdb_history.ts";
 import { type MatrixServer, serveMatrixUi } from "@llama/ui";
+import packageManifest from "./deno.json" with { type: "json" };
 
 const FLAGS = {
   config: { type: "string", placeholder: "FILE", description: "Scraper config (YAML)" },
@@ -111,16 +113,17 @@ const FLAGS = {
   "llama.influxdb-host": {
     type: "string",
     placeholder: "HOST",
-    description: "Write to InfluxDB 1.x on this host (original flag; default 127.0.0.1)",
+    description: "Write to InfluxDB 1.x on this host (original flag); 127.0.0.1 when another " +
+      "-llama.influxdb-* flag is given without it. With none, points go to stdout",
   },
   "llama.influxdb-port": {
     type: "number",
-    description: "InfluxDB port (original flag; default 5086)",
+    description: "InfluxDB port (original flag; 5086 when not given)",
   },
   "llama.influxdb-name": {
     type: "string",
     placeholder: "NAME",
-    description: "InfluxDB database (original flag; default llama)",
+    description: "InfluxDB database (original flag; llama when not given)",
   },
   "llama.influxdb-user": {
     type: "string",
@@ -134,10 +137,18 @@ const FLAGS = {
   },
 } as const;
 
+/** What `--help` says of where points go, which differs from the original scraper. */
+const OUTPUT_NOTES = `Where points go: to the outputs of --config, else to InfluxDB 1.x when any
+-llama.influxdb-* flag is given, else to standard output as line protocol (logs go to stderr).
+The original scraper wrote to InfluxDB at 127.0.0.1:5086 with no flag at all: to keep an old
+command line writing there, add -llama.influxdb-host 127.0.0.1 (docs/compatibility.md).`;
+
 /** Runs the scraper until SIGINT or SIGTERM (or once, with `--once`); returns the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   const flags = readProgramFlags("llama-scraper", args, FLAGS, {
     print: (text) => console.error(text),
+    version: packageManifest.version,
+    notes: OUTPUT_NOTES,
     validate: (values) => {
       if (values["llama.collector-port"] !== undefined) {
         checkWholeNumber("llama.collector-port", values["llama.collector-port"], 1, 65535);
@@ -333,11 +344,38 @@ export async function main(args: readonly string[]): Promise<number> {
   });
   const signals = waitForSignal(["SIGINT", "SIGTERM"]);
   try {
-    log.info("Stopping ({signal})", { signal: await signals.stopped });
+    const outcome = await Promise.race([
+      signals.stopped,
+      firstClosedOutput(scraper.outputs()),
+    ]);
+    if (typeof outcome === "string") {
+      log.info("Stopping ({signal})", { signal: outcome });
+    } else {
+      // `… | head`: like a Unix tool, end quietly, once the other outputs wrote what they hold
+      // (what they cannot write in time stays in the data directory for the next start).
+      log.info("Stopping: {output} is closed; the other outputs write what they hold", {
+        output: outcome.name,
+      });
+      await Promise.all(
+        scraper.outputs().filter((host) => host !== outcome)
+          .map((host) => host.drained(config.writeTimeoutMs)),
+      );
+    }
   } finally {
     signals.dispose();
   }
   return 0;
+}
+
+/**
+ * Resolves with the first output whose destination is gone for good: standard output whose
+ * reader closed the pipe. Pending while none is.
+ */
+function firstClosedOutput(hosts: readonly OutputHost[]): Promise<OutputHost> {
+  return Promise.race([
+    new Promise<never>(() => {}),
+    ...hosts.map((host) => host.destinationClosed.then(() => host)),
+  ]);
 }
 
 /**

@@ -66,6 +66,9 @@ export class OutputHost {
   /** Set by every change to the queue, so the writer never sleeps through one. */
   #signaled = false;
   readonly #stop = new AbortController();
+  readonly #destinationGone = Promise.withResolvers<PluginError>();
+  /** The error that said the destination is gone for good (a closed pipe), once one did. */
+  #gone: PluginError | undefined;
   #closing: Promise<void> | undefined;
   readonly #loop: Promise<void>;
   /** Counters, kept up to date. */
@@ -172,11 +175,23 @@ export class OutputHost {
     return this.enqueue(derived);
   }
 
-  /** Resolves once nothing waits (true), or after `timeoutMs` (false). */
+  /**
+   * Resolves with the output's error once its destination is gone for good (a pipe whose reader
+   * closed it); the host writes no more then, and keeps what waits. Pending otherwise.
+   */
+  get destinationClosed(): Promise<PluginError> {
+    return this.#destinationGone.promise;
+  }
+
+  /**
+   * Resolves once nothing waits, or the destination is gone for good (true), or after
+   * `timeoutMs` (false).
+   */
   async drained(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await this.#spooling;
+      if (this.#gone !== undefined) return true;
       if (this.counters.queued === 0 && this.#memoryPoints === 0) return true;
       if (Date.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -252,6 +267,13 @@ export class OutputHost {
         const rest = next?.points.slice(settled) ?? [];
         if (next !== undefined) await this.#keepForRetry(next, rest);
         if (this.#stop.signal.aborted) break;
+        if (error instanceof PluginError && error.closed) {
+          // Retrying cannot reach it: stop writing, keep what waits (on disk, with a spool).
+          this.#gone = error;
+          this.#log.info("{output} stops writing: {error}", { error });
+          this.#destinationGone.resolve(error);
+          break;
+        }
         this.counters.failures++;
         const delay = Math.min(
           this.#settings.retry.maxMs,
@@ -308,7 +330,10 @@ export class OutputHost {
     try {
       await this.#output.write(points, signal);
     } catch (error) {
-      if (this.#stop.signal.aborted || !(error instanceof PluginError) || error.retryable) {
+      if (
+        this.#stop.signal.aborted || !(error instanceof PluginError) || error.retryable ||
+        error.closed
+      ) {
         throw error;
       }
       if (points.length === 1) {

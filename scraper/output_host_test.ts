@@ -233,3 +233,38 @@ Deno.test("output host stops keeping refused points once the dead-letter file is
     await Deno.remove(directory, { recursive: true });
   }
 });
+
+Deno.test("output host stops writing to a closed destination at once, and keeps what waits on disk", async () => {
+  const directory = await Deno.makeTempDir();
+  try {
+    let writes = 0;
+    const output: Output = {
+      write() {
+        writes++;
+        return Promise.reject(
+          new PluginError("stdout", "the reader closed it (broken pipe)", { closed: true }),
+        );
+      },
+    };
+    const host = new OutputHost("stdout", output, settings, await Spool.open(directory), log);
+    try {
+      await host.enqueue(points(0, 2));
+      const error = await host.destinationClosed;
+      assert.equal(error.closed, true);
+      assert.equal(error.retryable, false);
+      await host.enqueue(points(2, 2));
+      assert.equal(await host.drained(1000), true, "nothing more can be written: drained");
+      assert.equal(writes, 1, "neither retried nor split in halves");
+      assert.equal(host.counters.rejected, 0, "not set aside as refused");
+      assert.equal(host.counters.queued, 4, "what waits is kept");
+    } finally {
+      await host.close();
+    }
+    // The next start finds the four points still in the data directory.
+    const spool = await Spool.open(directory);
+    assert.equal(spool.points, 4);
+    await spool[Symbol.asyncDispose]();
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});

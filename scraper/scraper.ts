@@ -132,6 +132,9 @@ export async function startScraper(
 /** How many of a scrape's bad paths, flows or points its log line names (all are counted). */
 const INVALID_NAMED = 3;
 
+/** Longest a round's log line waits for the outputs to write the round's points, in ms. */
+const ROUND_LOG_WAIT_MS = 2_000;
+
 /** Intervals of each collector kept for the matrix page. */
 const UI_INTERVALS = 30;
 
@@ -276,6 +279,12 @@ class RunningScraper implements Scraper {
         this.#gaps.save().catch((error) =>
           this.#log.warn("Cannot keep the last intervals taken: {error}", { error })
         );
+        // So that "written so far" counts this round's points (as /metrics does once they are
+        // written): give the outputs a moment to write them, not longer than a write may take.
+        await this.#unlessStopped(
+          this.drained(Math.min(this.#config.writeTimeoutMs, ROUND_LOG_WAIT_MS)),
+        );
+        if (this.#stop.signal.aborted) return;
         const delta = (key: "ok" | "failed" | "stale" | "points") =>
           this.#status.reduce((sum, status, index) => sum + status[key] - before[index][key], 0);
         const failed = this.#status.filter((status, index) => status.failed > before[index].failed);
@@ -467,6 +476,19 @@ class RunningScraper implements Scraper {
 
   metrics(): string {
     return scraperMetrics(this.#status, this.#hosts);
+  }
+
+  /** Waits for `promise`, or until the scraper stops, whichever comes first. */
+  async #unlessStopped(promise: Promise<unknown>): Promise<void> {
+    const signal = this.#stop.signal;
+    let onAbort = () => {};
+    const stopped = new Promise<void>((resolve) => (onAbort = resolve));
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await Promise.race([promise, stopped]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
   }
 
   async close(): Promise<void> {

@@ -6,15 +6,17 @@
 import assert from "node:assert/strict";
 import { nativeEngineStatus, ProbeWriter } from "@llama/core";
 import { createTestNetwork, type TestNetwork } from "./_netns.ts";
-import { ROOT, type RunningProgram, startProgram } from "./_process.ts";
+import { type RunningProgram, startProgram } from "./_process.ts";
 import { assertRequirement, requirement } from "./_requirements.ts";
 import { parsePrometheusText } from "./_prometheus.ts";
 import { collectorYaml, startRecordingCollector } from "./_collector.ts";
 
 const needs = requirement({ root: true, commands: ["ip", "python3", "gcc"] });
 const nativeIgnored = !nativeEngineStatus().available && Deno.env.get("CI") !== "true";
-// The reference tools' sources, where the benchmarks find them (bench/main.ts).
-const TOOLS = Deno.env.get("LLAMA_TOOLS_DIR") ?? new URL("../shared/tools/", ROOT).pathname;
+// The C reference reflector's source, kept in the repository (a copy of shared/tools/refl_c.c,
+// where the benchmarks find it: bench/main.ts); LLAMA_TOOLS_DIR points elsewhere.
+const TOOLS = Deno.env.get("LLAMA_TOOLS_DIR") ??
+  new URL("./fixtures/tools/", import.meta.url).pathname.replace(/\/$/, "");
 const reflCMissing = (() => {
   try {
     Deno.statSync(`${TOOLS}/refl_c.c`);
@@ -24,7 +26,7 @@ const reflCMissing = (() => {
   }
 })();
 if (reflCMissing && Deno.env.get("CI") !== "true") {
-  console.error(`skipping tests that need ${TOOLS}/refl_c.c: set LLAMA_TOOLS_DIR to shared/tools`);
+  console.error(`skipping tests that need ${TOOLS}/refl_c.c: LLAMA_TOOLS_DIR has none`);
 }
 // Ports outside --refuse-source-ports' defaults: what stops the exchange here is the answer's
 // mark, not the port filter.
@@ -222,9 +224,9 @@ for (const { label, bytes, answered } of SPOOFED_FOR_REFL_C) {
   Deno.test({
     name:
       `one spoofed datagram (${label}) between a llama reflector and one that echoes everything ends`,
-    // refl_c comes from shared/tools beside the checkout (or LLAMA_TOOLS_DIR): a clean clone may
-    // have none, so these skip (saying so) even in CI; the llama-to-llama cases still run.
-    ignore: needs.ignore || nativeIgnored || reflCMissing,
+    // refl_c's source is in tests/fixtures/tools (or LLAMA_TOOLS_DIR, which may lack it: then
+    // these skip, saying so; in CI they fail below).
+    ignore: needs.ignore || nativeIgnored || (reflCMissing && Deno.env.get("CI") !== "true"),
     async fn() {
       assertRequirement(needs);
       const directory = await Deno.makeTempDir({ prefix: "llama-loop-" });

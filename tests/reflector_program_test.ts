@@ -147,13 +147,38 @@ Deno.test("reflector takes the original's -port and -max-pps and the --long spel
   }
 });
 
+Deno.test("reflector takes any rate for -max-pps like the original's float flag; from 1e8 up it is unlimited", async () => {
+  const cases: [string, RegExp][] = [
+    ["0.5", /max 0\.5 answers\/s/],
+    ["2.5e3", /max 2500 answers\/s/],
+    ["1e9", /max unlimited answers\/s/],
+    ["+Inf", /max unlimited answers\/s/],
+  ];
+  for (const [rate, log] of cases) {
+    await using reflector = await startProgram(
+      "reflector/main.ts",
+      ["-host", "127.0.0.1", "-port", "0", "-max-pps", rate],
+      { readyPattern: READY },
+    );
+    assert.match(reflector.stderr(), log, rate);
+    using client = new UdpClient();
+    await client.send(original, "127.0.0.1", Number(reflector.ready[2]));
+    assert.deepEqual(await client.receive(3000), referenceAnswer(original), rate);
+    assert.equal((await reflector.stop("SIGINT")).code, 0);
+  }
+});
+
 Deno.test("reflector rejects bad flags with a clear message and exit code 2", async () => {
   const cases: [string[], RegExp][] = [
     [["-colour"], /Unknown flag -colour/],
-    [["--port", "abc"], /-port takes a number, got "abc"/],
+    [["--port", "abc"], /: --port takes a number, got "abc"/],
+    [["-port", "abc"], /: --port takes a number, got "abc"/],
+    [["--host", "999.1.1.1"], /--host takes an IPv4 or IPv6 address, got "999\.1\.1\.1"/],
+    [["--host", "localhost"], /--host takes an IPv4 or IPv6 address, got "localhost"/],
     [["--port", "70000"], /--port takes a whole number from 0 to 65535, got 70000/],
-    [["-max-pps", "-1"], /--max-pps takes a whole number/],
-    [["--port"], /-port needs a value/],
+    [["-max-pps", "-1"], /--max-pps takes a number of 0 or more \(0 = unlimited\), got -1/],
+    [["-max-pps", "NaN"], /--max-pps takes a number, got "NaN"/],
+    [["--port"], /: --port needs a value/],
     [["extra"], /Unexpected argument "extra"/],
     [["--log-level", "loud"], /--log-level takes one of/],
     [["--metrics", "nowhere"], /--metrics takes host:port/],

@@ -144,9 +144,14 @@ export function createMatrixUi(source: MatrixSource, options: MatrixUiOptions = 
   };
 }
 
-/** The text of one of the browser modules beside this file, from disk or from the registry. */
+/**
+ * The text of one of the browser modules beside this file: from disk (in a `deno compile`d
+ * binary, from the files it embeds with `--include ui/browser`, which `Deno.readTextFile` reads
+ * at the same `import.meta` path), or from the registry.
+ */
 async function readBrowserFile(name: string): Promise<string> {
   const url = new URL(`./browser/${name}`, import.meta.url);
+  if (url.protocol === "file:") return await Deno.readTextFile(url);
   const response = await fetch(url);
   if (!response.ok) throw new Error(`Cannot read ${url}: HTTP ${response.status}`);
   return await response.text();

@@ -99,7 +99,7 @@ export const csvOutput: OutputPlugin<CsvOptions> = {
             ),
           ]);
         }
-        await writeAll(sink, encoder.encode(text));
+        await writeAll(sink, encoder.encode(text), context.name);
       },
       [Symbol.asyncDispose]() {
         file?.close();

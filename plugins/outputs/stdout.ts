@@ -42,7 +42,7 @@ export const stdoutOutput: OutputPlugin<StdoutOptions> = {
           ? toLineProtocol(points, options.precision)
           : toJsonLines(points);
         if (text === "") return;
-        await writeAll(Deno.stdout, encoder.encode(text + "\n"));
+        await writeAll(Deno.stdout, encoder.encode(text + "\n"), context.name);
       },
     };
   },
@@ -60,11 +60,23 @@ export function toJsonLines(points: readonly Point[]): string {
   ).join("\n");
 }
 
-/** Writes every byte, however many calls it takes. */
+/**
+ * Writes every byte, however many calls it takes. A reader that closed the pipe (`… | head`)
+ * is a `PluginError` of `plugin` with `closed: true`: no retry can reach it.
+ */
 export async function writeAll(
   writer: { write(bytes: Uint8Array): Promise<number> },
   bytes: Uint8Array,
+  plugin = "stdout",
 ): Promise<void> {
   let offset = 0;
-  while (offset < bytes.length) offset += await writer.write(bytes.subarray(offset));
+  try {
+    while (offset < bytes.length) offset += await writer.write(bytes.subarray(offset));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    throw new PluginError(plugin, "the reader of standard output closed it (broken pipe)", {
+      closed: true,
+      cause: error,
+    });
+  }
 }
