@@ -414,7 +414,7 @@ class WorkerReflector implements Reflector {
     ) {
       throw new Error(
         `it needs read access to ${decodeURIComponent(WORKER_URL.pathname)} and the modules it ` +
-          "imports (from a checkout: --allow-read=reflector,core, as `deno task reflector` grants)",
+          "imports (from a checkout: --allow-read, as `deno task reflector` grants; at least --allow-read=reflector,core)",
       );
     }
     const reflector = new WorkerReflector(socket, settings);

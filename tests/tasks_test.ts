@@ -2,6 +2,7 @@
 // tasks grant (tests elsewhere run programs with -A, which would hide a missing permission).
 import assert from "node:assert/strict";
 import { ROOT } from "./_process.ts";
+import { freeUdpPort } from "./_udp.ts";
 
 async function task(args: string[]): Promise<{ code: number; output: string }> {
   const result = await new Deno.Command(Deno.execPath(), {
@@ -71,7 +72,11 @@ async function reflectorStartLog(args: string[]): Promise<string> {
     return stderr;
   } finally {
     // deno task runs the program as a child: stop the whole group.
-    child.kill("SIGTERM");
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // It ended on its own (a start error): stderr says why.
+    }
     await reader.cancel();
     await child.status;
   }
@@ -81,6 +86,30 @@ Deno.test("deno task reflector runs the native engine on its own thread with the
   const stderr = await reflectorStartLog(["task", "reflector"]);
   const native = Deno.build.os === "linux";
   assert.match(stderr, native ? /\(native engine on its own thread,/ : /\(deno engine,/, stderr);
+});
+
+Deno.test("deno task reflector reads key files anywhere (--auth-key-file, --stamp-key-file)", async () => {
+  const directory = await Deno.makeTempDir();
+  try {
+    const keys = `${directory}/probe-keys`;
+    const secret = Array.from(crypto.getRandomValues(new Uint8Array(32)))
+      .map((byte) => byte.toString(16).padStart(2, "0")).join("");
+    await Deno.writeTextFile(keys, `k1 ${secret}\n`, { mode: 0o600 });
+    const stderr = await reflectorStartLog([
+      "task",
+      "reflector",
+      "--auth-key-file",
+      keys,
+      "--stamp-port",
+      String(freeUdpPort()),
+      "--stamp-key-file",
+      keys,
+    ]);
+    assert.doesNotMatch(stderr, /cannot read|Requires read access/, stderr);
+    assert.match(stderr, /Reflecting probes on/, stderr);
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
 });
 
 Deno.test(
