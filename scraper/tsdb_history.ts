@@ -48,10 +48,26 @@ export const HISTORY_QUERY_SELECTOR =
 export async function readTsdbHistory(options: TsdbHistoryOptions): Promise<IntervalLike[]> {
   const now = options.now ?? Date.now();
   // Samples are stamped with their interval's start: the last one began up to two intervals ago.
-  const windowSeconds = Math.ceil((options.intervals + 2) * options.intervalSeconds);
+  const intervals = await readWindow(
+    options,
+    now - (options.intervals + 2) * options.intervalSeconds * 1000,
+    now,
+  );
+  return intervals.slice(Math.max(0, intervals.length - options.intervals));
+}
+
+/** The intervals whose start is in (`from`, `to`], ms since 1970: one PromQL range query. */
+async function readWindow(
+  options: Omit<TsdbHistoryOptions, "intervals" | "now">,
+  from: number,
+  to: number,
+): Promise<IntervalLike[]> {
   const url = new URL("api/v1/query", withSlash(options.url));
-  url.searchParams.set("query", `${HISTORY_QUERY_SELECTOR}[${windowSeconds}s]`);
-  url.searchParams.set("time", String(now / 1000));
+  url.searchParams.set(
+    "query",
+    `${HISTORY_QUERY_SELECTOR}[${Math.max(1, Math.ceil(to - from))}ms]`,
+  );
+  url.searchParams.set("time", String(to / 1000));
   const response = await (options.fetch ?? fetch)(url, {
     headers: { accept: "application/json", ...options.headers },
     signal: options.signal,
@@ -64,25 +80,40 @@ export async function readTsdbHistory(options: TsdbHistoryOptions): Promise<Inte
       }`,
     );
   }
-  const series = matrixResult(text, options.url);
-  const intervals = intervalsFromSeries(series, options.intervalSeconds);
-  return intervals.slice(Math.max(0, intervals.length - options.intervals));
+  return intervalsFromSeries(matrixResult(text, options.url), options.intervalSeconds);
 }
 
 /** Options of `TsdbHistory`. */
 export interface TsdbHistoryHolderOptions extends Omit<TsdbHistoryOptions, "now" | "signal"> {
   /** Told of a failed refresh (the last good history is kept). */
   onError?: (error: unknown) => void;
+  /**
+   * About how many path-intervals one read of older intervals asks for (default 200,000, some
+   * 10 s of a TSDB's answer on 2 cores): a large fleet's history fills over several refreshes.
+   */
+  pathIntervalsPerRead?: number;
+  /** The clock, ms since 1970. Default: `Date.now`. */
+  now?: () => number;
 }
 
+/** Known intervals that a refresh reads again: the newest may not have been all written yet. */
+const REREAD_INTERVALS = 1;
+const DEFAULT_PATH_INTERVALS_PER_READ = 200_000;
+
 /**
- * The matrix's source with `--history-from`: the last intervals read from the TSDB by
- * `refresh()` (the scraper calls it every interval), kept between refreshes so that the page's
- * synchronous `history()` answers at once; a failed refresh keeps the last good history.
+ * The matrix's source with `--history-from`: the last intervals read from the TSDB, kept between
+ * refreshes so that the page's synchronous `history()` answers at once; a failed refresh keeps
+ * the last good history. The scraper calls `refresh()` every interval. A refresh reads the
+ * newest interval again and any newer (about two intervals of samples, whatever `intervals`
+ * is), then, until `intervals` are held or the TSDB has no older ones, one chunk of older
+ * intervals sized by `pathIntervalsPerRead`: at 100 paths the whole history comes at the first
+ * refresh, at 400k paths an interval one refresh at a time.
  */
 export class TsdbHistory {
   readonly #options: TsdbHistoryHolderOptions;
-  #intervals: readonly IntervalLike[] = [];
+  #intervals: IntervalLike[] = [];
+  /** How far back (ms since 1970) the history has been read: nothing older is held. */
+  #readBackTo: number | undefined;
   #refreshing: Promise<void> | undefined;
 
   /** Reads nothing yet: call `refresh()`. */
@@ -90,19 +121,17 @@ export class TsdbHistory {
     this.#options = options;
   }
 
-  /** The intervals of the last good refresh, oldest first. */
+  /** The intervals held, oldest first. */
   history(): readonly IntervalLike[] {
     return this.#intervals;
   }
 
-  /** Reads the history again; one refresh at a time (a second call joins the running one). */
+  /** Reads what is new and some of what is missing; one at a time (a second call joins it). */
   refresh(): Promise<void> {
     this.#refreshing ??= (async () => {
       try {
-        this.#intervals = await readTsdbHistory({
-          ...this.#options,
-          signal: AbortSignal.timeout(10_000),
-        });
+        await this.#readNew();
+        await this.#readOlder();
       } catch (error) {
         this.#options.onError?.(error);
       } finally {
@@ -111,6 +140,65 @@ export class TsdbHistory {
     })();
     return this.#refreshing;
   }
+
+  async #readNew(): Promise<void> {
+    const options = this.#options, intervalMs = options.intervalSeconds * 1000;
+    const now = (options.now ?? Date.now)();
+    const held = this.#intervals;
+    const reread = held.at(-REREAD_INTERVALS) ?? held.at(0);
+    // From just before the oldest interval read again; at first, the last two intervals' time
+    // and the two more the newest may lie back.
+    const from = reread === undefined
+      ? now - (REREAD_INTERVALS + 2) * intervalMs
+      : Date.parse(reread.start) - 1;
+    const fresh = await readWindow({ ...options, signal: this.#timeout() }, from, now);
+    if (fresh.length === 0) return;
+    const first = Date.parse(fresh[0].start);
+    const kept = held.filter((interval) => Date.parse(interval.start) < first).map(withoutFlows);
+    const all = [...kept, ...fresh];
+    this.#intervals = all.slice(-options.intervals);
+    // Everything after #readBackTo has been read: from the first read on, back to its start.
+    this.#readBackTo ??= from;
+    if (all.length > this.#intervals.length) {
+      this.#readBackTo = Date.parse(this.#intervals[0].start) - 1;
+    }
+  }
+
+  async #readOlder(): Promise<void> {
+    const options = this.#options, intervalMs = options.intervalSeconds * 1000;
+    const held = this.#intervals, newest = held.at(-1), to = this.#readBackTo;
+    if (newest === undefined || to === undefined || held.length >= options.intervals) return;
+    // Nothing older than the history's length is wanted, held or not.
+    const oldestWanted = Date.parse(newest.start) - options.intervals * intervalMs;
+    if (to <= oldestWanted) return;
+    const budget = options.pathIntervalsPerRead ?? DEFAULT_PATH_INTERVALS_PER_READ;
+    const chunk = Math.max(
+      1,
+      Math.min(
+        options.intervals - held.length,
+        Math.floor(budget / Math.max(1, newest.paths.length)),
+      ),
+    );
+    const from = Math.max(oldestWanted, to - chunk * intervalMs);
+    const older = await readWindow({ ...options, signal: this.#timeout() }, from, to);
+    const oldest = Date.parse(held[0].start);
+    const before = older.filter((interval) => Date.parse(interval.start) < oldest).map(
+      withoutFlows,
+    );
+    this.#intervals = [...before, ...held].slice(-options.intervals);
+    this.#readBackTo = from;
+  }
+
+  /** A read gives up after an interval (at least 10 s): the next refresh would start by then. */
+  #timeout(): AbortSignal {
+    return AbortSignal.timeout(Math.max(10_000, this.#options.intervalSeconds * 1000));
+  }
+}
+
+/** Flows are kept on the newest interval only, as the scraper's memory keeps them. */
+function withoutFlows(interval: IntervalLike): IntervalLike {
+  if (!interval.paths.some((path) => path.flows !== undefined)) return interval;
+  return { ...interval, paths: interval.paths.map(({ flows: _, ...path }) => path) };
 }
 
 function withSlash(url: URL): URL {

@@ -1,0 +1,147 @@
+// The --history-from holder against real VictoriaMetrics: a refresh reads only what is new (and
+// the newest intervals again), older intervals come in chunks sized by the path budget, and what
+// it holds equals one full read of the same intervals.
+import assert from "node:assert/strict";
+import { readTsdbHistory, TsdbHistory } from "@llama/scraper";
+import { assertRequirement, requirement } from "./_requirements.ts";
+import { startVictoriaMetrics } from "./_servers.ts";
+
+const needs = requirement({ commands: ["victoria-metrics"] });
+const INTERVAL_SECONDS = 30;
+const INTERVALS_WRITTEN = 12;
+const PATHS = ["10.9.0.2", "10.9.0.3", "10.9.0.4"];
+
+/** Interval `index`'s samples in Prometheus text format: 3 paths, lost = index, one flow each. */
+function intervalLines(index: number, start: number): string[] {
+  const lines: string[] = [];
+  for (const [number, dstIp] of PATHS.entries()) {
+    const path = `src_ip="10.9.0.1",dst_ip="${dstIp}",dst_rack="r${number}"`;
+    const flow = `${path},src_port="30001",dst_port="8100"`;
+    lines.push(
+      `llama_path_probes_sent{${path}} 100 ${start}`,
+      `llama_path_probes_lost{${path}} ${index} ${start}`,
+      `llama_path_rtt_seconds{${path},quantile="0.5"} 0.00${number + 1}5 ${start}`,
+      `llama_path_rtt_seconds{${path},quantile="0.99"} 0.00${number + 2}9 ${start}`,
+      `llama_flow_probes_sent{${flow}} 25 ${start}`,
+      `llama_flow_probes_lost{${flow}} ${index % 25} ${start}`,
+    );
+  }
+  return lines;
+}
+
+Deno.test({
+  name: "history from the TSDB: a refresh reads what is new, older intervals in budgeted chunks",
+  ignore: needs.ignore,
+  async fn() {
+    assertRequirement(needs);
+    await using victoria = await startVictoriaMetrics();
+    const intervalMs = INTERVAL_SECONDS * 1000;
+    const first = Math.floor(Date.now() / intervalMs) * intervalMs - 40 * intervalMs;
+    const startOf = (index: number) => first + index * intervalMs;
+    const lines = [];
+    for (let index = 0; index < INTERVALS_WRITTEN; index++) {
+      lines.push(...intervalLines(index, startOf(index)));
+    }
+    const imported = await fetch(`${victoria.url}/api/v1/import/prometheus`, {
+      method: "POST",
+      body: lines.join("\n") + "\n",
+    });
+    assert.equal(imported.status, 204, await imported.text());
+    await (await fetch(`${victoria.url}/internal/force_flush`)).body?.cancel();
+
+    const windows: number[] = [];
+    const recording: typeof fetch = (input, init) => {
+      const query = new URL(String(input)).searchParams.get("query") ?? "";
+      windows.push(Number(/\[(\d+)ms\]$/.exec(query)?.[1]) / intervalMs);
+      return fetch(input, init);
+    };
+    // "Now" is 15 s into interval 9: 10 and 11 lie in its future.
+    let now = startOf(9) + 15_000;
+    const holder = new TsdbHistory({
+      url: new URL(victoria.url),
+      intervals: 5,
+      intervalSeconds: INTERVAL_SECONDS,
+      // 3 paths an interval: older intervals come two at a time.
+      pathIntervalsPerRead: 6,
+      fetch: recording,
+      now: () => now,
+      onError: (error) => {
+        throw error;
+      },
+    });
+    const held = () => holder.history().map((interval) => interval.paths[0].lost);
+    const full = () =>
+      readTsdbHistory({ url: new URL(victoria.url), intervals: 5, intervalSeconds: 30, now });
+
+    // Searchable a moment after the flush.
+    for (let attempt = 0; attempt < 50 && holder.history().length === 0; attempt++) {
+      await holder.refresh();
+      if (holder.history().length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // Intervals 6-9 from the newest time, then 5 from a chunk back (the history is 5 long).
+    assert.deepEqual(held(), [5, 6, 7, 8, 9]);
+    assert.equal(windows.length % 2, 0, `two reads a refresh: ${windows}`);
+    assert.deepEqual(windows.slice(-2).map((window) => window <= 4), [true, true], `${windows}`);
+    assert.deepStrictEqual(holder.history(), await full());
+    const newest = holder.history().at(-1)!;
+    assert.ok(newest.paths.every((path) => path.flows?.length === 1), "flows on the newest");
+    assert.ok(
+      holder.history().slice(0, -1).every((interval) =>
+        interval.paths.every((path) => path.flows === undefined)
+      ),
+      "no flows on older intervals",
+    );
+
+    // Two intervals later: one read, from the newest held on, and nothing older to fetch.
+    windows.length = 0;
+    now += 2 * intervalMs;
+    await holder.refresh();
+    assert.deepEqual(held(), [7, 8, 9, 10, 11]);
+    assert.equal(windows.length, 1, `${windows}`);
+    assert.ok(windows[0] < 3, `the read spans ${windows[0]} intervals`);
+    assert.deepStrictEqual(holder.history(), await full());
+
+    // Nothing new: the same history, one small read.
+    windows.length = 0;
+    await holder.refresh();
+    assert.deepEqual(held(), [7, 8, 9, 10, 11]);
+    assert.equal(windows.length, 1);
+  },
+});
+
+Deno.test({
+  name: "history from the TSDB: with fewer intervals stored than asked for, the reads stop",
+  ignore: needs.ignore,
+  async fn() {
+    assertRequirement(needs);
+    await using victoria = await startVictoriaMetrics();
+    const intervalMs = INTERVAL_SECONDS * 1000;
+    const first = Math.floor(Date.now() / intervalMs) * intervalMs - 40 * intervalMs;
+    const lines = [...intervalLines(0, first), ...intervalLines(1, first + intervalMs)];
+    const imported = await fetch(`${victoria.url}/api/v1/import/prometheus`, {
+      method: "POST",
+      body: lines.join("\n") + "\n",
+    });
+    assert.equal(imported.status, 204);
+    await (await fetch(`${victoria.url}/internal/force_flush`)).body?.cancel();
+    let reads = 0;
+    const holder = new TsdbHistory({
+      url: new URL(victoria.url),
+      intervals: 30,
+      intervalSeconds: INTERVAL_SECONDS,
+      pathIntervalsPerRead: 3,
+      fetch: (input, init) => (reads++, fetch(input, init)),
+      now: () => first + intervalMs + 5_000,
+    });
+    for (let attempt = 0; attempt < 50 && holder.history().length === 0; attempt++) {
+      await holder.refresh();
+      if (holder.history().length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // One interval a chunk: 28 more intervals' time to look through, then no older reads.
+    for (let refresh = 0; refresh < 40; refresh++) await holder.refresh();
+    assert.deepEqual(holder.history().map((interval) => interval.paths[0].lost), [0, 1]);
+    reads = 0;
+    await holder.refresh();
+    assert.equal(reads, 1, "only the newest intervals are read once the history's time is covered");
+  },
+});
