@@ -100,6 +100,18 @@ Deno.test("every flag a unit's ExecStart gives is one its program's --help lists
   }
 });
 
+Deno.test("the units serve metrics on the ports the Kubernetes manifests and operations.md name", () => {
+  const operations = Deno.readTextFileSync(`${ROOT}docs/operations.md`);
+  for (const program of ["reflector", "scraper"] as const) {
+    const words = execStart(program);
+    const port = /:(\d+)$/.exec(words[words.indexOf("--metrics") + 1] ?? "")?.[1];
+    assert.ok(port, `llama-${program}.service gives no --metrics HOST:PORT`);
+    const manifest = Deno.readTextFileSync(`${ROOT}deploy/kubernetes/${program}.yaml`);
+    assert.match(manifest, new RegExp(`--metrics"?,? "?[^\\s"]*:${port}\\b`), `${program}.yaml`);
+    assert.match(operations, new RegExp(`127\\.0\\.0\\.1:${port}`), `operations.md, ${program}`);
+  }
+});
+
 Deno.test("the unit reader names the file and line of what it cannot read", () => {
   assert.throws(() => parseUnitFile("[Service]\nUser llama\n", "x.service"), /x\.service:2: /);
   assert.throws(() => parseUnitFile("User=llama\n", "x.service"), /x\.service:1: User before/);
