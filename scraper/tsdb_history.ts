@@ -62,12 +62,23 @@ async function readWindow(
   from: number,
   to: number,
 ): Promise<IntervalLike[]> {
-  const url = new URL("api/v1/query", withSlash(options.url));
-  url.searchParams.set(
-    "query",
+  const body = await query(
+    options,
     `${HISTORY_QUERY_SELECTOR}[${Math.max(1, Math.ceil(to - from))}ms]`,
+    to,
   );
-  url.searchParams.set("time", String(to / 1000));
+  return intervalsFromSeries(matrixResult(body, options.url), options.intervalSeconds);
+}
+
+/** One PromQL instant query at `time` (ms since 1970): its parsed JSON answer. */
+async function query(
+  options: Omit<TsdbHistoryOptions, "intervals" | "now">,
+  promql: string,
+  time: number,
+): Promise<unknown> {
+  const url = new URL("api/v1/query", withSlash(options.url));
+  url.searchParams.set("query", promql);
+  url.searchParams.set("time", String(time / 1000));
   const response = await (options.fetch ?? fetch)(url, {
     headers: { accept: "application/json", ...options.headers },
     signal: options.signal,
@@ -80,7 +91,42 @@ async function readWindow(
       }`,
     );
   }
-  return intervalsFromSeries(matrixResult(text, options.url), options.intervalSeconds);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ProtocolError(
+      `history from ${options.url.origin}: /api/v1/query answered no JSON: ${text.slice(0, 100)}`,
+    );
+  }
+}
+
+/**
+ * The time of the newest path sample in (`from`, `to`], ms since 1970, or undefined: PromQL's
+ * `timestamp()` of the raw samples, the largest over a subquery (so only one number travels).
+ */
+async function newestSampleTime(
+  options: Omit<TsdbHistoryOptions, "intervals" | "now">,
+  from: number,
+  to: number,
+): Promise<number | undefined> {
+  // A step within PromQL's 5-minute lookback, so that no sample falls between two steps.
+  const step = Math.min(options.intervalSeconds, 60);
+  const window = `${Math.max(1, Math.ceil(to - from))}ms:${step}s`;
+  const body = await query(
+    options,
+    `max(max_over_time(timestamp(llama_path_probes_sent)[${window}]))`,
+    to,
+  );
+  const data = (body as { data?: { resultType?: unknown; result?: unknown } } | null)?.data;
+  if (data?.resultType !== "vector" || !Array.isArray(data.result)) {
+    throw new ProtocolError(
+      `history from ${options.url.origin}: /api/v1/query answered no vector: ${
+        JSON.stringify(body).slice(0, 100)
+      }`,
+    );
+  }
+  const seconds = Number((data.result[0] as { value?: [number, string] } | undefined)?.value?.[1]);
+  return Number.isFinite(seconds) && seconds * 1000 > from ? Math.round(seconds * 1000) : undefined;
 }
 
 /** Options of `TsdbHistory`. */
@@ -99,6 +145,8 @@ export interface TsdbHistoryHolderOptions extends Omit<TsdbHistoryOptions, "now"
 /** Known intervals that a refresh reads again: the newest may not have been all written yet. */
 const REREAD_INTERVALS = 1;
 const DEFAULT_PATH_INTERVALS_PER_READ = 200_000;
+/** VictoriaMetrics' default `-search.latencyOffset`: how recent a sample its functions skip. */
+const COMPUTED_LATENCY_MS = 30_000;
 
 /**
  * The matrix's source with `--history-from`: the last intervals read from the TSDB, kept between
@@ -146,11 +194,24 @@ export class TsdbHistory {
     const now = (options.now ?? Date.now)();
     const held = this.#intervals;
     const reread = held.at(-REREAD_INTERVALS) ?? held.at(0);
-    // From just before the oldest interval read again; at first, the last two intervals' time
-    // and the two more the newest may lie back.
-    const from = reread === undefined
-      ? now - (REREAD_INTERVALS + 2) * intervalMs
-      : Date.parse(reread.start) - 1;
+    let from: number;
+    if (reread !== undefined) {
+      // From just before the oldest interval read again.
+      from = Date.parse(reread.start) - 1;
+    } else {
+      // At first, the last intervals' time (the newest may lie two intervals back), or from the
+      // newest interval if it is older (a scraper down for a while has written nothing since).
+      // VictoriaMetrics leaves the last 30 s out of computed answers (-search.latencyOffset),
+      // not out of raw samples: the raw read covers them.
+      const recent = now -
+        Math.max((REREAD_INTERVALS + 2) * intervalMs, COMPUTED_LATENCY_MS + intervalMs);
+      const newest = await newestSampleTime(
+        { ...options, signal: this.#timeout() },
+        now - (options.intervals + 2) * intervalMs,
+        now,
+      );
+      from = newest === undefined ? recent : Math.min(recent, newest - 1);
+    }
     const fresh = await readWindow({ ...options, signal: this.#timeout() }, from, now);
     if (fresh.length === 0) return;
     const first = Date.parse(fresh[0].start);
@@ -205,18 +266,14 @@ function withSlash(url: URL): URL {
   return url.pathname.endsWith("/") ? url : new URL(`${url.href}/`);
 }
 
-function matrixResult(text: string, base: URL): PromSeries[] {
-  const fail = (problem: string) =>
-    new ProtocolError(`history from ${base.origin}: /api/v1/query ${problem}`);
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw fail(`answered no JSON: ${text.slice(0, 100)}`);
-  }
+function matrixResult(body: unknown, base: URL): PromSeries[] {
   const data = (body as { data?: { resultType?: unknown; result?: unknown } } | null)?.data;
   if (data?.resultType !== "matrix" || !Array.isArray(data.result)) {
-    throw fail(`answered no matrix: ${text.slice(0, 100)}`);
+    throw new ProtocolError(
+      `history from ${base.origin}: /api/v1/query answered no matrix: ${
+        JSON.stringify(body).slice(0, 100)
+      }`,
+    );
   }
   return data.result as PromSeries[];
 }

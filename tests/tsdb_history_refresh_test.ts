@@ -30,7 +30,8 @@ function intervalLines(index: number, start: number): string[] {
 }
 
 Deno.test({
-  name: "history from the TSDB: a refresh reads what is new, older intervals in budgeted chunks",
+  name:
+    "history from the TSDB: a refresh reads what is new, older intervals in budgeted chunks, equal to one full read",
   ignore: needs.ignore,
   async fn() {
     assertRequirement(needs);
@@ -50,9 +51,12 @@ Deno.test({
     await (await fetch(`${victoria.url}/internal/force_flush`)).body?.cancel();
 
     const windows: number[] = [];
+    let requests = 0;
     const recording: typeof fetch = (input, init) => {
+      requests++;
       const query = new URL(String(input)).searchParams.get("query") ?? "";
-      windows.push(Number(/\[(\d+)ms\]$/.exec(query)?.[1]) / intervalMs);
+      const window = /\[(\d+)ms\]$/.exec(query)?.[1];
+      if (window !== undefined) windows.push(Number(window) / intervalMs);
       return fetch(input, init);
     };
     // "Now" is 15 s into interval 9: 10 and 11 lie in its future.
@@ -75,13 +79,23 @@ Deno.test({
 
     // Searchable a moment after the flush.
     for (let attempt = 0; attempt < 50 && holder.history().length === 0; attempt++) {
+      requests = 0;
+      windows.length = 0;
       await holder.refresh();
       if (holder.history().length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    // Intervals 6-9 from the newest time, then 5 from a chunk back (the history is 5 long).
+    // The newest sample's time, intervals 7-9 (the last three intervals' time), then 5-6 a chunk
+    // back: the 5 intervals asked for.
     assert.deepEqual(held(), [5, 6, 7, 8, 9]);
-    assert.equal(windows.length % 2, 0, `two reads a refresh: ${windows}`);
-    assert.deepEqual(windows.slice(-2).map((window) => window <= 4), [true, true], `${windows}`);
+    assert.equal(requests, 3);
+    assert.deepEqual(windows.map((window) => window <= 3), [true, true], `${windows}`);
+    // Nothing new: interval 9 again, in one read.
+    windows.length = 0;
+    requests = 0;
+    await holder.refresh();
+    assert.deepEqual(held(), [5, 6, 7, 8, 9]);
+    assert.equal(requests, 1);
+    assert.ok(windows[0] < 1, `${windows}`);
     assert.deepStrictEqual(holder.history(), await full());
     const newest = holder.history().at(-1)!;
     assert.ok(newest.paths.every((path) => path.flows?.length === 1), "flows on the newest");
@@ -143,5 +157,35 @@ Deno.test({
     reads = 0;
     await holder.refresh();
     assert.equal(reads, 1, "only the newest intervals are read once the history's time is covered");
+  },
+});
+
+Deno.test({
+  name: "history from the TSDB: a history whose newest interval lies far back is found",
+  ignore: needs.ignore,
+  async fn() {
+    assertRequirement(needs);
+    await using victoria = await startVictoriaMetrics();
+    const intervalMs = INTERVAL_SECONDS * 1000;
+    const first = Math.floor(Date.now() / intervalMs) * intervalMs - 40 * intervalMs;
+    const lines = [...intervalLines(0, first), ...intervalLines(1, first + intervalMs)];
+    const imported = await fetch(`${victoria.url}/api/v1/import/prometheus`, {
+      method: "POST",
+      body: lines.join("\n") + "\n",
+    });
+    assert.equal(imported.status, 204);
+    await (await fetch(`${victoria.url}/internal/force_flush`)).body?.cancel();
+    // Twenty intervals after the last one written (the writer has been down since).
+    const holder = new TsdbHistory({
+      url: new URL(victoria.url),
+      intervals: 30,
+      intervalSeconds: INTERVAL_SECONDS,
+      now: () => first + 21 * intervalMs,
+    });
+    for (let attempt = 0; attempt < 50 && holder.history().length < 2; attempt++) {
+      await holder.refresh();
+      if (holder.history().length < 2) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.deepEqual(holder.history().map((interval) => interval.paths[0].lost), [0, 1]);
   },
 });
