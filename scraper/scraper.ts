@@ -263,9 +263,14 @@ class RunningScraper implements Scraper {
     const before = this.#status.map((status) => ({ ...status }));
     // Every point the round takes, for the outputs that aggregate a whole round.
     const taken: Point[] = [];
+    const scrapes = this.#status.map((status, index) =>
+      this.#scrape(status, this.#collectorLogs[index], boundary, taken)
+    );
+    // The matrix page shows the round's intervals once every collector was scraped (or failed).
+    Promise.allSettled(scrapes).then(() => this.#history?.publish());
     const round = Promise.all(
       this.#status.map(async (status, index) => {
-        await this.#scrape(status, this.#collectorLogs[index], boundary, taken);
+        await scrapes[index];
         if (status.up && status.api === "llama") {
           await this.#traces(status, this.#collectorLogs[index]);
         }

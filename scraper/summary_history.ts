@@ -4,10 +4,13 @@ import type { IntervalLike, PathLike } from "@llama/ui";
  * The last intervals scraped from each llama collector, for the matrix page (`--ui`), merged into
  * one fleet-wide interval per start time. Only each collector's newest interval keeps per-flow
  * detail: the page shows flows for the last interval only, and flows are most of a summary's size.
+ * What a round adds is shown once the round is over (`publish()`), so that the page never shows
+ * an interval that only some collectors have reached yet.
  */
 export class SummaryHistory {
   readonly #maxIntervals: number;
   readonly #byCollector = new Map<string, IntervalLike[]>();
+  readonly #pending: [string, IntervalLike][] = [];
   #merged: IntervalLike[] | undefined;
 
   /** Keeps `maxIntervals` intervals per collector. */
@@ -15,9 +18,20 @@ export class SummaryHistory {
     this.#maxIntervals = maxIntervals;
   }
 
-  /** Adds a collector's newest interval (one already held is replaced). */
+  /** Adds a collector's newest interval (one already held is replaced), shown from `publish()` on. */
   add(collector: string, interval: IntervalLike): void {
+    this.#pending.push([collector, interval]);
+  }
+
+  /** Shows what was added since the last call: the scraper calls it at the end of each round. */
+  publish(): void {
+    if (this.#pending.length === 0) return;
+    for (const [collector, interval] of this.#pending) this.#keep(collector, interval);
+    this.#pending.length = 0;
     this.#merged = undefined;
+  }
+
+  #keep(collector: string, interval: IntervalLike): void {
     let intervals = this.#byCollector.get(collector);
     if (intervals === undefined) {
       intervals = [];
