@@ -29,6 +29,24 @@ function intervalLines(index: number, start: number): string[] {
   return lines;
 }
 
+/** Posts samples in Prometheus text format to VictoriaMetrics, and makes them searchable. */
+async function importLines(url: string, lines: string[]): Promise<void> {
+  const imported = await fetch(`${url}/api/v1/import/prometheus`, {
+    method: "POST",
+    body: lines.join("\n") + "\n",
+  });
+  assert.equal(imported.status, 204, await imported.text());
+  await (await fetch(`${url}/internal/force_flush`)).body?.cancel();
+}
+
+/** Writes intervals 0 and 1, forty intervals ago; returns the start of interval 0. */
+async function twoIntervalsLongAgo(url: string): Promise<number> {
+  const intervalMs = INTERVAL_SECONDS * 1000;
+  const first = Math.floor(Date.now() / intervalMs) * intervalMs - 40 * intervalMs;
+  await importLines(url, [...intervalLines(0, first), ...intervalLines(1, first + intervalMs)]);
+  return first;
+}
+
 Deno.test({
   name:
     "history from the TSDB: a refresh reads what is new, older intervals in budgeted chunks, equal to one full read",
@@ -43,12 +61,7 @@ Deno.test({
     for (let index = 0; index < INTERVALS_WRITTEN; index++) {
       lines.push(...intervalLines(index, startOf(index)));
     }
-    const imported = await fetch(`${victoria.url}/api/v1/import/prometheus`, {
-      method: "POST",
-      body: lines.join("\n") + "\n",
-    });
-    assert.equal(imported.status, 204, await imported.text());
-    await (await fetch(`${victoria.url}/internal/force_flush`)).body?.cancel();
+    await importLines(victoria.url, lines);
 
     const windows: number[] = [];
     let requests = 0;
@@ -130,14 +143,7 @@ Deno.test({
     assertRequirement(needs);
     await using victoria = await startVictoriaMetrics();
     const intervalMs = INTERVAL_SECONDS * 1000;
-    const first = Math.floor(Date.now() / intervalMs) * intervalMs - 40 * intervalMs;
-    const lines = [...intervalLines(0, first), ...intervalLines(1, first + intervalMs)];
-    const imported = await fetch(`${victoria.url}/api/v1/import/prometheus`, {
-      method: "POST",
-      body: lines.join("\n") + "\n",
-    });
-    assert.equal(imported.status, 204);
-    await (await fetch(`${victoria.url}/internal/force_flush`)).body?.cancel();
+    const first = await twoIntervalsLongAgo(victoria.url);
     let reads = 0;
     const holder = new TsdbHistory({
       url: new URL(victoria.url),
@@ -167,14 +173,7 @@ Deno.test({
     assertRequirement(needs);
     await using victoria = await startVictoriaMetrics();
     const intervalMs = INTERVAL_SECONDS * 1000;
-    const first = Math.floor(Date.now() / intervalMs) * intervalMs - 40 * intervalMs;
-    const lines = [...intervalLines(0, first), ...intervalLines(1, first + intervalMs)];
-    const imported = await fetch(`${victoria.url}/api/v1/import/prometheus`, {
-      method: "POST",
-      body: lines.join("\n") + "\n",
-    });
-    assert.equal(imported.status, 204);
-    await (await fetch(`${victoria.url}/internal/force_flush`)).body?.cancel();
+    const first = await twoIntervalsLongAgo(victoria.url);
     // Twenty intervals after the last one written (the writer has been down since).
     const holder = new TsdbHistory({
       url: new URL(victoria.url),
