@@ -26,6 +26,15 @@ import {
   textTable,
 } from "./_tools.ts";
 import { type ProbeblastResult, runProbeblast } from "./_probeblast.ts";
+import {
+  findHighestRate as climb,
+  judge,
+  type LadderTrial,
+  type RateSearch as LadderSearch,
+  REQUIRED_ANSWERED,
+  type Rung as LadderRung,
+  type Verdict,
+} from "./_rate_ladder.ts";
 
 const FLAGS = planFlags(
   "3-second single trials and fewer rates: a smoke test of the harness in a few minutes",
@@ -65,10 +74,6 @@ const QUICK_PLAN: Plan = {
   bisect: false,
 };
 
-/** The fraction of probes that must come back for a trial to pass. */
-const REQUIRED_ANSWERED = 0.999;
-/** Below this fraction of the rate asked for, probeblast rather than the reflector was the limit. */
-const REQUIRED_ACHIEVED = 0.97;
 /** The ready line comes before startup work (module loading, first GCs) has settled. */
 const WARM_UP_MILLISECONDS = 1_000;
 const CPU_SAMPLE_RATE = 20_000;
@@ -138,36 +143,10 @@ const REFLECTORS: readonly ReflectorUnderTest[] = [
   },
 ];
 
-type Verdict = "pass" | "fail" | "generator-limited";
-
 /** One probeblast run against a freshly started reflector. */
-interface Trial {
-  rate: number;
-  seconds: number;
-  result: ProbeblastResult;
-  /** Fraction of the probes sent that came back. */
-  answered: number;
-  verdict: Verdict;
-}
-
-/** One rate, tried until a majority of its trials agree. */
-interface Rung {
-  rate: number;
-  trials: Trial[];
-  /** The verdict a majority of the trials reached; `fail` when there is none. */
-  verdict: Verdict;
-}
-
-/** The outcome of the search for the highest rate. */
-interface RateSearch {
-  /** The highest rate that passed, 0 if none did. */
-  highest: number;
-  /** What ended the search: a failing rate, probeblast's own limit, or the top of the ladder. */
-  endedBy: "reflector" | "generator" | "ladder";
-  /** The first rate that failed, if one did. */
-  firstFailure?: Rung;
-  rungs: Rung[];
-}
+type Trial = LadderTrial<ProbeblastResult>;
+type Rung = LadderRung<ProbeblastResult>;
+type RateSearch = LadderSearch<ProbeblastResult>;
 
 /** Repeated runs at one rate, and the medians of what they read. */
 interface Sample {
@@ -207,63 +186,19 @@ async function runTrial(
     reflectorPid: process.pid,
     signal,
   });
-  const answered = result.sent === 0 ? 0 : result.received / result.sent;
-  const verdict = answered < REQUIRED_ANSWERED
-    ? "fail"
-    : result.achievedRate < REQUIRED_ACHIEVED * load.rate
-    ? "generator-limited"
-    : "pass";
+  const { answered, verdict } = judge(result, load.rate);
   const trial: Trial = { ...load, result, answered, verdict };
   setup.context.progress(`  ${formatRate(load.rate)}/s for ${load.seconds} s: ${describe(trial)}`);
   return trial;
 }
 
-/**
- * Tries a rate until one verdict has a majority of `plan.trialsPerRate` trials (2 of 3: a third
- * trial runs only when the first two disagree).
- */
-async function runRung(
-  reflector: ReflectorUnderTest,
-  rate: number,
-  plan: Plan,
-  setup: TrialSetup,
-): Promise<Rung> {
-  const majority = Math.floor(plan.trialsPerRate / 2) + 1;
-  const trials: Trial[] = [];
-  const count = (verdict: Verdict) => trials.filter((trial) => trial.verdict === verdict).length;
-  while (trials.length < plan.trialsPerRate) {
-    trials.push(await runTrial(reflector, { rate, seconds: plan.trialSeconds }, setup));
-    const decided = (["pass", "fail", "generator-limited"] as const).find((verdict) =>
-      count(verdict) >= majority
-    );
-    if (decided !== undefined) return { rate, trials, verdict: decided };
-  }
-  return { rate, trials, verdict: "fail" };
-}
-
-async function findHighestRate(
+/** The ladder of bench/_rate_ladder.ts, each trial a fresh reflector under probeblast. */
+function findHighestRate(
   reflector: ReflectorUnderTest,
   plan: Plan,
   setup: TrialSetup,
 ): Promise<RateSearch> {
-  const rungs: Rung[] = [];
-  let highest = 0;
-  for (const rate of plan.rates) {
-    const rung = await runRung(reflector, rate, plan, setup);
-    rungs.push(rung);
-    if (rung.verdict === "generator-limited") return { highest, endedBy: "generator", rungs };
-    if (rung.verdict === "fail") {
-      const middle = Math.round((highest + rate) / 2 / 1000) * 1000;
-      if (plan.bisect && middle > highest && middle < rate) {
-        const between = await runRung(reflector, middle, plan, setup);
-        rungs.push(between);
-        if (between.verdict === "pass") highest = middle;
-      }
-      return { highest, endedBy: "reflector", firstFailure: rung, rungs };
-    }
-    highest = rate;
-  }
-  return { highest, endedBy: "ladder", rungs };
+  return climb(plan, (rate, seconds) => runTrial(reflector, { rate, seconds }, setup));
 }
 
 async function takeSample(
