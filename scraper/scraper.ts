@@ -267,7 +267,7 @@ class RunningScraper implements Scraper {
       this.#scrape(status, this.#collectorLogs[index], boundary, taken)
     );
     // The matrix page shows the round's intervals once every collector was scraped (or failed).
-    Promise.allSettled(scrapes).then(() => this.#history?.publish());
+    Promise.allSettled(scrapes).then(() => this.#history?.publish(boundary));
     const round = Promise.all(
       this.#status.map(async (status, index) => {
         await scrapes[index];
@@ -386,7 +386,7 @@ class RunningScraper implements Scraper {
           ...path,
           tags: withResolvedTags(path.tags, path.srcIp, path.dstIp, found),
         }));
-        this.#history?.add(status.collector.name, { ...result.summary, paths });
+        this.#history?.add(status.collector.name, { ...result.summary, paths }, boundary);
       }
     } catch (error) {
       if (this.#stop.signal.aborted) return;

@@ -5,12 +5,13 @@ import type { IntervalLike, PathLike } from "@llama/ui";
  * one fleet-wide interval per start time. Only each collector's newest interval keeps per-flow
  * detail: the page shows flows for the last interval only, and flows are most of a summary's size.
  * What a round adds is shown once the round is over (`publish()`), so that the page never shows
- * an interval that only some collectors have reached yet.
+ * an interval that only some collectors have reached yet; a slow round that ends after a newer
+ * one has begun shows only its own.
  */
 export class SummaryHistory {
   readonly #maxIntervals: number;
   readonly #byCollector = new Map<string, IntervalLike[]>();
-  readonly #pending: [string, IntervalLike][] = [];
+  #pending: { collector: string; interval: IntervalLike; round: number }[] = [];
   #merged: IntervalLike[] | undefined;
 
   /** Keeps `maxIntervals` intervals per collector. */
@@ -18,16 +19,20 @@ export class SummaryHistory {
     this.#maxIntervals = maxIntervals;
   }
 
-  /** Adds a collector's newest interval (one already held is replaced), shown from `publish()` on. */
-  add(collector: string, interval: IntervalLike): void {
-    this.#pending.push([collector, interval]);
+  /**
+   * Adds a collector's newest interval (one already held is replaced), taken in `round` (any
+   * number that grows from round to round, such as its boundary), shown from `publish()` on.
+   */
+  add(collector: string, interval: IntervalLike, round: number): void {
+    this.#pending.push({ collector, interval, round });
   }
 
-  /** Shows what was added since the last call: the scraper calls it at the end of each round. */
-  publish(): void {
-    if (this.#pending.length === 0) return;
-    for (const [collector, interval] of this.#pending) this.#keep(collector, interval);
-    this.#pending.length = 0;
+  /** Shows what rounds up to `round` added: the scraper calls it as each round ends. */
+  publish(round: number): void {
+    const ready = this.#pending.filter((entry) => entry.round <= round);
+    if (ready.length === 0) return;
+    this.#pending = this.#pending.filter((entry) => entry.round > round);
+    for (const { collector, interval } of ready) this.#keep(collector, interval);
     this.#merged = undefined;
   }
 

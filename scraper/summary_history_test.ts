@@ -25,16 +25,22 @@ const sources = (history: SummaryHistory) =>
 
 Deno.test("summary history shows a round's intervals once it is published, merged by start", () => {
   const history = new SummaryHistory(2);
-  history.add("a", interval(0, "10.0.0.1"));
+  history.add("a", interval(0, "10.0.0.1"), 1);
   assert.deepEqual(history.merged(), [], "half a round is not shown");
-  history.add("b", interval(0, "10.0.0.2"));
-  history.publish();
+  history.add("b", interval(0, "10.0.0.2"), 1);
+  history.publish(1);
   assert.deepEqual(sources(history), [["10.0.0.1", "10.0.0.2"]]);
-  history.add("a", interval(1000, "10.0.0.1"));
+  history.add("a", interval(1000, "10.0.0.1"), 2);
   assert.deepEqual(sources(history), [["10.0.0.1", "10.0.0.2"]], "the next round, not yet");
-  history.add("b", interval(1000, "10.0.0.2"));
-  history.add("a", interval(2000, "10.0.0.1"));
-  history.publish();
+  history.add("b", interval(1000, "10.0.0.2"), 2);
+  history.add("a", interval(2000, "10.0.0.1"), 3);
+  history.publish(2);
+  assert.deepEqual(
+    sources(history),
+    [["10.0.0.1", "10.0.0.2"], ["10.0.0.1", "10.0.0.2"]],
+    "round 2, not round 3 that has begun",
+  );
+  history.publish(3);
   assert.deepEqual(sources(history), [["10.0.0.1", "10.0.0.2"], ["10.0.0.1"]]);
   // Flows only on each collector's newest interval.
   const [older, newest] = history.merged();

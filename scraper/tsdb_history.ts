@@ -27,6 +27,9 @@ export interface TsdbHistoryOptions {
 export const HISTORY_QUERY_SELECTOR =
   '{__name__=~"llama_(path|flow)_(probes_sent|probes_lost|rtt_seconds)"}';
 
+/** The per-path series only: older intervals keep no flows. */
+const PATH_QUERY_SELECTOR = '{__name__=~"llama_path_(probes_sent|probes_lost|rtt_seconds)"}';
+
 /**
  * Reads the last intervals of every path back from Prometheus or VictoriaMetrics, through
  * PromQL over HTTP (`/api/v1/query` with a range selector, which answers the raw samples), as
@@ -61,10 +64,11 @@ async function readWindow(
   options: Omit<TsdbHistoryOptions, "intervals" | "now">,
   from: number,
   to: number,
+  selector = HISTORY_QUERY_SELECTOR,
 ): Promise<IntervalLike[]> {
   const body = await query(
     options,
-    `${HISTORY_QUERY_SELECTOR}[${Math.max(1, Math.ceil(to - from))}ms]`,
+    `${selector}[${Math.max(1, Math.ceil(to - from))}ms]`,
     to,
   );
   return intervalsFromSeries(matrixResult(body, options.url), options.intervalSeconds);
@@ -142,8 +146,13 @@ export interface TsdbHistoryHolderOptions extends Omit<TsdbHistoryOptions, "now"
   now?: () => number;
 }
 
-/** Known intervals that a refresh reads again: the newest may not have been all written yet. */
-const REREAD_INTERVALS = 1;
+/**
+ * How far back, in intervals, a refresh reads again at least: an interval may be written late
+ * (a second scraper slower than this one, a retried write).
+ */
+const REREAD_INTERVALS = 2;
+/** Further behind than this (an outage, failed refreshes), a refresh starts again from the newest. */
+const CATCH_UP_INTERVALS = 4;
 const DEFAULT_PATH_INTERVALS_PER_READ = 200_000;
 /** VictoriaMetrics' default `-search.latencyOffset`: how recent a sample its functions skip. */
 const COMPUTED_LATENCY_MS = 30_000;
@@ -151,17 +160,20 @@ const COMPUTED_LATENCY_MS = 30_000;
 /**
  * The matrix's source with `--history-from`: the last intervals read from the TSDB, kept between
  * refreshes so that the page's synchronous `history()` answers at once; a failed refresh keeps
- * the last good history. The scraper calls `refresh()` every interval. A refresh reads the
- * newest interval again and any newer (about two intervals of samples, whatever `intervals`
- * is), then, until `intervals` are held or the TSDB has no older ones, one chunk of older
- * intervals sized by `pathIntervalsPerRead`: at 100 paths the whole history comes at the first
- * refresh, at 400k paths an interval one refresh at a time.
+ * the last good history. The scraper calls `refresh()` every interval. A refresh reads the last
+ * two intervals' time again and anything newer (about three intervals of samples, whatever
+ * `intervals` is), then, until `intervals` are held or the TSDB has no older ones, one chunk of
+ * older intervals sized by `pathIntervalsPerRead` (halved after a failed read): at 100 paths the
+ * whole history comes at the first refresh, at 400k paths an interval one refresh at a time.
+ * Further behind than a few intervals (or a chunk's worth), it starts again from the newest.
  */
 export class TsdbHistory {
   readonly #options: TsdbHistoryHolderOptions;
   #intervals: IntervalLike[] = [];
   /** How far back (ms since 1970) the history has been read: nothing older is held. */
   #readBackTo: number | undefined;
+  /** What divides a chunk of older intervals: doubled by a failed read, halved by a good one. */
+  #chunkDivisor = 1;
   #refreshing: Promise<void> | undefined;
 
   /** Reads nothing yet: call `refresh()`. */
@@ -192,34 +204,45 @@ export class TsdbHistory {
   async #readNew(): Promise<void> {
     const options = this.#options, intervalMs = options.intervalSeconds * 1000;
     const now = (options.now ?? Date.now)();
-    const held = this.#intervals;
-    const reread = held.at(-REREAD_INTERVALS) ?? held.at(0);
-    let from: number;
-    if (reread !== undefined) {
-      // From just before the oldest interval read again.
-      from = Date.parse(reread.start) - 1;
-    } else {
-      // At first, the last intervals' time (the newest may lie two intervals back), or from the
-      // newest interval if it is older (a scraper down for a while has written nothing since).
-      // VictoriaMetrics leaves the last 30 s out of computed answers (-search.latencyOffset),
-      // not out of raw samples: the raw read covers them.
-      const recent = now -
-        Math.max((REREAD_INTERVALS + 2) * intervalMs, COMPUTED_LATENCY_MS + intervalMs);
-      const newest = await newestSampleTime(
+    const newestHeld = this.#intervals.at(-1);
+    const allowance = Math.max(CATCH_UP_INTERVALS, this.#chunkIntervals());
+    const newestSample = () =>
+      newestSampleTime(
         { ...options, signal: this.#timeout() },
         now - (options.intervals + 2) * intervalMs,
         now,
       );
-      from = newest === undefined ? recent : Math.min(recent, newest - 1);
+    let from: number, again = false;
+    if (newestHeld === undefined) {
+      // At first: from the newest interval, wherever it lies in the history's length.
+      // VictoriaMetrics leaves the last 30 s out of computed answers (-search.latencyOffset),
+      // not out of raw samples: when it names none, the raw read covers them.
+      again = true;
+      const newest = await newestSample();
+      from = newest !== undefined
+        ? newest - 1
+        : now - Math.max((REREAD_INTERVALS + 2) * intervalMs, COMPUTED_LATENCY_MS + intervalMs);
+    } else {
+      const heldStart = Date.parse(newestHeld.start);
+      from = Math.min(heldStart - 1, now - REREAD_INTERVALS * intervalMs);
+      if ((now - from) / intervalMs > allowance) {
+        // Far behind (an outage, failed refreshes, or nothing written for a while): start again
+        // from the newest interval if much is new, else read from the newest held (what is
+        // newer than it lies in the last 30 s).
+        const newest = await newestSample();
+        again = newest !== undefined && (newest - heldStart) / intervalMs > allowance;
+        from = again ? newest! - 1 : heldStart - 1;
+      }
     }
     const fresh = await readWindow({ ...options, signal: this.#timeout() }, from, now);
     if (fresh.length === 0) return;
     const first = Date.parse(fresh[0].start);
+    const held = again ? [] : this.#intervals;
     const kept = held.filter((interval) => Date.parse(interval.start) < first).map(withoutFlows);
     const all = [...kept, ...fresh];
     this.#intervals = all.slice(-options.intervals);
     // Everything after #readBackTo has been read: from the first read on, back to its start.
-    this.#readBackTo ??= from;
+    if (again) this.#readBackTo = from;
     if (all.length > this.#intervals.length) {
       this.#readBackTo = Date.parse(this.#intervals[0].start) - 1;
     }
@@ -232,22 +255,32 @@ export class TsdbHistory {
     // Nothing older than the history's length is wanted, held or not.
     const oldestWanted = Date.parse(newest.start) - options.intervals * intervalMs;
     if (to <= oldestWanted) return;
-    const budget = options.pathIntervalsPerRead ?? DEFAULT_PATH_INTERVALS_PER_READ;
-    const chunk = Math.max(
-      1,
-      Math.min(
-        options.intervals - held.length,
-        Math.floor(budget / Math.max(1, newest.paths.length)),
-      ),
-    );
+    const chunk = Math.min(options.intervals - held.length, this.#chunkIntervals());
     const from = Math.max(oldestWanted, to - chunk * intervalMs);
-    const older = await readWindow({ ...options, signal: this.#timeout() }, from, to);
+    let older;
+    try {
+      older = await readWindow(
+        { ...options, signal: this.#timeout() },
+        from,
+        to,
+        PATH_QUERY_SELECTOR,
+      );
+      this.#chunkDivisor = Math.max(1, this.#chunkDivisor / 2);
+    } catch (error) {
+      this.#chunkDivisor *= 2;
+      throw error;
+    }
     const oldest = Date.parse(held[0].start);
-    const before = older.filter((interval) => Date.parse(interval.start) < oldest).map(
-      withoutFlows,
-    );
+    const before = older.filter((interval) => Date.parse(interval.start) < oldest);
     this.#intervals = [...before, ...held].slice(-options.intervals);
     this.#readBackTo = from;
+  }
+
+  /** Intervals a read of older ones may span: the budget over the most paths an interval held. */
+  #chunkIntervals(): number {
+    const budget = this.#options.pathIntervalsPerRead ?? DEFAULT_PATH_INTERVALS_PER_READ;
+    const paths = this.#intervals.reduce((most, each) => Math.max(most, each.paths.length), 1);
+    return Math.max(1, Math.floor(budget / paths / this.#chunkDivisor));
   }
 
   /** A read gives up after an interval (at least 10 s): the next refresh would start by then. */
