@@ -113,7 +113,11 @@ export async function runProbeblast(
     ...["-a", options.host ?? "127.0.0.1", "-p", `${options.port}`],
     ...["-r", `${options.rate}`, "-d", `${options.seconds}`, "-c", `${options.reflectorPid}`, "-j"],
   ];
-  const json = await runJsonTool("probeblast", tools.probeblast, args, options);
+  return loadReport(await runJsonTool("probeblast", tools.probeblast, args, options));
+}
+
+/** The fields of a `-j` report that probeblast and stampblast print alike. */
+export function loadReport(json: Record<string, never>): ProbeblastResult {
   return {
     targetRate: json.target_pps,
     achievedRate: json.achieved_pps,

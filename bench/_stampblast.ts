@@ -7,6 +7,7 @@
 
 import { PrerequisiteError } from "./_tools.ts";
 import {
+  loadReport,
   type ProbeblastResult,
   roundTrip,
   type RoundTripTimes,
@@ -144,16 +145,8 @@ export async function runStampblast(
   ];
   const json = await runJsonTool("stampblast", tool.path, args, options);
   return {
+    ...loadReport(json),
     mode: json.mode,
-    targetRate: json.target_pps,
-    achievedRate: json.achieved_pps,
-    durationSeconds: json.duration_s,
-    probeBytes: json.pkt_bytes,
-    sent: json.sent,
-    received: json.received,
-    lossPercent: json.loss_pct,
-    kernelRoundTrip: roundTrip(json.rtt_us),
-    userRoundTrip: roundTrip(json.rtt_user_us),
     netRoundTrip: roundTrip(json.rtt_net_us),
     dwell: roundTrip(json.dwell_us),
     foreign: json.foreign,
@@ -169,11 +162,5 @@ export async function runStampblast(
       ? {}
       : { forwardLost: json.forward_lost, backwardLost: json.backward_lost }),
     sendErrors: json.send_errors,
-    reflectorCpuPercent: json.refl_cpu_pct,
-    reflectorRssKilobytes: json.refl_rss_kb < 0 ? null : json.refl_rss_kb,
-    reflectorSocketDrops: json.refl_sock_drops,
-    generatorSocketDrops: json.gen_sock_drops,
-    softnetDrops: json.softnet_drops,
-    generatorCpuPercent: json.gen_cpu_pct,
   };
 }
