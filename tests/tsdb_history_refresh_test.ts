@@ -29,6 +29,23 @@ function intervalLines(index: number, start: number): string[] {
   return lines;
 }
 
+/**
+ * Refreshes `holder` (calling `before` first each time) until `done` says so: the TSDB makes
+ * samples searchable a moment after the flush.
+ */
+async function refreshUntil(
+  holder: TsdbHistory,
+  done: () => boolean,
+  before: () => void = () => {},
+): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    before();
+    await holder.refresh();
+    if (done()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Posts samples in Prometheus text format to VictoriaMetrics, and makes them searchable. */
 async function importLines(url: string, lines: string[]): Promise<void> {
   const imported = await fetch(`${url}/api/v1/import/prometheus`, {
@@ -90,27 +107,24 @@ Deno.test({
     const full = () =>
       readTsdbHistory({ url: new URL(victoria.url), intervals: 5, intervalSeconds: 30, now });
 
-    // Searchable a moment after the flush.
-    for (let attempt = 0; attempt < 50 && holder.history().length === 0; attempt++) {
-      requests = 0;
+    // What each refresh reads.
+    const counting = () => {
       windows.length = 0;
-      await holder.refresh();
-      if (holder.history().length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+      requests = 0;
+    };
+    await refreshUntil(holder, () => holder.history().length > 0, counting);
     // The newest sample's time, interval 9 from it, then 7-8 a chunk back.
     assert.deepEqual(held(), [7, 8, 9]);
     assert.equal(requests, 3);
     assert.deepEqual(windows.map((window) => window <= 2), [true, true], `${windows}`);
     // The last two intervals' time again (8-9), and 5-6: the 5 intervals asked for.
-    windows.length = 0;
-    requests = 0;
+    counting();
     await holder.refresh();
     assert.deepEqual(held(), [5, 6, 7, 8, 9]);
     assert.equal(requests, 2);
     assert.deepEqual(windows.map((window) => window <= 2), [true, true], `${windows}`);
     // Nothing new: the same, in one read.
-    windows.length = 0;
-    requests = 0;
+    counting();
     await holder.refresh();
     assert.deepEqual(held(), [5, 6, 7, 8, 9]);
     assert.equal(requests, 1);
@@ -125,7 +139,7 @@ Deno.test({
     );
 
     // Two intervals later: one read, from the newest held on, and nothing older to fetch.
-    windows.length = 0;
+    counting();
     now += 2 * intervalMs;
     await holder.refresh();
     assert.deepEqual(held(), [7, 8, 9, 10, 11]);
@@ -134,7 +148,7 @@ Deno.test({
     assert.deepStrictEqual(holder.history(), await full());
 
     // Nothing new: the same history, one small read.
-    windows.length = 0;
+    counting();
     await holder.refresh();
     assert.deepEqual(held(), [7, 8, 9, 10, 11]);
     assert.equal(windows.length, 1);
@@ -147,13 +161,7 @@ Deno.test({
     }
     await importLines(victoria.url, later);
     now = startOf(21) + 15_000;
-    let caughtUp = false;
-    for (let attempt = 0; attempt < 50 && !caughtUp; attempt++) {
-      windows.length = 0;
-      await holder.refresh();
-      caughtUp = holder.history().at(-1)?.paths[0].lost === 21;
-      if (!caughtUp) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await refreshUntil(holder, () => holder.history().at(-1)?.paths[0].lost === 21, counting);
     assert.deepEqual(held(), [19, 20, 21]);
     assert.ok(windows.every((window) => window <= 2), `${windows}`);
     await holder.refresh();
@@ -179,10 +187,7 @@ Deno.test({
       fetch: (input, init) => (reads++, fetch(input, init)),
       now: () => first + intervalMs + 5_000,
     });
-    for (let attempt = 0; attempt < 50 && holder.history().length === 0; attempt++) {
-      await holder.refresh();
-      if (holder.history().length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await refreshUntil(holder, () => holder.history().length > 0);
     // One interval a chunk: 28 more intervals' time to look through, then no older reads.
     for (let refresh = 0; refresh < 40; refresh++) await holder.refresh();
     assert.deepEqual(holder.history().map((interval) => interval.paths[0].lost), [0, 1]);
@@ -207,10 +212,7 @@ Deno.test({
       intervalSeconds: INTERVAL_SECONDS,
       now: () => first + 21 * intervalMs,
     });
-    for (let attempt = 0; attempt < 50 && holder.history().length < 2; attempt++) {
-      await holder.refresh();
-      if (holder.history().length < 2) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await refreshUntil(holder, () => holder.history().length >= 2);
     assert.deepEqual(holder.history().map((interval) => interval.paths[0].lost), [0, 1]);
   },
 });
